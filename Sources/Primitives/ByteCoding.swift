@@ -1,0 +1,137 @@
+/// A bounded binary writer and reader shared by every codec in Parley (envelopes, session state,
+/// the wire protocol). Integers are big-endian; variable-length fields carry an explicit length
+/// prefix, and the reader checks every length against what remains and against a caller's bound
+/// before it allocates, so decoding hostile bytes can fail but never trap or over-allocate.
+
+/// Why a byte string could not be decoded.
+public enum DecodingError: Error, Equatable, Sendable {
+    /// The input ended `needed` bytes before a field was complete.
+    case truncated(field: String, needed: Int)
+    /// A length prefix exceeded the field's bound.
+    case tooLong(field: String, length: Int, limit: Int)
+    /// A field held a value outside its domain (an unknown tag, a bad version, invalid UTF-8...).
+    case invalidValue(field: String, reason: String)
+    /// Bytes were left over after a complete value.
+    case trailingBytes(count: Int)
+}
+
+/// Appends big-endian integers and length-prefixed fields to a byte array.
+public struct ByteWriter: Sendable {
+    public private(set) var bytes: [UInt8]
+
+    public init(capacity: Int = 64) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    public mutating func write(_ value: UInt8) { bytes.append(value) }
+
+    public mutating func write(_ value: UInt16) {
+        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        bytes.append(UInt8(truncatingIfNeeded: value))
+    }
+
+    public mutating func write(_ value: UInt32) {
+        for shift in stride(from: 24, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
+        }
+    }
+
+    public mutating func write(_ value: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) {
+            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
+        }
+    }
+
+    public mutating func write(_ value: Int64) { write(UInt64(bitPattern: value)) }
+
+    public mutating func write(_ value: Bool) { write(value ? UInt8(1) : UInt8(0)) }
+
+    /// Raw bytes with no prefix (for fixed-length fields).
+    public mutating func writeRaw(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
+
+    /// Bytes prefixed by a u32 length.
+    public mutating func writeVariable(_ data: [UInt8]) {
+        write(UInt32(data.count))
+        bytes.append(contentsOf: data)
+    }
+
+    /// UTF-8 text prefixed by a u32 length.
+    public mutating func writeString(_ text: String) { writeVariable(Array(text.utf8)) }
+}
+
+/// Reads what ``ByteWriter`` wrote, with every length checked.
+public struct ByteReader: Sendable {
+    private let bytes: [UInt8]
+    public private(set) var offset: Int
+
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        offset = 0
+    }
+
+    public var remaining: Int { bytes.count - offset }
+    public var isAtEnd: Bool { offset == bytes.count }
+
+    private mutating func take(_ count: Int, field: String) throws(DecodingError) -> ArraySlice<UInt8> {
+        guard count >= 0, remaining >= count else {
+            throw .truncated(field: field, needed: count - remaining)
+        }
+        defer { offset += count }
+        return bytes[offset..<offset + count]
+    }
+
+    public mutating func readUInt8(_ field: String) throws(DecodingError) -> UInt8 {
+        try take(1, field: field).first!
+    }
+
+    public mutating func readUInt16(_ field: String) throws(DecodingError) -> UInt16 {
+        try take(2, field: field).reduce(0) { $0 << 8 | UInt16($1) }
+    }
+
+    public mutating func readUInt32(_ field: String) throws(DecodingError) -> UInt32 {
+        try take(4, field: field).reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    public mutating func readUInt64(_ field: String) throws(DecodingError) -> UInt64 {
+        try take(8, field: field).reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    public mutating func readInt64(_ field: String) throws(DecodingError) -> Int64 {
+        Int64(bitPattern: try readUInt64(field))
+    }
+
+    public mutating func readBool(_ field: String) throws(DecodingError) -> Bool {
+        switch try readUInt8(field) {
+        case 0: return false
+        case 1: return true
+        case let other: throw .invalidValue(field: field, reason: "boolean byte \(other)")
+        }
+    }
+
+    /// Exactly `count` raw bytes.
+    public mutating func readRaw(_ count: Int, _ field: String) throws(DecodingError) -> [UInt8] {
+        Array(try take(count, field: field))
+    }
+
+    /// A u32-length-prefixed byte string of at most `limit` bytes.
+    public mutating func readVariable(_ field: String, limit: Int) throws(DecodingError) -> [UInt8] {
+        let length = Int(try readUInt32(field))
+        guard length <= limit else { throw .tooLong(field: field, length: length, limit: limit) }
+        return try readRaw(length, field)
+    }
+
+    /// A u32-length-prefixed UTF-8 string of at most `limit` bytes; invalid UTF-8 is refused.
+    public mutating func readString(_ field: String, limit: Int) throws(DecodingError) -> String {
+        let raw = try readVariable(field, limit: limit)
+        guard let text = String(validating: raw, as: UTF8.self) else {
+            throw .invalidValue(field: field, reason: "invalid UTF-8")
+        }
+        return text
+    }
+
+    /// Throws unless every byte was consumed.
+    public func expectEnd() throws(DecodingError) {
+        guard isAtEnd else { throw .trailingBytes(count: remaining) }
+    }
+}

@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Secret key material: bytes that are zeroed when released, compared in constant time and never
+/// printed.
+///
+/// Modelled on swift-crypto's `SecureBytes`. The bytes live in a heap buffer owned by one private
+/// storage object; they are reachable only through ``withUnsafeBytes(_:)``. When the last copy of a
+/// value is released the buffer is wiped with `explicit_bzero` (on glibc this is exactly what
+/// libsodium's `sodium_memzero` calls, and the compiler may not elide it). We wipe here rather than
+/// through libsodium so that this shared core module, and every domain module above it, stays free
+/// of any C library.
+///
+/// `SecretBytes` is deliberately not `Codable`, and its `description`, `debugDescription` and
+/// reflection (`dump`, `Mirror`) show only the length.
+public struct SecretBytes: Sendable {
+    private let storage: Storage
+
+    /// Copies `bytes` into a new secret buffer. The caller remains responsible for its own copy.
+    public init(copying bytes: some Sequence<UInt8>) {
+        let array = Array(bytes)
+        storage = Storage(count: array.count)
+        array.withUnsafeBytes { source in
+            if let base = source.baseAddress, !source.isEmpty {
+                storage.pointer.copyMemory(from: base, byteCount: source.count)
+            }
+        }
+    }
+
+    /// Creates a buffer of `count` bytes and lets `initializer` fill it in place, so that the
+    /// secret never exists in an ordinary array.
+    public init<E: Error>(
+        count: Int,
+        initializingWith initializer: (UnsafeMutableRawBufferPointer) throws(E) -> Void
+    ) throws(E) {
+        storage = Storage(count: count)
+        try initializer(UnsafeMutableRawBufferPointer(start: storage.pointer, count: count))
+    }
+
+    /// A buffer of `count` zero bytes.
+    public init(zeroes count: Int) {
+        storage = Storage(count: count)
+    }
+
+    /// The number of bytes.
+    public var count: Int { storage.count }
+
+    /// Calls `body` with a read-only view of the secret bytes. Do not let the pointer escape.
+    public func withUnsafeBytes<R, E: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.count))
+    }
+
+    /// The bytes in `range`, as a new secret.
+    public func slice(_ range: Range<Int>) -> SecretBytes {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice out of bounds")
+        return withUnsafeBytes { whole in
+            SecretBytes(count: range.count) { target in
+                if !range.isEmpty, let base = whole.baseAddress {
+                    target.baseAddress!.copyMemory(from: base + range.lowerBound, byteCount: range.count)
+                }
+            }
+        }
+    }
+
+    /// Concatenates secrets without passing through an ordinary array.
+    public static func concatenating(_ parts: [SecretBytes]) -> SecretBytes {
+        let total = parts.reduce(0) { $0 + $1.count }
+        return SecretBytes(count: total) { target in
+            var offset = 0
+            for part in parts {
+                part.withUnsafeBytes { source in
+                    if let base = source.baseAddress, !source.isEmpty {
+                        (target.baseAddress! + offset).copyMemory(from: base, byteCount: source.count)
+                    }
+                }
+                offset += part.count
+            }
+        }
+    }
+
+    /// Exports the bytes into an ordinary array. Only for handing a secret to a sealed container
+    /// (an encrypted database record); the caller owns the copy.
+    public func unsafeExportBytes() -> [UInt8] {
+        withUnsafeBytes { Array($0) }
+    }
+
+    /// The heap buffer. A class so that copies of `SecretBytes` share one buffer and the wipe
+    /// happens exactly once, when the last copy goes away.
+    private final class Storage: @unchecked Sendable {
+        // Immutable after initialisation, hence safe to share across threads.
+        let pointer: UnsafeMutableRawPointer
+        let count: Int
+
+        init(count: Int) {
+            precondition(count >= 0, "negative secret length")
+            self.count = count
+            // At least one byte so that the pointer is never null.
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+        }
+
+        deinit {
+            Self.wipe(pointer, count: max(count, 1))
+            pointer.deallocate()
+        }
+
+        private static func wipe(_ pointer: UnsafeMutableRawPointer, count: Int) {
+            #if canImport(Darwin)
+            _ = memset_s(pointer, count, 0, count)
+            #else
+            explicit_bzero(pointer, count)
+            #endif
+        }
+    }
+}
+
+extension SecretBytes: Equatable {
+    /// Constant-time comparison: the time taken depends on the lengths only, never on where the
+    /// contents differ.
+    public static func == (lhs: SecretBytes, rhs: SecretBytes) -> Bool {
+        lhs.withUnsafeBytes { left in
+            rhs.withUnsafeBytes { right in
+                ConstantTime.equal(left, right)
+            }
+        }
+    }
+}
+
+extension SecretBytes: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String { "SecretBytes(\(count) bytes, redacted)" }
+    public var debugDescription: String { description }
+    public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
+}
