@@ -1,0 +1,24 @@
+import Primitives
+
+/// The server's store of published prekeys (public halves only).
+///
+/// Implemented by `InMemoryPrekeyStore` and `SQLitePrekeyStore`; both pass the same contract suite.
+/// Every method throws ``StoreError`` only.
+public protocol PrekeyStore: Sendable {
+    /// Sets `user`'s current signed prekey, replacing any previous one.
+    func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws
+
+    /// Adds one-time prekeys to `user`'s pool. Ids already in the pool are ignored.
+    func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws
+
+    /// `user`'s signed prekey and one of their one-time prekeys, which is removed in the same
+    /// atomic step so that it is handed out at most once, even to concurrent callers. `nil` when
+    /// the user has no signed prekey; the one-time prekey is `nil` when the pool is empty.
+    func takePrekeys(for user: Username) throws -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)?
+
+    /// How many one-time prekeys `user` has left.
+    func oneTimePrekeyCount(for user: Username) throws -> Int
+
+    /// Removes every prekey of `user` (account deletion).
+    func removeAll(for user: Username) throws
+}

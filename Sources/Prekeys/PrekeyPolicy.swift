@@ -1,0 +1,21 @@
+import Primitives
+
+/// The numbers that govern prekeys, in one place.
+public enum PrekeyPolicy {
+    /// One-time prekeys published at registration and after each top-up.
+    public static let oneTimePrekeyTarget = 100
+    /// Top up when the server reports fewer than this many left.
+    public static let oneTimePrekeyLowWatermark = 25
+    /// Most one-time prekeys a single upload may carry.
+    public static let maxOneTimePrekeysPerUpload = 200
+    /// A signed prekey is replaced after this long.
+    public static let signedPrekeyRotation: Duration = .seconds(7 * 24 * 3600)
+    /// A replaced signed prekey's secret is kept this long for messages in flight, then erased.
+    public static let signedPrekeyRetention: Duration = .seconds(14 * 24 * 3600)
+
+    /// How many one-time prekeys to generate given how many the server still holds (0 when no
+    /// top-up is due).
+    public static func oneTimePrekeysToGenerate(serverCount: Int) -> Int {
+        serverCount < oneTimePrekeyLowWatermark ? max(0, oneTimePrekeyTarget - serverCount) : 0
+    }
+}

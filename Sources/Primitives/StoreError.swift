@@ -1,0 +1,15 @@
+/// Why a store port could not do what was asked. Every store port throws only this; adapters
+/// translate their database's errors into it so that no SQLite or file-system type reaches the
+/// core.
+public enum StoreError: Error, Equatable, Sendable {
+    /// The record to create already exists (e.g. a username that is taken).
+    case alreadyExists(String)
+    /// The record the operation needs does not exist.
+    case notFound(String)
+    /// A bound was reached (e.g. a mailbox full by count or bytes).
+    case limitReached(String)
+    /// The stored data is unreadable or fails an integrity check.
+    case corrupt(String)
+    /// The storage could not be reached or written (disk full, I/O error, closed).
+    case unavailable(String)
+}
