@@ -22,9 +22,15 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
+        .target(name: "InMemoryStore", dependencies: ["Primitives", "Prekeys", "Envelope", "Conversations"], path: "Adapters/InMemoryStore"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
         .testTarget(name: "SodiumCryptoTests", dependencies: ["SodiumCrypto", "Primitives"], path: "Tests/SodiumCryptoTests"),
+        .testTarget(name: "EnvelopeTests", dependencies: ["Envelope", "Primitives"], path: "Tests/EnvelopeTests"),
+        .testTarget(
+            name: "ConversationsTests",
+            dependencies: ["Conversations", "Prekeys", "Envelope", "Primitives", "InMemoryStore", "SodiumCrypto"],
+            path: "Tests/ConversationsTests"),
     ]
 )

@@ -58,6 +58,19 @@ public struct ByteWriter: Sendable {
 
     /// UTF-8 text prefixed by a u32 length.
     public mutating func writeString(_ text: String) { writeVariable(Array(text.utf8)) }
+
+    /// Appends the contents of a secret without an intermediate array.
+    public mutating func writeSecret(_ secret: SecretBytes) {
+        secret.withUnsafeBytes { bytes.append(contentsOf: $0) }
+    }
+
+    /// Overwrites and empties the buffer.
+    public mutating func wipe() {
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            for index in buffer.indices { buffer[index] = 0 }
+        }
+        bytes.removeAll()
+    }
 }
 
 /// Reads what ``ByteWriter`` wrote, with every length checked.
@@ -112,6 +125,11 @@ public struct ByteReader: Sendable {
     /// Exactly `count` raw bytes.
     public mutating func readRaw(_ count: Int, _ field: String) throws(DecodingError) -> [UInt8] {
         Array(try take(count, field: field))
+    }
+
+    /// Exactly `count` bytes into secret storage.
+    public mutating func readSecret(_ count: Int, _ field: String) throws(DecodingError) -> SecretBytes {
+        SecretBytes(copying: try take(count, field: field))
     }
 
     /// A u32-length-prefixed byte string of at most `limit` bytes.

@@ -138,3 +138,13 @@ extension SecretBytes: CustomStringConvertible, CustomDebugStringConvertible, Cu
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
 }
+
+extension ByteWriter {
+    /// Moves what was written into secret storage and wipes the writer's buffer, for encodings
+    /// that contain key material (e.g. serialised session state).
+    public mutating func finishSecret() -> SecretBytes {
+        let secret = SecretBytes(copying: bytes)
+        wipe()
+        return secret
+    }
+}

@@ -456,9 +456,10 @@ def check_ratchet(doc):
 
 SAFETY_FIELDS = ["alice_username", "alice_identity_public", "bob_username",
                  "bob_identity_public", "safety_number"]
-SAFETY_PLAN = [("alice", "bob"), ("carol.d", "x_1-2"), ("bob", "alice"), ("dave", "dave"),
-               ("a", "a.very.long-username_with_mixed.punctuation-0123456789"), ("eve_9", "mallory")]
-USERNAME_RE = re.compile(r"^[a-z0-9._-]+$")
+SAFETY_PLAN = [("alice", "bob"), ("carol.d", "x_1-2"), ("bob", "alice"), ("dave", "dan"),
+               ("abc", "a.long-username_with.punct-01234"), ("eve_9", "mallory")]
+# Parley's username rule: 3-32 characters of [a-z0-9_.-], starting with a letter.
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
 
 SAFETY_DESCRIPTION = (
     "Parley v1 safety numbers. Per party: h = SHA-512(0x0000 || Ed25519 identity public || "
@@ -496,7 +497,7 @@ def check_safety(doc):
             for party in ("alice", "bob"):
                 name = case[party + "_username"]
                 if not isinstance(name, str) or not USERNAME_RE.match(name):
-                    raise CheckError("%s: %s_username must be lowercase [a-z0-9._-]+" % (where, party))
+                    raise CheckError("%s: %s_username must be a Parley username (3-32 of [a-z0-9._-], starting with a letter)" % (where, party))
                 public = unhex(case[party + "_identity_public"], "%s %s_identity_public" % (where, party), 32)
                 try:
                     pp.identity_dh_public(public)  # rejects bytes that are not an Ed25519 point

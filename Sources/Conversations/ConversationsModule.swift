@@ -1,2 +1,0 @@
-/// Conversations: X3DH session establishment, the Double Ratchet, contacts and history.
-public enum ConversationsModule {}

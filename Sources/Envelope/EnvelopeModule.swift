@@ -1,2 +1,0 @@
-/// Envelope: the versioned binary encoding of what travels end to end.
-public enum EnvelopeModule {}
