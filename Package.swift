@@ -17,6 +17,9 @@ let package = Package(
         .target(name: "Envelope", dependencies: ["Primitives"], path: "Sources/Envelope"),
         .target(name: "Conversations", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/Conversations"),
 
+        // MARK: - application (drives the domain; what the executables run)
+        .target(name: "WireProtocol", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/WireProtocol"),
+
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
@@ -27,6 +30,7 @@ let package = Package(
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
         .testTarget(name: "SodiumCryptoTests", dependencies: ["SodiumCrypto", "Primitives"], path: "Tests/SodiumCryptoTests"),
+        .testTarget(name: "WireProtocolTests", dependencies: ["WireProtocol", "Prekeys", "Primitives"], path: "Tests/WireProtocolTests"),
         .testTarget(name: "EnvelopeTests", dependencies: ["Envelope", "Primitives"], path: "Tests/EnvelopeTests"),
         .testTarget(
             name: "ConversationsTests",

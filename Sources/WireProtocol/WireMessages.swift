@@ -1,0 +1,166 @@
+import Envelope
+import Prekeys
+import Primitives
+
+/// A client's request. Every request carries an id that its response echoes.
+public struct Request: Sendable {
+    public let id: UInt32
+    public let body: Body
+
+    public init(id: UInt32, body: Body) {
+        self.id = id
+        self.body = body
+    }
+
+    public enum Body: Sendable {
+        /// Create an account and publish its identity and prekeys; logs the connection in.
+        case register(username: Username, password: SecretBytes, identityKey: Ed25519PublicKey, signedPrekey: SignedPrekey, oneTimePrekeys: [OneTimePrekey])
+        /// Authenticate this connection. A later login to the same account wins.
+        case login(username: Username, password: SecretBytes)
+        /// End the session on this connection (the connection stays open).
+        case logout
+        /// Delete the account, re-authenticated with the password.
+        case deleteAccount(password: SecretBytes)
+        /// Replace the signed prekey and/or add one-time prekeys.
+        case publishPrekeys(signedPrekey: SignedPrekey?, oneTimePrekeys: [OneTimePrekey])
+        /// A user's prekey bundle; consumes one of their one-time prekeys.
+        case fetchBundle(username: Username)
+        /// How many one-time prekeys this account has left on the server.
+        case prekeyCount
+        /// Store an opaque envelope for `recipient`; answered once it is durably stored.
+        case send(recipient: Username, envelope: [UInt8])
+        /// The listed deliveries were received and stored; the server deletes them.
+        case acknowledge(ids: [UInt64])
+        case block(username: Username)
+        case unblock(username: Username)
+        case ping
+    }
+}
+
+/// The server's answer to one request.
+public struct Response: Sendable, Equatable {
+    public let requestID: UInt32
+    public let body: Body
+
+    public init(requestID: UInt32, body: Body) {
+        self.requestID = requestID
+        self.body = body
+    }
+
+    public enum Body: Sendable, Equatable {
+        /// Success with nothing to say.
+        case ok
+        /// Logged in; `pending` deliveries will follow as pushes.
+        case loggedIn(pending: UInt32)
+        case bundle(UnverifiedPrekeyBundle)
+        case prekeyCount(UInt32)
+        /// The envelope is on disk under this id.
+        case accepted(envelopeID: UInt64, acceptedAt: Timestamp)
+        case pong
+        case error(WireError)
+    }
+}
+
+/// Something the server says without being asked.
+public enum Push: Sendable, Equatable {
+    /// An envelope for this account. Acknowledge it once stored.
+    case delivery(Delivery)
+    /// Another connection logged in to this account; this one is being closed.
+    case signedInElsewhere
+    /// This account's pool of one-time prekeys is running low.
+    case prekeysLow(remaining: UInt32)
+}
+
+/// An envelope as delivered: the server's id and timestamp around the opaque bytes.
+public struct Delivery: Sendable, Equatable {
+    public let id: UInt64
+    public let sender: Username
+    public let acceptedAt: Timestamp
+    public let envelope: [UInt8]
+
+    public init(id: UInt64, sender: Username, acceptedAt: Timestamp, envelope: [UInt8]) {
+        self.id = id
+        self.sender = sender
+        self.acceptedAt = acceptedAt
+        self.envelope = envelope
+    }
+}
+
+/// An error that crosses the wire: a stable code and a human message.
+public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(message) (\(code))" }
+
+    /// Stable numeric codes. Never renumber; add new ones at the end of their range.
+    public enum Code: UInt16, Sendable, Equatable, CustomStringConvertible {
+        case malformedRequest = 1
+        case unsupportedVersion = 2
+        case usernameTaken = 10
+        case invalidUsername = 11
+        case weakPassword = 12
+        /// Wrong username or password (deliberately not saying which).
+        case invalidCredentials = 13
+        case throttled = 14
+        case notAuthenticated = 15
+        case alreadyAuthenticated = 16
+        case unknownUser = 20
+        case noPrekeys = 21
+        case invalidPrekeys = 22
+        case mailboxFull = 30
+        /// The recipient does not accept messages from this sender.
+        case refused = 31
+        case tooLarge = 40
+        case internalError = 50
+        case unavailable = 51
+
+        public var description: String {
+            switch self {
+            case .malformedRequest: "malformed-request"
+            case .unsupportedVersion: "unsupported-version"
+            case .usernameTaken: "username-taken"
+            case .invalidUsername: "invalid-username"
+            case .weakPassword: "weak-password"
+            case .invalidCredentials: "invalid-credentials"
+            case .throttled: "throttled"
+            case .notAuthenticated: "not-authenticated"
+            case .alreadyAuthenticated: "already-authenticated"
+            case .unknownUser: "unknown-user"
+            case .noPrekeys: "no-prekeys"
+            case .invalidPrekeys: "invalid-prekeys"
+            case .mailboxFull: "mailbox-full"
+            case .refused: "refused"
+            case .tooLarge: "too-large"
+            case .internalError: "internal-error"
+            case .unavailable: "unavailable"
+            }
+        }
+    }
+}
+
+/// One frame on the wire: exactly one of these.
+public enum WireMessage: Sendable {
+    case request(Request)
+    case response(Response)
+    case push(Push)
+}
+
+/// The wire protocol's bounds, in one place.
+public enum WireLimits {
+    public static let version: UInt8 = 1
+    public static let maxPasswordBytes = 1024
+    public static let maxUsernameBytes = 64
+    public static let maxOneTimePrekeysPerRequest = PrekeyPolicy.maxOneTimePrekeysPerUpload
+    public static let maxAcknowledgedIDs = 4096
+    public static let maxErrorMessageBytes = 1024
+    /// The largest opaque envelope a client may send (an image message, padded, with headers).
+    public static let maxEnvelopeBytes = EnvelopeLimits.maxEnvelopeBytes
+    /// The largest frame this protocol produces, for the transport's frame limit.
+    public static let maxFrameBytes = maxEnvelopeBytes + 1024
+}

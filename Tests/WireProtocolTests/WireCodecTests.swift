@@ -1,0 +1,113 @@
+import Prekeys
+import Primitives
+import Testing
+import WireProtocol
+
+@Suite("Wire codec")
+struct WireCodecTests {
+    static let identity = try! Ed25519PublicKey(bytes: [UInt8](repeating: 1, count: 32))
+    static let x = try! X25519PublicKey(bytes: [UInt8](repeating: 2, count: 32))
+    static let signature = try! Ed25519Signature(bytes: [UInt8](repeating: 3, count: 64))
+    static let spk = SignedPrekey(id: 7, publicKey: x, signature: signature)
+    static let otpks = [OneTimePrekey(id: 1, publicKey: x), OneTimePrekey(id: 2, publicKey: x)]
+    static let alice = try! Username("alice")
+
+    static var requests: [Request.Body] {
+        [
+            .register(username: alice, password: SecretBytes(copying: Array("hunter22!".utf8)), identityKey: identity, signedPrekey: spk, oneTimePrekeys: otpks),
+            .login(username: alice, password: SecretBytes(copying: Array("pässword".utf8))),
+            .logout, .deleteAccount(password: SecretBytes(copying: [1, 2, 3])),
+            .publishPrekeys(signedPrekey: spk, oneTimePrekeys: []), .publishPrekeys(signedPrekey: nil, oneTimePrekeys: otpks),
+            .fetchBundle(username: alice), .prekeyCount, .send(recipient: alice, envelope: [9, 9, 9]),
+            .acknowledge(ids: [1, UInt64.max]), .block(username: alice), .unblock(username: alice), .ping,
+        ]
+    }
+
+    static let responses: [Response.Body] = [
+        .ok, .loggedIn(pending: 12),
+        .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: spk, oneTimePrekey: otpks[0])),
+        .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: spk, oneTimePrekey: nil)),
+        .prekeyCount(99), .accepted(envelopeID: 42, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)), .pong,
+        .error(WireError(.throttled, "try again in 2 s")),
+    ]
+
+    static let pushes: [Push] = [
+        .delivery(Delivery(id: 5, sender: alice, acceptedAt: Timestamp(millisecondsSinceEpoch: 3), envelope: [1, 2])),
+        .signedInElsewhere, .prekeysLow(remaining: 3),
+    ]
+
+    /// Requests hold secrets and are not Equatable; compare their encodings after a round trip.
+    @Test("every request round trips")
+    func requests() throws {
+        for (index, body) in Self.requests.enumerated() {
+            let bytes = WireCodec.encode(.request(Request(id: UInt32(index), body: body)))
+            guard case .request(let decoded) = try WireCodec.decode(bytes) else {
+                Issue.record("not a request")
+                continue
+            }
+            #expect(decoded.id == UInt32(index))
+            #expect(WireCodec.encode(.request(decoded)) == bytes)
+        }
+    }
+
+    @Test("every response and push round trips")
+    func responsesAndPushes() throws {
+        for body in Self.responses {
+            guard case .response(let decoded) = try WireCodec.decode(WireCodec.encode(.response(Response(requestID: 77, body: body)))) else {
+                Issue.record("not a response")
+                continue
+            }
+            #expect(decoded == Response(requestID: 77, body: body))
+        }
+        for push in Self.pushes {
+            guard case .push(let decoded) = try WireCodec.decode(WireCodec.encode(.push(push))) else {
+                Issue.record("not a push")
+                continue
+            }
+            #expect(decoded == push)
+        }
+    }
+
+    @Test("every truncation is a typed error, and the request id survives for the error reply")
+    func truncations() {
+        for body in Self.requests {
+            let bytes = WireCodec.encode(.request(Request(id: 0xabcdef, body: body)))
+            for length in 0..<bytes.count {
+                #expect(throws: DecodingError.self) { try WireCodec.decode(Array(bytes.prefix(length))) }
+            }
+            #expect(WireCodec.requestID(ofUndecodable: Array(bytes.prefix(7))) == 0xabcdef)
+        }
+    }
+
+    @Test("hostile counts and lengths are refused before allocation")
+    func hostileCounts() {
+        let ack = [WireLimits.version, 1, 0, 0, 0, 1, 9, 0xff, 0xff, 0xff, 0xff]
+        #expect(throws: DecodingError.tooLong(field: "ack ids", length: 0xffff_ffff, limit: WireLimits.maxAcknowledgedIDs)) { try WireCodec.decode(ack) }
+        let login = [WireLimits.version, 1, 0, 0, 0, 1, 2, 0, 0, 0, 5] + Array("alice".utf8) + [0xff, 0xff, 0xff, 0xff]
+        #expect(throws: DecodingError.tooLong(field: "password", length: 0xffff_ffff, limit: WireLimits.maxPasswordBytes)) { try WireCodec.decode(login) }
+        let badName = [WireLimits.version, 1, 0, 0, 0, 1, 6, 0, 0, 0, 2] + Array("AB".utf8)
+        #expect(throws: DecodingError.self) { try WireCodec.decode(badName) }
+        #expect(throws: DecodingError.invalidValue(field: "version", reason: "unsupported protocol version 9")) { try WireCodec.decode([9, 1]) }
+        #expect(throws: DecodingError.trailingBytes(count: 1)) { try WireCodec.decode(WireCodec.encode(.push(.signedInElsewhere)) + [0]) }
+    }
+
+    @Test("random frames never trap the decoder")
+    func randomFrames() {
+        var state: UInt64 = 99
+        func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+            return z ^ (z >> 31)
+        }
+        for round in 0..<20_000 {
+            var bytes = (0..<Int(next() % 80)).map { _ in UInt8(truncatingIfNeeded: next()) }
+            if bytes.count > 6 {
+                bytes[0] = WireLimits.version
+                bytes[1] = UInt8(1 + round % 3)
+            }
+            _ = try? WireCodec.decode(bytes)
+        }
+    }
+}
