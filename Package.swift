@@ -17,6 +17,9 @@ let package = Package(
         .target(name: "Envelope", dependencies: ["Primitives"], path: "Sources/Envelope"),
         .target(name: "Conversations", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/Conversations"),
 
+        // MARK: - application (the server's use cases; the store ports its adapters implement)
+        .target(name: "ServerCore", dependencies: ["Primitives", "Accounts", "Prekeys"], path: "Sources/ServerCore"),
+
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
