@@ -25,9 +25,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
+        .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Adapters/InMemoryStore"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
         .testTarget(name: "SodiumCryptoTests", dependencies: ["SodiumCrypto", "Primitives"], path: "Tests/SodiumCryptoTests"),
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Primitives", "SodiumCrypto", "InMemoryStore"], path: "Tests/AccountsTests"),
     ]
 )
