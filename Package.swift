@@ -19,13 +19,14 @@ let package = Package(
 
         // MARK: - application (drives the domain; what the executables run)
         .target(name: "WireProtocol", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/WireProtocol"),
+        .target(name: "ServerCore", dependencies: ["Primitives", "Accounts", "Prekeys"], path: "Sources/ServerCore"),
 
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
-        .target(name: "InMemoryStore", dependencies: ["Primitives", "Prekeys", "Envelope", "Conversations"], path: "Adapters/InMemoryStore"),
+        .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore"], path: "Adapters/InMemoryStore"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
@@ -36,5 +37,10 @@ let package = Package(
             name: "ConversationsTests",
             dependencies: ["Conversations", "Prekeys", "Envelope", "Primitives", "InMemoryStore", "SodiumCrypto"],
             path: "Tests/ConversationsTests"),
+        .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Primitives", "SodiumCrypto", "InMemoryStore"], path: "Tests/AccountsTests"),
+        // One generic contract suite per store port (a library, not a test bundle), run by every
+        // adapter's test target so that the in-memory fakes cannot drift from SQLite.
+        .target(name: "StoreContractTests", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/StoreContractTests"),
+        .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/InMemoryStoreTests"),
     ]
 )

@@ -1,0 +1,72 @@
+import Primitives
+import ServerCore
+import Synchronization
+
+/// ``MailboxStore`` in memory, held to the same contract suite as `SQLiteMailboxStore`: the same
+/// caps, the same id rules (strictly increasing, never reused), the same batch semantics.
+/// Thread-safe: each call runs under one lock, which stands in for the database transaction.
+/// Nothing survives the process, so it is for tests and demos only.
+public final class InMemoryMailboxStore: MailboxStore {
+    private struct State {
+        /// Per recipient, in increasing id order (appends only ever add larger ids).
+        var queues: [Username: [MailboxEnvelope]] = [:]
+        var usage: [Username: MailboxUsage] = [:]
+        /// The last id handed out; ids start at 1, as SQLite's AUTOINCREMENT does.
+        var lastID: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+    /// The caps every recipient's queue is held to.
+    public let limits: MailboxLimits
+
+    public init(limits: MailboxLimits = .standard) {
+        self.limits = limits
+    }
+
+    public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
+        state.withLock { state in
+            batch.map { draft in
+                let usage = state.usage[draft.recipient] ?? .empty
+                if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: usage) {
+                    return .refused(refusal)
+                }
+                state.lastID += 1
+                let envelope = MailboxEnvelope(id: state.lastID, draft: draft)
+                state.queues[draft.recipient, default: []].append(envelope)
+                state.usage[draft.recipient] = MailboxUsage(count: usage.count + 1, bytes: usage.bytes + draft.payload.count)
+                return .accepted(envelope)
+            }
+        }
+    }
+
+    public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {
+        guard limit > 0 else { return [] }
+        return state.withLock { state in
+            let queue = state.queues[recipient] ?? []
+            let start = id.map { after in queue.firstIndex { $0.id > after } ?? queue.endIndex } ?? queue.startIndex
+            return Array(queue[start...].prefix(limit))
+        }
+    }
+
+    public func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
+        let wanted = Set(ids)
+        return state.withLock { state in
+            guard let queue = state.queues[recipient] else { return 0 }
+            let kept = queue.filter { !wanted.contains($0.id) }
+            state.queues[recipient] = kept.isEmpty ? nil : kept
+            state.usage[recipient] = kept.isEmpty ? nil : MailboxUsage(count: kept.count, bytes: kept.reduce(0) { $0 + $1.payload.count })
+            return queue.count - kept.count
+        }
+    }
+
+    public func removeAll(for user: Username) throws {
+        state.withLock { state in
+            state.queues[user] = nil
+            state.usage[user] = nil
+        }
+    }
+
+    public func usage(for recipient: Username) throws -> MailboxUsage {
+        state.withLock { $0.usage[recipient] ?? .empty }
+    }
+}

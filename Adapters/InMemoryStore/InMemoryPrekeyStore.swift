@@ -1,0 +1,50 @@
+import Prekeys
+import Primitives
+import Synchronization
+
+/// ``PrekeyStore`` in memory, held to the same contract suite as `SQLitePrekeyStore`. Thread-safe:
+/// `takePrekeys` picks and removes a one-time prekey under one lock, so no key is handed out twice.
+public final class InMemoryPrekeyStore: PrekeyStore {
+    private struct UserPrekeys {
+        var signedPrekey: SignedPrekey?
+        /// Keyed by id; the lowest id is handed out first (as `SQLitePrekeyStore` does).
+        var oneTimePrekeys: [UInt32: OneTimePrekey] = [:]
+
+        var isEmpty: Bool { signedPrekey == nil && oneTimePrekeys.isEmpty }
+    }
+
+    private let users = Mutex<[Username: UserPrekeys]>([:])
+
+    public init() {}
+
+    public func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws {
+        users.withLock { $0[user, default: UserPrekeys()].signedPrekey = prekey }
+    }
+
+    public func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws {
+        users.withLock { users in
+            var entry = users[user, default: UserPrekeys()]
+            for prekey in prekeys where entry.oneTimePrekeys[prekey.id] == nil {
+                entry.oneTimePrekeys[prekey.id] = prekey
+            }
+            users[user] = entry
+        }
+    }
+
+    public func takePrekeys(for user: Username) throws -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? {
+        users.withLock { users -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? in
+            guard var entry = users[user], let signedPrekey = entry.signedPrekey else { return nil }
+            let oneTimePrekey = entry.oneTimePrekeys.keys.min().flatMap { entry.oneTimePrekeys.removeValue(forKey: $0) }
+            users[user] = entry
+            return (signedPrekey, oneTimePrekey)
+        }
+    }
+
+    public func oneTimePrekeyCount(for user: Username) throws -> Int {
+        users.withLock { $0[user]?.oneTimePrekeys.count ?? 0 }
+    }
+
+    public func removeAll(for user: Username) throws {
+        users.withLock { _ = $0.removeValue(forKey: user) }
+    }
+}

@@ -1,0 +1,78 @@
+import Primitives
+
+/// An envelope the server has been asked to store: opaque to the server (it is end-to-end
+/// encrypted by the sender), addressed by username.
+public struct MailboxEnvelopeDraft: Sendable, Hashable {
+    public let sender: Username
+    public let recipient: Username
+    /// The encrypted envelope, never inspected by the server. At most
+    /// ``MailboxLimits/maxPayloadBytes``.
+    public let payload: [UInt8]
+    /// The server's time of acceptance, read from its clock by the application.
+    public let acceptedAt: Timestamp
+
+    public init(sender: Username, recipient: Username, payload: [UInt8], acceptedAt: Timestamp) {
+        self.sender = sender
+        self.recipient = recipient
+        self.payload = payload
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// An envelope the store has committed, with its server-assigned id.
+public struct MailboxEnvelope: Sendable, Hashable, Identifiable {
+    /// Assigned by the store: strictly increasing in commit order across the whole store and never
+    /// reused, even after deletion, so "everything after id N" is a stable cursor and id order
+    /// preserves each sender's order.
+    public let id: UInt64
+    public let sender: Username
+    public let recipient: Username
+    public let payload: [UInt8]
+    public let acceptedAt: Timestamp
+
+    public init(id: UInt64, sender: Username, recipient: Username, payload: [UInt8], acceptedAt: Timestamp) {
+        self.id = id
+        self.sender = sender
+        self.recipient = recipient
+        self.payload = payload
+        self.acceptedAt = acceptedAt
+    }
+
+    /// This envelope's draft fields with `id`.
+    public init(id: UInt64, draft: MailboxEnvelopeDraft) {
+        self.init(id: id, sender: draft.sender, recipient: draft.recipient, payload: draft.payload, acceptedAt: draft.acceptedAt)
+    }
+}
+
+/// What the store did with one draft of an ``MailboxStore/enqueue(_:)`` batch.
+public enum EnqueueOutcome: Sendable, Hashable {
+    /// Durably stored (on disk, for a durable store, before `enqueue` returned).
+    case accepted(MailboxEnvelope)
+    /// Not stored, and nothing else in the batch was affected.
+    case refused(MailboxRefusal)
+}
+
+/// Why a draft was refused. Crosses the wire (with a stable code) so the sender can tell the user.
+public enum MailboxRefusal: Error, Sendable, Hashable {
+    /// The recipient already has `limit` envelopes waiting.
+    case tooManyEnvelopes(limit: Int)
+    /// Storing the payload would take the recipient's waiting bytes over `limit`.
+    case tooManyBytes(limit: Int)
+    /// The payload alone is larger than `limit` bytes.
+    case payloadTooLarge(bytes: Int, limit: Int)
+}
+
+/// How much is waiting for one recipient.
+public struct MailboxUsage: Sendable, Hashable {
+    /// Envelopes waiting.
+    public var count: Int
+    /// Sum of their payloads' lengths.
+    public var bytes: Int
+
+    public init(count: Int, bytes: Int) {
+        self.count = count
+        self.bytes = bytes
+    }
+
+    public static let empty = MailboxUsage(count: 0, bytes: 0)
+}

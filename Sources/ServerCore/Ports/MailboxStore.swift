@@ -1,0 +1,39 @@
+import Primitives
+
+/// Durable store-and-forward of opaque envelopes for recipients who are offline (or have not yet
+/// acknowledged).
+///
+/// Delivery is at-least-once: an envelope stays until its recipient acknowledges it by id, so a
+/// crash between sending and acknowledging redelivers rather than loses. Implemented by
+/// `InMemoryMailboxStore` and `SQLiteMailboxStore`; both pass `MailboxStoreContract`. Every
+/// method is atomic and throws ``StoreError`` only. Caps come from the store's ``MailboxLimits``.
+public protocol MailboxStore: Sendable {
+    /// Stores a batch of drafts in one transaction and returns one outcome per draft, in order.
+    ///
+    /// A durable store commits the whole batch with a single sync to disk; the server gathers
+    /// concurrent sends into batches so that the sync cost is shared (that is how it reaches tens
+    /// of thousands of envelopes a second on two cores). A draft is refused, without affecting
+    /// the others, when its payload exceeds ``MailboxLimits/maxPayloadBytes`` or its recipient's
+    /// queue would exceed the count or byte cap; the caps are checked inside the same transaction
+    /// and accepted drafts earlier in the batch count against later ones. Accepted envelopes get
+    /// ids in batch order, greater than every id handed out before.
+    /// - Throws: ``StoreError/unavailable(_:)`` when the batch could not be committed; then none of
+    ///   it was stored.
+    func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome]
+
+    /// Up to `limit` envelopes waiting for `recipient` with an id greater than `id` (all when
+    /// `id` is nil), in increasing id order. Empty when `limit` is not positive.
+    func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope]
+
+    /// Deletes the envelopes with these ids that are addressed to `recipient`, and returns how many
+    /// were deleted. Ids of other recipients' envelopes, and unknown ids, are ignored, so a client
+    /// cannot delete mail that is not its own.
+    func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int
+
+    /// Deletes every envelope addressed to `user` (account deletion). Envelopes `user` sent to
+    /// others stay: they belong to their recipients.
+    func removeAll(for user: Username) throws
+
+    /// How many envelopes, and how many payload bytes, are waiting for `recipient`.
+    func usage(for recipient: Username) throws -> MailboxUsage
+}

@@ -1,0 +1,95 @@
+import Accounts
+import Primitives
+import Testing
+
+@Suite("Registration, login and deletion")
+struct AccountServiceTests {
+    @Test func registrationStoresAHashNotThePassword() throws {
+        let env = try TestEnvironment()
+        let record = try env.register("alice", password: "correct horse battery")
+        #expect(record.passwordHash.hasPrefix("$argon2id$"))
+        #expect(!record.passwordHash.contains("correct horse battery"))
+        #expect(record.identityKey == identityKey)
+        #expect(record.createdAt == env.clock.now())
+        #expect(record.loginThrottle == .clear)
+        #expect(try env.record() == record)
+    }
+
+    @Test func aTakenNameIsRefusedWhateverItsCase() throws {
+        let env = try TestEnvironment()
+        try env.register("alice")
+        #expect(throws: AccountError.usernameTaken(try Username("alice"))) {
+            try env.register("ALICE", password: "another password")
+        }
+    }
+
+    @Test func theRightPasswordLogsIn() throws {
+        let env = try TestEnvironment()
+        try env.register("alice", password: "correct horse battery")
+        let account = try env.service.logIn(username: "Alice", password: secret("correct horse battery"))
+        #expect(account.username == (try Username("alice")))
+        #expect(account.identityKey == identityKey)
+        #expect(try env.record()?.loginThrottle == .clear)
+    }
+
+    @Test func aWrongPasswordIsInvalidCredentialsAndCounted() throws {
+        let env = try TestEnvironment()
+        try env.register()
+        #expect(throws: AccountError.invalidCredentials) {
+            try env.service.logIn(username: "alice", password: secret("wrong password"))
+        }
+        #expect(try env.record()?.failedLoginCount == 1)
+        #expect(try env.record()?.lockedUntil == nil)
+    }
+
+    @Test func anUnknownOrMalformedNameLooksLikeAWrongPassword() throws {
+        let env = try TestEnvironment()
+        try env.register()
+        let before = env.hasher.verifyCount
+        #expect(throws: AccountError.invalidCredentials) {
+            try env.service.logIn(username: "bob", password: secret("whatever password"))
+        }
+        #expect(throws: AccountError.invalidCredentials) {
+            try env.service.logIn(username: "!!", password: secret("whatever password"))
+        }
+        // Each still paid for one Argon2id verification (against the dummy hash).
+        #expect(env.hasher.verifyCount == before + 2)
+    }
+
+    @Test func anOverlongPasswordFailsWithoutBeingHashed() throws {
+        let env = try TestEnvironment()
+        try env.register()
+        #expect(throws: AccountError.invalidCredentials) {
+            try env.service.logIn(username: "alice", password: secret(String(repeating: "x", count: 1025)))
+        }
+        #expect(try env.record()?.failedLoginCount == 1)
+    }
+
+    @Test func aHashMadeWithAnOldCostIsUpgradedAtLogin() throws {
+        let old = try TestEnvironment(cost: .minimum)
+        let record = try old.register()
+        let stronger = Argon2Cost(operations: 2, memoryBytes: 16 * 1024)
+        let new = CountingHasher(inner: Argon2idPasswordHasher(crypto: crypto, cost: stronger))
+        let service = try AccountService(store: old.store, hasher: new, clock: old.clock)
+        _ = try service.logIn(username: "alice", password: secret("correct horse battery"))
+        let upgraded = try #require(try old.record())
+        #expect(upgraded.passwordHash != record.passwordHash)
+        #expect(!new.needsRehash(upgraded.passwordHash))
+        // And the upgraded hash still accepts the password.
+        _ = try service.logIn(username: "alice", password: secret("correct horse battery"))
+    }
+
+    @Test func deletionRemovesTheRecordAndFreesTheName() throws {
+        let env = try TestEnvironment()
+        try env.register()
+        let account = try env.service.logIn(username: "alice", password: secret("correct horse battery"))
+        try env.service.delete(account)
+        #expect(try env.record() == nil)
+        #expect(throws: AccountError.invalidCredentials) {
+            try env.service.logIn(username: "alice", password: secret("correct horse battery"))
+        }
+        // Deleting again is not an error, and the name can be registered afresh.
+        try env.service.delete(account)
+        try env.register("alice", password: "a new password")
+    }
+}

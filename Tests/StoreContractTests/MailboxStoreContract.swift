@@ -1,0 +1,180 @@
+import Primitives
+import ServerCore
+import Testing
+
+/// Makes a fresh, empty ``MailboxStore`` held to `limits`.
+public typealias MailboxStoreFactory = @Sendable (MailboxLimits) throws -> any MailboxStore
+
+/// The behaviour every ``MailboxStore`` adapter must have: batches, caps checked inside the
+/// transaction, a stable id cursor, and deletion only by the recipient.
+public enum MailboxStoreContract {
+    /// Roomy enough that no check hits a cap it is not about.
+    static let roomy = MailboxLimits(maxEnvelopes: 1_000, maxBytes: 1 << 20, maxPayloadBytes: 64 << 10)
+
+    public static let checks: [ContractCheck<MailboxStoreFactory>] = [
+        ContractCheck("a batch is accepted in order with increasing ids and every field kept") { make in
+            let store = try make(roomy)
+            let batch = try [
+                draft("alice", "bob", [1, 2, 3], at: 1_000),
+                draft("carol", "bob", [], at: 1_001),
+                draft("alice", "carol", [UInt8](repeating: 0xab, count: 4096), at: 1_002),
+            ]
+            let accepted = try store.enqueue(batch).map { outcome in try #require(outcome.accepted) }
+            #expect(accepted.count == 3)
+            #expect(zip(accepted, batch).allSatisfy { envelope, draft in MailboxEnvelope(id: envelope.id, draft: draft) == envelope })
+            #expect(accepted.map(\.id) == accepted.map(\.id).sorted() && Set(accepted.map(\.id)).count == 3)
+            #expect(try store.pending(for: user("bob"), after: nil, limit: 10) == Array(accepted[0...1]))
+            #expect(try store.pending(for: user("carol"), after: nil, limit: 10) == [accepted[2]])
+            #expect(try store.usage(for: user("bob")) == MailboxUsage(count: 2, bytes: 3))
+            #expect(try store.enqueue([]) == [])
+        },
+        ContractCheck("pending is in id order across batches, which keeps each sender's order") { make in
+            let store = try make(roomy)
+            var sent: [MailboxEnvelope] = []
+            for round in 0..<5 {
+                let outcomes = try store.enqueue([
+                    draft("alice", "bob", [UInt8(round), 0]),
+                    draft("carol", "bob", [UInt8(round), 1]),
+                ])
+                sent += outcomes.compactMap(\.accepted)
+            }
+            let pending = try store.pending(for: user("bob"), after: nil, limit: 100)
+            #expect(pending == sent)
+            #expect(pending.filter { $0.sender.value == "alice" }.map { $0.payload[0] } == [0, 1, 2, 3, 4])
+        },
+        ContractCheck("pending after an id pages through the queue") { make in
+            let store = try make(roomy)
+            let sent = try store.enqueue((0..<5).map { try draft("alice", "bob", [$0]) }).compactMap(\.accepted)
+            let bob = try user("bob")
+            #expect(try store.pending(for: bob, after: nil, limit: 2) == Array(sent[0..<2]))
+            #expect(try store.pending(for: bob, after: sent[1].id, limit: 2) == Array(sent[2..<4]))
+            #expect(try store.pending(for: bob, after: sent[3].id, limit: 2) == [sent[4]])
+            #expect(try store.pending(for: bob, after: sent[4].id, limit: 2) == [])
+            #expect(try store.pending(for: bob, after: 0, limit: 10) == sent)
+            #expect(try store.pending(for: bob, after: .max, limit: 10) == [])
+            #expect(try store.pending(for: bob, after: nil, limit: 0) == [])
+            #expect(try store.pending(for: bob, after: nil, limit: -1) == [])
+            #expect(try store.pending(for: user("nobody"), after: nil, limit: 10) == [])
+        },
+        ContractCheck("the count cap refuses the excess of a batch and spares other recipients") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 3, maxBytes: 1 << 20, maxPayloadBytes: 1024))
+            _ = try store.enqueue([draft("alice", "bob", [0])])
+            let outcomes = try store.enqueue([
+                draft("alice", "bob", [1]),
+                draft("alice", "bob", [2]),
+                draft("alice", "bob", [3]),
+                draft("alice", "carol", [4]),
+                draft("alice", "bob", [5]),
+            ])
+            #expect(outcomes.map(\.accepted).map { $0 != nil } == [true, true, false, true, false])
+            #expect(outcomes[2] == .refused(.tooManyEnvelopes(limit: 3)))
+            #expect(outcomes[4] == .refused(.tooManyEnvelopes(limit: 3)))
+            #expect(try store.usage(for: user("bob")) == MailboxUsage(count: 3, bytes: 3))
+            #expect(try store.pending(for: user("bob"), after: nil, limit: 10).map(\.payload) == [[0], [1], [2]])
+            #expect(try store.usage(for: user("carol")) == MailboxUsage(count: 1, bytes: 1))
+        },
+        ContractCheck("the byte cap refuses what would overflow; refused drafts take no room") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 100, maxBytes: 100, maxPayloadBytes: 100))
+            let outcomes = try store.enqueue([
+                draft("alice", "bob", bytes(40)),
+                draft("alice", "bob", bytes(40)),
+                draft("alice", "bob", bytes(40)),
+                draft("alice", "carol", bytes(90)),
+                draft("alice", "bob", bytes(20)),
+                draft("alice", "bob", bytes(1)),
+            ])
+            #expect(outcomes.map(\.accepted).map { $0 != nil } == [true, true, false, true, true, false])
+            #expect(outcomes[2] == .refused(.tooManyBytes(limit: 100)))
+            #expect(try store.usage(for: user("bob")) == MailboxUsage(count: 3, bytes: 100))
+            #expect(try store.usage(for: user("carol")) == MailboxUsage(count: 1, bytes: 90))
+        },
+        ContractCheck("a payload over the per-envelope bound is refused on its own") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 10, maxBytes: 1 << 20, maxPayloadBytes: 64))
+            let outcomes = try store.enqueue([draft("alice", "bob", bytes(65)), draft("alice", "bob", bytes(64))])
+            #expect(outcomes[0] == .refused(.payloadTooLarge(bytes: 65, limit: 64)))
+            #expect(outcomes[1].accepted != nil)
+        },
+        ContractCheck("acknowledging deletes only the recipient's own envelopes") { make in
+            let store = try make(roomy)
+            let sent = try store.enqueue([
+                draft("alice", "bob", [1]), draft("alice", "carol", [2]), draft("alice", "bob", [3, 3]),
+            ]).compactMap(\.accepted)
+            let (bob, carol) = (try user("bob"), try user("carol"))
+            // Carol's id in Bob's acknowledgement, an unknown id, and an id too large for SQLite:
+            // all ignored.
+            #expect(try store.acknowledge([sent[1].id, 999_999, .max], for: bob) == 0)
+            #expect(try store.pending(for: carol, after: nil, limit: 10) == [sent[1]])
+            #expect(try store.acknowledge([sent[0].id, sent[1].id], for: bob) == 1)
+            #expect(try store.pending(for: bob, after: nil, limit: 10) == [sent[2]])
+            #expect(try store.usage(for: bob) == MailboxUsage(count: 1, bytes: 2))
+            #expect(try store.acknowledge([sent[0].id], for: bob) == 0)
+            #expect(try store.acknowledge([], for: bob) == 0)
+            #expect(try store.acknowledge([sent[2].id, sent[2].id], for: bob) == 1)
+            #expect(try store.usage(for: bob) == .empty)
+        },
+        ContractCheck("acknowledging frees room under the cap") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 2, maxBytes: 1 << 20, maxPayloadBytes: 1024))
+            let sent = try store.enqueue([draft("alice", "bob", [1]), draft("alice", "bob", [2])]).compactMap(\.accepted)
+            #expect(try store.enqueue([draft("alice", "bob", [3])]) == [.refused(.tooManyEnvelopes(limit: 2))])
+            _ = try store.acknowledge([sent[0].id], for: user("bob"))
+            #expect(try store.enqueue([draft("alice", "bob", [3])]).first?.accepted != nil)
+        },
+        ContractCheck("ids are never reused, even after everything is deleted") { make in
+            let store = try make(roomy)
+            let first = try store.enqueue([draft("alice", "bob", [1]), draft("alice", "bob", [2])]).compactMap(\.accepted)
+            _ = try store.acknowledge(first.map(\.id), for: user("bob"))
+            try store.removeAll(for: user("bob"))
+            let next = try #require(try store.enqueue([draft("alice", "bob", [3])]).first?.accepted)
+            #expect(next.id > first[1].id)
+            #expect(try store.pending(for: user("bob"), after: first[1].id, limit: 10) == [next])
+        },
+        ContractCheck("removeAll deletes mail addressed to the user, not mail the user sent") { make in
+            let store = try make(roomy)
+            let sent = try store.enqueue([
+                draft("alice", "bob", [1]), draft("bob", "alice", [2]), draft("carol", "bob", [3]),
+            ]).compactMap(\.accepted)
+            try store.removeAll(for: user("bob"))
+            #expect(try store.pending(for: user("bob"), after: nil, limit: 10) == [])
+            #expect(try store.usage(for: user("bob")) == .empty)
+            #expect(try store.pending(for: user("alice"), after: nil, limit: 10) == [sent[1]])
+            try store.removeAll(for: user("nobody"))
+        },
+        ContractCheck("concurrent batches all land, with unique ids, in each sender's order") { make in
+            let store = try make(roomy)
+            let senders = ["alice", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan"]
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for sender in senders {
+                    group.addTask {
+                        for round in 0..<10 {
+                            let batch = try (0..<5).map { item in try draft(sender, "bob", [UInt8(round * 5 + item)]) }
+                            #expect(try store.enqueue(batch).allSatisfy { $0.accepted != nil })
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let pending = try store.pending(for: user("bob"), after: nil, limit: 1_000)
+            #expect(pending.count == 400)
+            #expect(Set(pending.map(\.id)).count == 400)
+            #expect(pending.map(\.id) == pending.map(\.id).sorted())
+            for sender in senders {
+                #expect(pending.filter { $0.sender.value == sender }.map { $0.payload[0] } == Array(0..<50))
+            }
+        },
+    ]
+
+    static func draft(_ sender: String, _ recipient: String, _ payload: [UInt8], at milliseconds: Int64 = 1_700_000_000_000) throws -> MailboxEnvelopeDraft {
+        MailboxEnvelopeDraft(
+            sender: try user(sender), recipient: try user(recipient), payload: payload,
+            acceptedAt: Timestamp(millisecondsSinceEpoch: milliseconds))
+    }
+
+    static func bytes(_ count: Int) -> [UInt8] { [UInt8](repeating: 0x5a, count: count) }
+}
+
+extension EnqueueOutcome {
+    /// The envelope when accepted.
+    var accepted: MailboxEnvelope? {
+        if case .accepted(let envelope) = self { envelope } else { nil }
+    }
+}
