@@ -16,6 +16,7 @@ let package = Package(
         .target(name: "Prekeys", dependencies: ["Primitives"], path: "Sources/Prekeys"),
         .target(name: "Envelope", dependencies: ["Primitives"], path: "Sources/Envelope"),
         .target(name: "Conversations", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/Conversations"),
+        .target(name: "SecureChannel", dependencies: ["Primitives"], path: "Sources/SecureChannel"),
 
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -26,5 +27,10 @@ let package = Package(
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
         .testTarget(name: "SodiumCryptoTests", dependencies: ["SodiumCrypto", "Primitives"], path: "Tests/SodiumCryptoTests"),
+        .testTarget(
+            name: "SecureChannelTests",
+            dependencies: ["SecureChannel", "Primitives", "SodiumCrypto"],
+            path: "Tests/SecureChannelTests",
+            resources: [.copy("Vectors")]),
     ]
 )
