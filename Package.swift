@@ -8,7 +8,10 @@ let package = Package(
     name: "Parley",
     platforms: [.macOS(.v15)],
     products: [],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
         .target(name: "Primitives", path: "Sources/Primitives"),
@@ -23,6 +26,16 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
+        .target(
+            name: "TCPTransport",
+            dependencies: [
+                "SecureChannel", "Primitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/TCPTransport"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
@@ -32,5 +45,14 @@ let package = Package(
             dependencies: ["SecureChannel", "Primitives", "SodiumCrypto"],
             path: "Tests/SecureChannelTests",
             resources: [.copy("Vectors")]),
+        .testTarget(
+            name: "TCPTransportTests",
+            dependencies: [
+                "TCPTransport", "SecureChannel", "Primitives", "SodiumCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            path: "Tests/TCPTransportTests"),
     ]
 )
