@@ -8,7 +8,10 @@ let package = Package(
     name: "Parley",
     platforms: [.macOS(.v15)],
     products: [],
-    dependencies: [],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
         .target(name: "Primitives", path: "Sources/Primitives"),
@@ -16,10 +19,17 @@ let package = Package(
         .target(name: "Prekeys", dependencies: ["Primitives"], path: "Sources/Prekeys"),
         .target(name: "Envelope", dependencies: ["Primitives"], path: "Sources/Envelope"),
         .target(name: "Conversations", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/Conversations"),
+        .target(name: "SecureChannel", dependencies: ["Primitives"], path: "Sources/SecureChannel"),
 
         // MARK: - application (drives the domain; what the executables run)
         .target(name: "WireProtocol", dependencies: ["Primitives", "Prekeys", "Envelope"], path: "Sources/WireProtocol"),
-        .target(name: "ServerCore", dependencies: ["Primitives", "Accounts", "Prekeys"], path: "Sources/ServerCore"),
+        .target(
+            name: "ServerCore",
+            dependencies: [
+                "Primitives", "Accounts", "Prekeys", "SecureChannel", "WireProtocol",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/ServerCore"),
 
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
@@ -27,6 +37,16 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
         .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore"], path: "Adapters/InMemoryStore"),
+        .target(
+            name: "TCPTransport",
+            dependencies: [
+                "SecureChannel", "Primitives",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/TCPTransport"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
@@ -42,5 +62,19 @@ let package = Package(
         // adapter's test target so that the in-memory fakes cannot drift from SQLite.
         .target(name: "StoreContractTests", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/StoreContractTests"),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/InMemoryStoreTests"),
+        .testTarget(
+            name: "SecureChannelTests",
+            dependencies: ["SecureChannel", "Primitives", "SodiumCrypto"],
+            path: "Tests/SecureChannelTests",
+            resources: [.copy("Vectors")]),
+        .testTarget(
+            name: "TCPTransportTests",
+            dependencies: [
+                "TCPTransport", "SecureChannel", "Primitives", "SodiumCrypto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            path: "Tests/TCPTransportTests"),
     ]
 )

@@ -1,0 +1,181 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Primitives
+import SecureChannel
+
+/// Parley's server transport: TCP on SwiftNIO, each connection secured by Noise XX as the
+/// responder, authenticated connections handed to a ``FrameConnectionHandler``.
+///
+/// Wire format: Noise messages, each prefixed by a u16 big-endian length; after the handshake the
+/// decrypted stream carries application frames as described by ``FrameCipher``.
+///
+/// Usage:
+/// ```swift
+/// let server = try await NIOServerTransport.bind(host: "127.0.0.1", port: 0, localStatic: keys,
+///                                                crypto: crypto, random: random)
+/// try await server.serve(handler)   // until the task is cancelled
+/// ```
+///
+/// Limits (all from ``ChannelLimits``): a handshake must finish within `handshakeTimeout`, and an
+/// unauthenticated connection silent for `unauthenticatedIdleTimeout` is dropped; at most
+/// `maxConnections` connections exist at once and further ones are closed on accept; idle
+/// authenticated connections stay open, kept alive by pings, until nothing has arrived for
+/// `deadPeerTimeout`; `send` suspends under back-pressure; any malformed input closes only the
+/// connection that sent it.
+public struct NIOServerTransport: Sendable {
+    private let listener: NIOAsyncChannel<AcceptedConnection, Never>
+    private let logger: Logger
+    private let activeConnections: NIOLockedValueBox<Int>
+
+    /// The TCP port the server listens on (useful after binding port 0).
+    public let localPort: Int
+
+    /// The server's static public key: its identity, which clients may pin.
+    public let localStaticKey: X25519PublicKey
+
+    /// Binds the listening socket.
+    ///
+    /// - Parameters:
+    ///   - host: the address to listen on, e.g. "127.0.0.1" or "0.0.0.0".
+    ///   - port: the TCP port; 0 picks a free one (see ``localPort``).
+    ///   - localStatic: the server's long-term X25519 key pair.
+    ///   - crypto: the crypto port (libsodium in production).
+    ///   - random: the source of ephemeral keys.
+    ///   - limits: timeouts, sizes and the connection cap.
+    ///   - group: the event loops to run on; defaults to NIO's shared singleton group.
+    ///   - logger: where connection-level events are logged (never key material).
+    /// - Throws: ``ConnectionError/connectFailed(host:port:reason:)`` when the address cannot be bound.
+    public static func bind(
+        host: String,
+        port: Int,
+        localStatic: X25519KeyPair,
+        crypto: any CryptoProvider,
+        random: any RandomSource,
+        limits: ChannelLimits = ChannelLimits(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "parley.transport.server")
+    ) async throws(ConnectionError) -> NIOServerTransport {
+        let activeConnections = NIOLockedValueBox(0)
+        let nextID = ManagedCounter()
+        let listener: NIOAsyncChannel<AcceptedConnection, Never>
+        do {
+            listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.outboundLowWaterMark, high: limits.outboundHighWaterMark))
+                .bind(host: host, port: port) { channel in
+                    let admitted = activeConnections.withLockedValue { count -> Bool in
+                        guard count < limits.maxConnections else { return false }
+                        count += 1
+                        return true
+                    }
+                    guard admitted else {
+                        logger.notice("connection limit reached, closing new connection", metadata: ["limit": "\(limits.maxConnections)"])
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeFailedFuture(ConnectionError.closed)
+                    }
+                    channel.closeFuture.whenComplete { _ in
+                        activeConnections.withLockedValue { $0 -= 1 }
+                    }
+                    let id = ConnectionID(rawValue: nextID.next())
+                    var connectionLogger = logger
+                    connectionLogger[metadataKey: "connection"] = "\(id)"
+                    return channel.eventLoop.makeCompletedFuture {
+                        let handshake = try HandshakeState(role: .responder, localStatic: localStatic, crypto: crypto, random: random)
+                        let noise = NoiseChannelHandler(
+                            handshake: handshake, limits: limits, expectedRemoteStaticKey: nil,
+                            eventLoop: channel.eventLoop, logger: connectionLogger)
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(noise)
+                        let asyncChannel = try NIOAsyncChannel<[UInt8], [UInt8]>(
+                            wrappingChannelSynchronously: channel,
+                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: limits.inboundFrameBuffer)))
+                        return AcceptedConnection(id: id, channel: asyncChannel, handshake: noise.handshakeFuture, maxFrameBytes: limits.maxFrameBytes)
+                    }
+                }
+        } catch {
+            throw .connectFailed(host: host, port: port, reason: "\(error)")
+        }
+        guard let boundPort = listener.channel.localAddress?.port else {
+            try? await listener.channel.close()
+            throw .connectFailed(host: host, port: port, reason: "no local address after bind")
+        }
+        return NIOServerTransport(
+            listener: listener, logger: logger, activeConnections: activeConnections,
+            localPort: boundPort, localStaticKey: localStatic.publicKey)
+    }
+
+    /// How many connections (authenticated or still handshaking) are open right now.
+    public var connectionCount: Int { activeConnections.withLockedValue { $0 } }
+
+    /// Accepts connections and serves each authenticated one with `handler`, each in its own child
+    /// task, until the calling task is cancelled; then stops listening, and returns once every
+    /// handler has returned. Call it once.
+    ///
+    /// - Throws: only if the listening socket itself fails, translated to ``ConnectionError``.
+    public func serve(_ handler: some FrameConnectionHandler) async throws {
+        do {
+            try await listener.executeThenClose { accepted in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in accepted {
+                        group.addTask {
+                            await Self.serve(connection, with: handler, logger: logger)
+                        }
+                    }
+                }
+            }
+        } catch {
+            throw ConnectionError.translating(error)
+        }
+    }
+
+    private static func serve(_ connection: AcceptedConnection, with handler: some FrameConnectionHandler, logger: Logger) async {
+        let channel = connection.channel.channel
+        let outcome: HandshakeOutcome
+        do {
+            // EventLoopFuture.get() ignores cancellation; closing the channel completes it.
+            outcome = try await withTaskCancellationHandler {
+                try await connection.handshake.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+        } catch {
+            try? await connection.channel.executeThenClose { _, _ in }
+            return
+        }
+        do {
+            try await connection.channel.executeThenClose { inbound, _ in
+                let frameConnection = NIOFrameConnection(
+                    id: connection.id, remoteStaticKey: outcome.remoteStaticKey,
+                    handshakeHash: outcome.handshakeHash, maxFrameBytes: connection.maxFrameBytes,
+                    channel: channel)
+                await handler.serve(frameConnection, inbound: InboundFrames(inbound))
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+        }
+    }
+}
+
+/// A connection the listener accepted: the async channel, and the handshake it is still running.
+struct AcceptedConnection: Sendable {
+    let id: ConnectionID
+    let channel: NIOAsyncChannel<[UInt8], [UInt8]>
+    let handshake: EventLoopFuture<HandshakeOutcome>
+    let maxFrameBytes: Int
+}
+
+/// A thread-safe counter for connection ids.
+final class ManagedCounter: Sendable {
+    private let value = NIOLockedValueBox<UInt64>(0)
+
+    func next() -> UInt64 {
+        value.withLockedValue { current in
+            current += 1
+            return current
+        }
+    }
+}

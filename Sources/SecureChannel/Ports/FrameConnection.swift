@@ -1,0 +1,37 @@
+import Primitives
+
+/// The application's view of one authenticated, encrypted connection: send frames, close, and know
+/// who is on the other end.
+///
+/// Declared here, by the secure-channel core, so that Parley's server and client applications are
+/// written against this port and not against a networking library. The adapter is
+/// `TCPTransport` (SwiftNIO over TCP); a test can supply an in-memory one.
+///
+/// Guarantees: a value of this type exists only after a Noise XX handshake completed, so
+/// ``remoteStaticKey`` is authenticated; frames are delivered to the peer whole, in order and
+/// exactly once, or the connection closes.
+public protocol FrameConnection: Sendable {
+    /// A process-local id for logs.
+    var id: ConnectionID { get }
+
+    /// The peer's static X25519 public key, proved during the handshake: the server's identity as
+    /// the client sees it, the client's static key as the server sees it.
+    var remoteStaticKey: X25519PublicKey { get }
+
+    /// The Noise handshake hash, equal on both ends: binds application-level authentication to
+    /// this very channel.
+    var handshakeHash: [UInt8] { get }
+
+    /// Sends one application frame (1 byte up to ``ChannelLimits/maxFrameBytes``).
+    ///
+    /// Suspends while the connection is not writable (more than
+    /// ``ChannelLimits/outboundHighWaterMark`` bytes wait for the socket), so a slow reader slows
+    /// the sender instead of growing its buffers. Returning means the frame was queued, not that the
+    /// peer received it.
+    /// - Throws: ``ConnectionError/emptyFrame``, ``ConnectionError/frameTooLarge(length:limit:)``,
+    ///   ``ConnectionError/closed`` when the connection is already closed.
+    func send(_ frame: [UInt8]) async throws(ConnectionError)
+
+    /// Closes the connection. Idempotent; frames already queued may be dropped.
+    func close() async
+}

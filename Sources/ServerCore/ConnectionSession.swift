@@ -1,0 +1,357 @@
+import Accounts
+import Logging
+import Prekeys
+import Primitives
+import SecureChannel
+import Synchronization
+import WireProtocol
+
+/// One connection's state and request handling: who is logged in on it, which deliveries it has
+/// pushed, and its subscription to the account's events.
+actor ConnectionSession {
+    private let connection: any FrameConnection
+    private let deps: ParleyServer.Dependencies
+    private let sessionCount: SessionCounter
+    private let inFlightSends: AsyncLimiter
+
+    private var account: AuthenticatedAccount?
+    private var token: SessionToken?
+    private var subscription: AccountEventSubscription?
+    private var eventTask: Task<Void, Never>?
+    /// The highest envelope id pushed on this session; later events skip what catch-up sent.
+    private var lastPushedID: UInt64 = 0
+
+    init(connection: any FrameConnection, dependencies: ParleyServer.Dependencies, sessionCount: SessionCounter) {
+        self.connection = connection
+        deps = dependencies
+        self.sessionCount = sessionCount
+        inFlightSends = AsyncLimiter(limit: dependencies.configuration.maxInFlightSendsPerConnection)
+    }
+
+    private var logger: Logger { deps.logger }
+
+    // MARK: Frames
+
+    func receive(_ frame: [UInt8]) async {
+        let message: WireMessage
+        do {
+            message = try WireCodec.decode(frame)
+        } catch {
+            // A frame we cannot read is answered, not fatal: the channel itself is intact.
+            logger.info("malformed request", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+            await reply(WireCodec.requestID(ofUndecodable: frame) ?? 0, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
+            return
+        }
+        guard case .request(let request) = message else {
+            await reply(0, .error(WireError(.malformedRequest, "clients send requests only")))
+            return
+        }
+        if case let .send(recipient, envelope) = request.body {
+            await send(envelope, to: recipient, requestID: request.id)
+            return
+        }
+        let body = await handle(request.body)
+        await reply(request.id, body)
+        // Deliveries follow the login answer, never precede it.
+        if case .loggedIn = body { await beginDelivery() }
+    }
+
+    private func reply(_ requestID: UInt32, _ body: Response.Body) async {
+        try? await connection.send(WireCodec.encode(.response(Response(requestID: requestID, body: body))))
+    }
+
+    private func push(_ push: Push) async {
+        try? await connection.send(WireCodec.encode(.push(push)))
+    }
+
+    // MARK: Requests
+
+    private func handle(_ body: Request.Body) async -> Response.Body {
+        do {
+            switch body {
+            case .ping:
+                return .pong
+            case let .register(username, password, identityKey, signedPrekey, oneTimePrekeys):
+                return try await register(username, password, identityKey, signedPrekey, oneTimePrekeys)
+            case let .login(username, password):
+                return try await logIn(username, password)
+            case .logout:
+                endSession()
+                return .ok
+            case .deleteAccount(let password):
+                return try await deleteAccount(password)
+            case let .publishPrekeys(signedPrekey, oneTimePrekeys):
+                return try await publishPrekeys(signedPrekey, oneTimePrekeys)
+            case .fetchBundle(let username):
+                return try await fetchBundle(username)
+            case .prekeyCount:
+                let user = try requireAccount().username
+                let count = try await storage { try $0.prekeys.oneTimePrekeyCount(for: user) }
+                return .prekeyCount(UInt32(clamping: count))
+            case .acknowledge(let ids):
+                let user = try requireAccount().username
+                _ = try await storage { try $0.mailbox.acknowledge(ids, for: user) }
+                return .ok
+            case .block(let username):
+                let user = try requireAccount().username
+                try await storage { try $0.blocks.block(username, by: user) }
+                return .ok
+            case .unblock(let username):
+                let user = try requireAccount().username
+                try await storage { try $0.blocks.unblock(username, by: user) }
+                return .ok
+            case .send:
+                return .error(WireError(.internalError, "send is handled separately"))
+            }
+        } catch let error as WireError {
+            return .error(error)
+        } catch {
+            logger.error("request failed", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+            return .error(WireError(.internalError, "the server could not complete the request"))
+        }
+    }
+
+    private func requireAccount() throws(WireError) -> AuthenticatedAccount {
+        guard let account else { throw WireError(.notAuthenticated, "log in first") }
+        return account
+    }
+
+    private func register(
+        _ username: Username, _ password: SecretBytes, _ identityKey: Ed25519PublicKey,
+        _ signedPrekey: SignedPrekey, _ oneTimePrekeys: [OneTimePrekey]
+    ) async throws -> Response.Body {
+        guard account == nil else { throw WireError(.alreadyAuthenticated, "log out before registering another account") }
+        guard deps.verifier.isValid(signedPrekey, identityKey: identityKey) else {
+            throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under the identity key")
+        }
+        let service = deps.accountService
+        let registered = try await hashing { _ in
+            try Self.mapAccountError { () throws(AccountError) in
+                try service.registerAndAuthenticate(username: username.value, password: password, identityKey: identityKey)
+            }
+        }
+        try await storage { deps in
+            try deps.prekeys.setSignedPrekey(signedPrekey, for: registered.username)
+            try deps.prekeys.addOneTimePrekeys(oneTimePrekeys, for: registered.username)
+        }
+        logger.info("registered", metadata: ["user": "\(registered.username)"])
+        startSession(registered)
+        return .loggedIn(pending: 0)
+    }
+
+    private func logIn(_ username: Username, _ password: SecretBytes) async throws -> Response.Body {
+        guard account == nil else { throw WireError(.alreadyAuthenticated, "already logged in; log out first") }
+        let service = deps.accountService
+        let authenticated = try await hashing { _ in
+            try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: username.value, password: password) }
+        }
+        startSession(authenticated)
+        let usage = try await storage { try $0.mailbox.usage(for: authenticated.username) }
+        logger.info("logged in", metadata: ["user": "\(authenticated.username)", "pending": "\(usage.count)"])
+        return .loggedIn(pending: UInt32(clamping: usage.count))
+    }
+
+    private func deleteAccount(_ password: SecretBytes) async throws -> Response.Body {
+        let current = try requireAccount()
+        let service = deps.accountService
+        // Re-authenticate: a session left open must not be enough to destroy the account.
+        let confirmed = try await hashing { _ in
+            try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: current.username.value, password: password) }
+        }
+        try await storage { deps in
+            try Self.mapAccountError { () throws(AccountError) in try deps.accountService.delete(confirmed) }
+            try deps.prekeys.removeAll(for: confirmed.username)
+            try deps.mailbox.removeAll(for: confirmed.username)
+            try deps.blocks.removeAll(for: confirmed.username)
+        }
+        endSession()
+        deps.events.publish(.accountDeleted, to: confirmed.username)
+        logger.info("account deleted", metadata: ["user": "\(confirmed.username)"])
+        return .ok
+    }
+
+    private func publishPrekeys(_ signedPrekey: SignedPrekey?, _ oneTimePrekeys: [OneTimePrekey]) async throws -> Response.Body {
+        let current = try requireAccount()
+        if let signedPrekey, !deps.verifier.isValid(signedPrekey, identityKey: current.identityKey) {
+            throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under your identity key")
+        }
+        try await storage { deps in
+            if let signedPrekey { try deps.prekeys.setSignedPrekey(signedPrekey, for: current.username) }
+            try deps.prekeys.addOneTimePrekeys(oneTimePrekeys, for: current.username)
+        }
+        return .ok
+    }
+
+    private func fetchBundle(_ username: Username) async throws -> Response.Body {
+        _ = try requireAccount()
+        let result = try await storage { deps -> (UnverifiedPrekeyBundle, Int)? in
+            guard let record = try deps.accounts.find(username) else { return nil }
+            guard let taken = try deps.prekeys.takePrekeys(for: username) else { return nil }
+            let remaining = try deps.prekeys.oneTimePrekeyCount(for: username)
+            return (UnverifiedPrekeyBundle(identityKey: record.identityKey, signedPrekey: taken.signedPrekey, oneTimePrekey: taken.oneTimePrekey), remaining)
+        }
+        guard let (bundle, remaining) = result else { throw WireError(.unknownUser, "there is no user called \(username)") }
+        if remaining < PrekeyPolicy.oneTimePrekeyLowWatermark {
+            deps.events.publish(.prekeysLow(remaining: UInt32(clamping: remaining)), to: username)
+        }
+        return .bundle(bundle)
+    }
+
+    // MARK: Sending
+
+    /// Checks and queues an envelope; the answer is sent once the batch holding it is on disk.
+    /// Later requests are read meanwhile, so one connection can have many sends in flight.
+    private func send(_ envelope: [UInt8], to recipient: Username, requestID: UInt32) async {
+        guard let sender = account?.username else {
+            await reply(requestID, .error(WireError(.notAuthenticated, "log in first")))
+            return
+        }
+        let verdict: WireError?
+        do {
+            verdict = try await storage { deps -> WireError? in
+                guard try deps.accounts.find(recipient) != nil else { return WireError(.unknownUser, "there is no user called \(recipient)") }
+                guard try !deps.blocks.isBlocked(sender: sender, by: recipient) else { return WireError(.refused, "\(recipient) does not accept messages from you") }
+                return nil
+            }
+        } catch {
+            logger.error("send check failed", metadata: ["error": "\(error)"])
+            verdict = WireError(.unavailable, "the server could not store the message; try again")
+        }
+        if let verdict {
+            await reply(requestID, .error(verdict))
+            return
+        }
+        await inFlightSends.acquire()
+        let draft = MailboxEnvelopeDraft(sender: sender, recipient: recipient, payload: envelope, acceptedAt: deps.clock.now())
+        let connection = self.connection
+        let limiter = inFlightSends
+        let logger = self.logger
+        deps.batcher.submit(draft) { result in
+            let body: Response.Body
+            switch result {
+            case .success(.accepted(let stored)):
+                body = .accepted(envelopeID: stored.id, acceptedAt: stored.acceptedAt)
+            case .success(.refused(let refusal)):
+                body = .error(Self.wireError(for: refusal, recipient: recipient))
+            case .failure(let error):
+                logger.error("mailbox commit failed", metadata: ["error": "\(error)"])
+                body = .error(WireError(.unavailable, "the server could not store the message; try again"))
+            }
+            limiter.release()
+            Task { try? await connection.send(WireCodec.encode(.response(Response(requestID: requestID, body: body)))) }
+        }
+    }
+
+    private static func wireError(for refusal: MailboxRefusal, recipient: Username) -> WireError {
+        switch refusal {
+        case .tooManyEnvelopes(let limit):
+            WireError(.mailboxFull, "\(recipient)'s mailbox is full (\(limit) messages waiting); try again later")
+        case .tooManyBytes(let limit):
+            WireError(.mailboxFull, "\(recipient)'s mailbox is full (\(limit >> 20) MiB waiting); try again later")
+        case .payloadTooLarge(let bytes, let limit):
+            WireError(.tooLarge, "the message is \(bytes) bytes; the limit is \(limit)")
+        }
+    }
+
+    // MARK: Sessions and delivery
+
+    private func startSession(_ authenticated: AuthenticatedAccount) {
+        let newToken = SessionToken(rawValue: UInt64(deps.random.uint32()) << 32 | UInt64(deps.random.uint32()))
+        account = authenticated
+        token = newToken
+        lastPushedID = 0
+        sessionCount.add(1)
+        // Subscribe before announcing, so nothing stored from now on can be missed.
+        subscription = deps.events.subscribe(authenticated.username)
+        // One session per account: the newest login wins, every other session ends.
+        deps.events.publish(.sessionClaimed(newToken), to: authenticated.username)
+    }
+
+    /// Pushes what is waiting in the mailbox, then follows the account's events.
+    private func beginDelivery() async {
+        guard let user = account?.username, let subscription else { return }
+        let pageSize = deps.configuration.catchUpPageSize
+        while account?.username == user {
+            let after = lastPushedID
+            guard let page = try? await storage({ try $0.mailbox.pending(for: user, after: after, limit: pageSize) }) else { break }
+            for envelope in page { await deliver(envelope) }
+            if page.count < pageSize { break }
+        }
+        eventTask = Task { [weak self] in
+            for await event in subscription.events {
+                guard let self else { return }
+                await self.handle(event)
+            }
+        }
+    }
+
+    private func deliver(_ envelope: MailboxEnvelope) async {
+        guard envelope.id > lastPushedID else { return }
+        lastPushedID = envelope.id
+        await push(.delivery(Delivery(id: envelope.id, sender: envelope.sender, acceptedAt: envelope.acceptedAt, envelope: envelope.payload)))
+    }
+
+    private func handle(_ event: AccountEvent) async {
+        switch event {
+        case .envelopesStored(let envelopes):
+            for envelope in envelopes { await deliver(envelope) }
+        case .sessionClaimed(let claimant):
+            guard claimant != token else { return }
+            logger.info("signed in elsewhere", metadata: ["connection": "\(connection.id)"])
+            await push(.signedInElsewhere)
+            endSession()
+            await connection.close()
+        case .prekeysLow(let remaining):
+            await push(.prekeysLow(remaining: remaining))
+        case .accountDeleted:
+            endSession()
+            await connection.close()
+        }
+    }
+
+    private func endSession() {
+        if account != nil { sessionCount.add(-1) }
+        account = nil
+        token = nil
+        subscription?.cancel()
+        subscription = nil
+        eventTask?.cancel()
+        eventTask = nil
+    }
+
+    func end() {
+        endSession()
+    }
+
+    // MARK: Plumbing
+
+    private func storage<T: Sendable>(_ body: @escaping @Sendable (ParleyServer.Dependencies) throws -> T) async throws -> T {
+        let deps = self.deps
+        return try await deps.storage.run { try body(deps) }
+    }
+
+    private func hashing<T: Sendable>(_ body: @escaping @Sendable (ParleyServer.Dependencies) throws -> T) async throws -> T {
+        let deps = self.deps
+        return try await deps.hashing.run { try body(deps) }
+    }
+
+    /// Turns the Accounts domain's errors into wire errors with stable codes. Server faults say
+    /// nothing about their cause to the client; the cause is logged.
+    static func mapAccountError<T>(_ body: () throws(AccountError) -> T) throws(WireError) -> T {
+        do {
+            return try body()
+        } catch {
+            switch error {
+            case .invalidUsername(let reason): throw WireError(.invalidUsername, reason.description)
+            case .usernameTaken(let name): throw WireError(.usernameTaken, "the username \(name) is taken")
+            case .weakPassword(let reason): throw WireError(.weakPassword, reason.description)
+            case .invalidCredentials: throw WireError(.invalidCredentials, "wrong username or password")
+            case .throttled(let wait):
+                let seconds = max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
+                throw WireError(.throttled, "too many failed logins; try again in \(seconds) s")
+            case .storeFailure, .hashingFailed:
+                throw WireError(.internalError, "the server could not complete the request")
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import Primitives
+
+/// The server application's tunables, with production defaults.
+public struct ServerConfiguration: Sendable {
+    /// Per-recipient queue caps. The payload cap admits the largest envelope (an image message).
+    public var mailboxLimits: MailboxLimits
+    /// Most envelopes committed in one transaction (one fsync).
+    public var maxBatchSize: Int
+    /// Most sends one connection may have waiting for their commit; further requests wait.
+    public var maxInFlightSendsPerConnection: Int
+    /// Envelopes read from the store per query when catching a connection up at login.
+    public var catchUpPageSize: Int
+    /// Argon2id cost for new password hashes.
+    public var passwordCost: Argon2Cost
+    /// How many Argon2id computations may run at once (each takes `passwordCost.memoryBytes`).
+    public var maxConcurrentPasswordHashes: Int
+
+    public init(
+        mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 10_000, maxBytes: 256 << 20, maxPayloadBytes: 11 << 20),
+        maxBatchSize: Int = 4096,
+        maxInFlightSendsPerConnection: Int = 1024,
+        catchUpPageSize: Int = 256,
+        passwordCost: Argon2Cost = .interactive,
+        maxConcurrentPasswordHashes: Int = 2
+    ) {
+        self.mailboxLimits = mailboxLimits
+        self.maxBatchSize = maxBatchSize
+        self.maxInFlightSendsPerConnection = maxInFlightSendsPerConnection
+        self.catchUpPageSize = catchUpPageSize
+        self.passwordCost = passwordCost
+        self.maxConcurrentPasswordHashes = maxConcurrentPasswordHashes
+    }
+}

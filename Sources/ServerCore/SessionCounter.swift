@@ -1,0 +1,8 @@
+import Synchronization
+
+/// Counts logged-in sessions on this node (for logs, metrics and tests).
+final class SessionCounter: Sendable {
+    private let value = Mutex(0)
+    func add(_ delta: Int) { value.withLock { $0 += delta } }
+    var current: Int { value.withLock { $0 } }
+}

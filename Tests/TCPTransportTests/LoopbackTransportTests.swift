@@ -1,0 +1,278 @@
+import NIOCore
+import Primitives
+import SecureChannel
+import Synchronization
+import TCPTransport
+import Testing
+
+/// The server and client transports over real loopback sockets (127.0.0.1, ephemeral ports).
+@Suite(.timeLimit(.minutes(1)))
+struct LoopbackTransportTests {
+    @Test func echoRoundTripAuthenticatesBothSides() async throws {
+        let environment = try TransportEnvironment()
+        let serverKeys = try environment.keyPair()
+        let clientKeys = try environment.keyPair()
+        let echo = EchoHandler()
+        try await environment.withServer(keys: serverKeys, handler: echo) { server in
+            #expect(server.localPort > 0)
+            let client = try environment.client(keys: clientKeys)
+            try await client.withConnection(host: "127.0.0.1", port: server.localPort, expectedServerKey: serverKeys.publicKey) { connection, inbound in
+                #expect(connection.remoteStaticKey == serverKeys.publicKey)
+                #expect(connection.handshakeHash.count == 64)
+                var iterator = inbound.makeAsyncIterator()
+                for index in 1...10 {
+                    let frame = Array("hello \(index)".utf8)
+                    try await connection.send(frame)
+                    #expect(try await iterator.next() == frame)
+                }
+            }
+        }
+        #expect(echo.recorder.seenKeys == [clientKeys.publicKey])
+    }
+
+    @Test func largeFrameIsSplitAndReassembled() async throws {
+        let environment = try TransportEnvironment()
+        try await environment.withServer { server in
+            try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                let frame = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+                try await connection.send(frame)
+                var iterator = inbound.makeAsyncIterator()
+                let echoed = try await iterator.next()
+                #expect(echoed == frame)
+            }
+        }
+    }
+
+    @Test func garbageClosesOnlyThatConnection() async throws {
+        let environment = try TransportEnvironment()
+        let limits = ChannelLimits(handshakeTimeout: .seconds(5), unauthenticatedIdleTimeout: .seconds(1))
+        try await environment.withServer(limits: limits) { server in
+            try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                var iterator = inbound.makeAsyncIterator()
+                try await connection.send([1])
+                #expect(try await iterator.next() == [1])
+
+                let junk = (0..<4094).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }
+                // A well-formed length prefix around a message too short to be a handshake message.
+                let short = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0x00, 0x05, 1, 2, 3, 4, 5], within: 5)
+                #expect(short.elapsed < .milliseconds(900))
+                // A complete message of junk: refused at once (message 1 may carry no payload).
+                let framedJunk = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0x0f, 0xfe] + junk, within: 5)
+                #expect(framedJunk.elapsed < .milliseconds(900))
+                // Junk whose "length" promises more than arrives: dropped by the idle timeout.
+                let partial = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0xff, 0xff] + junk, within: 5)
+                #expect(partial.elapsed < .seconds(3))
+
+                // The authenticated client is unaffected.
+                try await connection.send([2, 2])
+                #expect(try await iterator.next() == [2, 2])
+            }
+        }
+    }
+
+    @Test func silentUnauthenticatedConnectionIsDroppedByTheIdleTimeout() async throws {
+        // Dropped by the unauthenticated idle timeout long before the handshake deadline.
+        let environment = try TransportEnvironment()
+        let limits = ChannelLimits(handshakeTimeout: .seconds(20), unauthenticatedIdleTimeout: .milliseconds(300))
+        try await environment.withServer(limits: limits) { server in
+            let result = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose(within: 5)
+            #expect(result.elapsed >= .milliseconds(250))
+            #expect(result.elapsed < .seconds(3))
+        }
+    }
+
+    @Test func handshakeMustFinishWithinTheTimeout() async throws {
+        let environment = try TransportEnvironment()
+        let limits = ChannelLimits(handshakeTimeout: .milliseconds(500), unauthenticatedIdleTimeout: .seconds(20))
+        try await environment.withServer(limits: limits) { server in
+            // A client that sends a valid first message and then stalls: the server answers and
+            // then closes at the handshake deadline.
+            let client = try environment.keyPair()
+            var initiator = try HandshakeState(role: .initiator, localStatic: client, crypto: environment.crypto, random: environment.random)
+            let first = try initiator.writeMessage()
+            let result = try await RawConnection.connect(port: server.localPort)
+                .sendThenAwaitClose([0, UInt8(first.count)] + first, within: 5)
+            #expect(result.received > 2)  // message 2 arrived before the close
+            #expect(result.elapsed >= .milliseconds(400))
+            #expect(result.elapsed < .seconds(3))
+        }
+    }
+
+    @Test func clientGivesUpOnAServerThatNeverAnswers() async throws {
+        // A TCP listener that accepts and never speaks Noise.
+        let environment = try TransportEnvironment()
+        let listener = try await RawListener.start()
+        let client = try environment.client(limits: ChannelLimits(handshakeTimeout: .milliseconds(400)))
+        let clock = ContinuousClock()
+        let start = clock.now
+        await #expect(throws: ConnectionError.handshakeTimedOut) {
+            try await client.withConnection(host: "127.0.0.1", port: listener.port) { _, _ in }
+        }
+        #expect(clock.now - start < .seconds(3))
+        await listener.stop()
+    }
+
+    @Test func connectionsBeyondTheLimitAreClosedImmediately() async throws {
+        let environment = try TransportEnvironment()
+        let limits = ChannelLimits(handshakeTimeout: .seconds(20), unauthenticatedIdleTimeout: .seconds(20), maxConnections: 2)
+        try await environment.withServer(limits: limits) { server in
+            let holders = [try await RawConnection.connect(port: server.localPort), try await RawConnection.connect(port: server.localPort)]
+            try await waitUntil { server.connectionCount == 2 }
+            let extra = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose(within: 5)
+            #expect(extra.elapsed < .seconds(2))
+            #expect(server.connectionCount == 2)
+            for holder in holders { try await holder.channel.channel.close() }
+            try await waitUntil { server.connectionCount == 0 }
+            // Capacity is back: an authenticated client gets through.
+            try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                try await connection.send([5])
+                var iterator = inbound.makeAsyncIterator()
+                #expect(try await iterator.next() == [5])
+            }
+        }
+    }
+
+    @Test func oversizedFrameIsRefused() async throws {
+        let environment = try TransportEnvironment()
+        let serverLimits = ChannelLimits(maxFrameBytes: 1024)
+        let echo = EchoHandler()
+        try await environment.withServer(limits: serverLimits, handler: echo) { server in
+            let client = try environment.client(limits: ChannelLimits(maxFrameBytes: 4096))
+            try await client.withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                // The client refuses to send above its own limit...
+                await #expect(throws: ConnectionError.frameTooLarge(length: 5000, limit: 4096)) {
+                    try await connection.send([UInt8](repeating: 1, count: 5000))
+                }
+                await #expect(throws: ConnectionError.emptyFrame) { try await connection.send([]) }
+                // ...and the server drops a peer that declares more than the server's limit.
+                try await connection.send([UInt8](repeating: 1, count: 2000))
+                var iterator = inbound.makeAsyncIterator()
+                // Bounded by the suite's time limit: the server closes the connection.
+                let ended: Bool
+                do {
+                    ended = try await iterator.next() == nil
+                } catch {
+                    ended = true
+                }
+                #expect(ended)
+            }
+            try await waitUntil { echo.recorder.seenErrors.contains { $0.contains("frameTooLarge") } }
+        }
+    }
+
+    @Test func serverKeyMismatchNamesBothKeys() async throws {
+        let environment = try TransportEnvironment()
+        let serverKeys = try environment.keyPair()
+        let pinned = try environment.keyPair().publicKey
+        let echo = EchoHandler()
+        try await environment.withServer(keys: serverKeys, handler: echo) { server in
+            let expected = ConnectionError.serverKeyMismatch(expected: Hex.encode(pinned.bytes), received: Hex.encode(serverKeys.publicKey.bytes))
+            await #expect(throws: expected) {
+                try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort, expectedServerKey: pinned) { _, _ in }
+            }
+        }
+        // The client aborted before sending its static key: the server never authenticated it.
+        #expect(echo.recorder.seenKeys.isEmpty)
+    }
+
+    @Test func idleAuthenticatedConnectionIsKeptAliveByPings() async throws {
+        let environment = try TransportEnvironment()
+        let limits = ChannelLimits(keepAliveInterval: .milliseconds(100), deadPeerTimeout: .milliseconds(400))
+        try await environment.withServer(limits: limits) { server in
+            try await environment.client(limits: limits).withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                // Four dead-peer timeouts of application silence: only the pings keep it open.
+                try await Task.sleep(for: .milliseconds(1600))
+                try await connection.send([42])
+                var iterator = inbound.makeAsyncIterator()
+                #expect(try await iterator.next() == [42])
+            }
+        }
+    }
+
+    @Test func peerThatStopsPingingIsDropped() async throws {
+        let environment = try TransportEnvironment()
+        let serverLimits = ChannelLimits(keepAliveInterval: .milliseconds(100), deadPeerTimeout: .milliseconds(400))
+        // This client never pings within the test, so to the server it looks dead.
+        let clientLimits = ChannelLimits(keepAliveInterval: .seconds(60), deadPeerTimeout: .seconds(60))
+        try await environment.withServer(limits: serverLimits) { server in
+            try await environment.client(limits: clientLimits).withConnection(host: "127.0.0.1", port: server.localPort) { _, inbound in
+                let clock = ContinuousClock()
+                let start = clock.now
+                var iterator = inbound.makeAsyncIterator()
+                // Bounded by the suite's time limit: the server closes the connection.
+                let ended: Bool
+                do {
+                    ended = try await iterator.next() == nil
+                } catch {
+                    print("peerThatStopsPingingIsDropped: inbound ended with \(error)")
+                    ended = true
+                }
+                #expect(ended)
+                #expect(clock.now - start >= .milliseconds(300))
+            }
+        }
+    }
+
+    @Test func sendSuspendsWhileTheReaderIsSlow() async throws {
+        let environment = try TransportEnvironment()
+        let frameCount = 400
+        let frameSize = 64 << 10
+        let flood = FloodHandler(frames: frameCount, size: frameSize)
+        try await environment.withServer(handler: flood) { server in
+            try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                try await connection.send([1])  // start the flood
+                try await Task.sleep(for: .seconds(1))
+                // 25 MiB cannot all be queued (socket buffers hold a few MiB): the server is suspended in send.
+                let sentWhileBlocked = flood.sent
+                #expect(sentWhileBlocked < frameCount)
+                var received = 0
+                for try await frame in inbound {
+                    #expect(frame.count == frameSize)
+                    received += 1
+                    if received == frameCount { break }
+                }
+                #expect(received == frameCount)
+                print("back-pressure: \(sentWhileBlocked) of \(frameCount) frames of \(frameSize) bytes queued before the reader started")
+            }
+        }
+    }
+}
+
+/// Sends `frames` frames of `size` bytes as soon as the client sends anything.
+final class FloodHandler: FrameConnectionHandler {
+    let frames: Int
+    let size: Int
+    private let counter = Mutex(0)
+
+    init(frames: Int, size: Int) {
+        self.frames = frames
+        self.size = size
+    }
+
+    var sent: Int { counter.withLock { $0 } }
+
+    func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
+        var iterator = inbound.makeAsyncIterator()
+        guard (try? await iterator.next()) != nil else { return }
+        let frame = [UInt8](repeating: 0x5a, count: size)
+        for _ in 0..<frames {
+            do {
+                try await connection.send(frame)
+            } catch {
+                return
+            }
+            counter.withLock { $0 += 1 }
+        }
+        _ = try? await iterator.next()
+    }
+}
+
+
+/// Polls `condition` every 20 ms for up to 5 s.
+func waitUntil(_ condition: @escaping @Sendable () -> Bool) async throws {
+    for _ in 0..<250 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within 5 s")
+}
