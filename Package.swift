@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
         .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Adapters/InMemoryStore"),
+        .target(name: "SQLiteStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore", "CSQLite"], path: "Adapters/SQLiteStore"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
@@ -35,5 +36,6 @@ let package = Package(
         // adapter's test target so that the in-memory fakes cannot drift from SQLite.
         .target(name: "StoreContractTests", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/StoreContractTests"),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/InMemoryStoreTests"),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
     ]
 )
