@@ -40,7 +40,8 @@ public struct SQLiteMailboxStore: MailboxStore {
                     "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)",
                     [.username(draft.recipient), .username(draft.sender), .timestamp(draft.acceptedAt),
                      .integer(Int64(draft.payload.count)), .blob(draft.payload)])
-                let id = UInt64(connection.lastInsertRowID)
+                // AUTOINCREMENT rowids are positive, so the conversion is exact.
+                let id = UInt64(clamping: connection.lastInsertRowID)
                 usage[draft.recipient] = MailboxUsage(count: current.count + 1, bytes: current.bytes + draft.payload.count)
                 outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
             }
@@ -58,7 +59,7 @@ public struct SQLiteMailboxStore: MailboxStore {
                 [.username(recipient), .integer(after), .integer(Int64(limit))]
             ) { row throws(StoreError) in
                 MailboxEnvelope(
-                    id: UInt64(try row.integer(0)), sender: try row.username(1), recipient: recipient,
+                    id: try row.envelopeID(0), sender: try row.username(1), recipient: recipient,
                     payload: try row.blob(3), acceptedAt: try row.timestamp(2))
             }
         }

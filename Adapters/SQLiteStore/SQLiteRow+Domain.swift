@@ -23,6 +23,12 @@ extension SQLiteRow {
         return exact
     }
 
+    func envelopeID(_ column: Int32) throws(StoreError) -> UInt64 {
+        let value = try integer(column)
+        guard let exact = UInt64(exactly: value), exact > 0 else { throw .corrupt("stored envelope id \(value) is not positive") }
+        return exact
+    }
+
     /// Decodes a fixed-length key or signature, turning a length error into corruption.
     func decoded<T>(_ column: Int32, _ make: ([UInt8]) throws(CryptoError) -> T) throws(StoreError) -> T {
         let bytes = try blob(column)

@@ -153,6 +153,22 @@ struct SQLiteFileTests {
         #expect(message.contains("newer"))
     }
 
+    @Test func rowsAlteredBehindTheAdaptersBackAreReportedAsCorrupt() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        let store = try SQLiteServerStore(path: path)
+        try RawSQLite.execute(
+            "INSERT INTO accounts (username, password_hash, identity_key, created_at) VALUES ('alice', 'h', x'0102', 0)",
+            onDatabaseAt: path)
+        try RawSQLite.execute(
+            "INSERT INTO mailbox (id, recipient, sender, accepted_at, size, payload) VALUES (1000, 'bob', 'Not A Name!', 0, 1, x'00')",
+            onDatabaseAt: path)
+        let accountError = #expect(throws: StoreError.self) { try store.accounts.find(alice) }
+        #expect(accountError.map { if case .corrupt = $0 { true } else { false } } == true)
+        let mailboxError = #expect(throws: StoreError.self) { try store.mailbox.pending(for: bob, after: nil, limit: 10) }
+        #expect(mailboxError.map { if case .corrupt = $0 { true } else { false } } == true)
+    }
+
     @Test func theDatabaseIsCreatedReadableByItsOwnerOnly() throws {
         let directory = try TemporaryDirectory()
         let dataDirectory = directory.file("data")
