@@ -11,6 +11,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
@@ -47,6 +49,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Adapters/TCPTransport"),
+        .target(name: "SQLiteStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore", "CSQLite"], path: "Adapters/SQLiteStore"),
+
+        .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
+
+        // MARK: - executables (composition roots: wire adapters into the application, run, shut down)
+        .executableTarget(
+            name: "parley-server",
+            dependencies: [
+                "Primitives", "ServerCore", "SecureChannel", "SodiumCrypto", "SQLiteStore", "InMemoryStore", "TCPTransport", "SystemClock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/parley-server"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),
@@ -76,5 +92,6 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             path: "Tests/TCPTransportTests"),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
     ]
 )

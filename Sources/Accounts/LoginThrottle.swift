@@ -32,7 +32,8 @@ public struct LoginThrottle: Sendable, Hashable {
 
     /// The state after one more failure at `now`.
     public func recordingFailure(at now: Timestamp) -> LoginThrottle {
-        let count = failedLoginCount + 1
+        // Saturating: a stored count is data, and data must not be able to trap the server.
+        let count = failedLoginCount == .max ? .max : failedLoginCount + 1
         guard let lock = Self.lockDuration(afterFailures: count) else {
             return LoginThrottle(failedLoginCount: count, lockedUntil: nil)
         }

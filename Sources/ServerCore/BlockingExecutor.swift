@@ -25,6 +25,13 @@ struct BlockingExecutor: Sendable {
         }
     }
 
+    /// Returns once every job submitted before it has finished.
+    func drain() async {
+        await withCheckedContinuation { continuation in
+            queue.async(flags: .barrier) { continuation.resume() }
+        }
+    }
+
     /// Submits `body` without waiting for it.
     func submit(_ body: @escaping @Sendable () -> Void) {
         queue.async(execute: body)

@@ -40,6 +40,11 @@ final class EnvelopeBatcher: Sendable {
         if schedule { writer.submit { self.flush() } }
     }
 
+    /// Returns once every envelope submitted so far is committed and answered.
+    func drain() async {
+        await writer.drain()
+    }
+
     /// Commits batches until nothing is pending. Runs on the serial writer only.
     private func flush() {
         while true {

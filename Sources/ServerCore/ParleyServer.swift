@@ -54,6 +54,13 @@ public final class ParleyServer: FrameConnectionHandler {
             batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize))
     }
 
+    /// Waits until every accepted send is committed and every store call has returned, so the
+    /// stores can be closed. Call after the transport has stopped.
+    public func drain() async {
+        await dependencies.batcher.drain()
+        await dependencies.storage.drain()
+    }
+
     /// Logged-in sessions on this node.
     public var activeSessions: Int { sessionCount.current }
 

@@ -21,6 +21,12 @@ struct LoginThrottleTests {
         #expect(LoginThrottle.lockDuration(afterFailures: .max) == .seconds(900))
     }
 
+    @Test func aSaturatedCountStaysLockedAtTheCap() {
+        let now = Timestamp(millisecondsSinceEpoch: 0)
+        let saturated = LoginThrottle(failedLoginCount: .max, lockedUntil: nil).recordingFailure(at: now)
+        #expect(saturated == LoginThrottle(failedLoginCount: .max, lockedUntil: now.adding(.seconds(900))))
+    }
+
     @Test func fourFailuresDoNotLock() throws {
         let env = try TestEnvironment()
         try env.register()

@@ -1,0 +1,99 @@
+import Primitives
+import ServerCore
+
+/// ``MailboxStore`` over the server's SQLite file; vended by ``SQLiteServerStore``. Passes
+/// `MailboxStoreContract`.
+///
+/// A batch is one `BEGIN IMMEDIATE ... COMMIT`, hence one fsync of the WAL however many envelopes
+/// it carries. The caps are checked in the same transaction from the covering index on
+/// (recipient, id, size), once per distinct recipient in the batch; later drafts for that recipient
+/// are counted in memory.
+public struct SQLiteMailboxStore: MailboxStore {
+    private let database: SQLiteDatabase
+    /// The caps every recipient's queue is held to.
+    public let limits: MailboxLimits
+
+    init(database: SQLiteDatabase, limits: MailboxLimits) {
+        self.database = database
+        self.limits = limits
+    }
+
+    public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
+        guard !batch.isEmpty else { return [] }
+        return try database.transaction { connection throws(StoreError) in
+            var usage: [Username: MailboxUsage] = [:]
+            var outcomes: [EnqueueOutcome] = []
+            outcomes.reserveCapacity(batch.count)
+            for draft in batch {
+                let current: MailboxUsage
+                if let known = usage[draft.recipient] {
+                    current = known
+                } else {
+                    current = try Self.usage(for: draft.recipient, connection)
+                }
+                if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: current) {
+                    usage[draft.recipient] = current
+                    outcomes.append(.refused(refusal))
+                    continue
+                }
+                try connection.execute(
+                    "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)",
+                    [.username(draft.recipient), .username(draft.sender), .timestamp(draft.acceptedAt),
+                     .integer(Int64(draft.payload.count)), .blob(draft.payload)])
+                // AUTOINCREMENT rowids are positive, so the conversion is exact.
+                let id = UInt64(clamping: connection.lastInsertRowID)
+                usage[draft.recipient] = MailboxUsage(count: current.count + 1, bytes: current.bytes + draft.payload.count)
+                outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
+            }
+            return outcomes
+        }
+    }
+
+    public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {
+        // Ids start at 1, so "after 0" is "from the start"; a cursor beyond SQLite's range has
+        // nothing after it.
+        guard limit > 0, let after = Int64(exactly: id ?? 0) else { return [] }
+        return try database.withConnection { connection throws(StoreError) in
+            try connection.query(
+                "SELECT id, sender, accepted_at, payload FROM mailbox WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?",
+                [.username(recipient), .integer(after), .integer(Int64(limit))]
+            ) { row throws(StoreError) in
+                MailboxEnvelope(
+                    id: try row.envelopeID(0), sender: try row.username(1), recipient: recipient,
+                    payload: try row.blob(3), acceptedAt: try row.timestamp(2))
+            }
+        }
+    }
+
+    public func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
+        // Ids beyond SQLite's range were never handed out; duplicates are deleted once.
+        let rowIDs = Set(ids.compactMap { Int64(exactly: $0) })
+        guard !rowIDs.isEmpty else { return 0 }
+        return try database.transaction { connection throws(StoreError) in
+            var deleted = 0
+            for rowID in rowIDs {
+                deleted += try connection.execute(
+                    "DELETE FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)])
+            }
+            return deleted
+        }
+    }
+
+    public func removeAll(for user: Username) throws {
+        try database.withConnection { connection throws(StoreError) in
+            try connection.execute("DELETE FROM mailbox WHERE recipient = ?", [.username(user)])
+        }
+    }
+
+    public func usage(for recipient: Username) throws -> MailboxUsage {
+        try database.withConnection { connection throws(StoreError) in try Self.usage(for: recipient, connection) }
+    }
+
+    private static func usage(for recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
+        try connection.queryFirst(
+            "SELECT count(*), coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?", [.username(recipient)]
+        ) { row throws(StoreError) in
+            MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
+        } ?? .empty
+    }
+}

@@ -1,0 +1,69 @@
+extension SQLiteServerStore {
+    /// `PRAGMA application_id` of a Parley server database: "PRLS" in ASCII. A file stamped with
+    /// anything else is refused rather than migrated.
+    static let applicationID: Int32 = 0x5052_4C53
+
+    /// The server schema's history. Append only: a released migration is never edited.
+    ///
+    /// Tables are STRICT (a wrongly typed value is an error, not a silent conversion). Usernames are
+    /// stored normalised, so plain BINARY comparison is the right collation. There are no foreign
+    /// keys between the stores' tables: each port is independent (the in-memory adapters cannot
+    /// cascade either), and account deletion calls every store's `removeAll` explicitly.
+    static let migrations: [SQLiteMigration] = [
+        SQLiteMigration(version: 1, summary: "accounts, prekeys, mailbox and blocks", statements: [
+            """
+            CREATE TABLE accounts (
+                username TEXT PRIMARY KEY NOT NULL,
+                password_hash TEXT NOT NULL,
+                identity_key BLOB NOT NULL,
+                created_at INTEGER NOT NULL,
+                failed_login_count INTEGER NOT NULL DEFAULT 0,
+                locked_until INTEGER
+            ) STRICT
+            """,
+            """
+            CREATE TABLE signed_prekeys (
+                username TEXT PRIMARY KEY NOT NULL,
+                id INTEGER NOT NULL,
+                public_key BLOB NOT NULL,
+                signature BLOB NOT NULL
+            ) STRICT
+            """,
+            """
+            CREATE TABLE one_time_prekeys (
+                username TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                public_key BLOB NOT NULL,
+                PRIMARY KEY (username, id)
+            ) STRICT, WITHOUT ROWID
+            """,
+            // AUTOINCREMENT, not a plain rowid: ids must never be reused after the newest envelopes
+            // are deleted, or a client's "after id" cursor would skip new mail.
+            """
+            CREATE TABLE mailbox (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                recipient TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                accepted_at INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                payload BLOB NOT NULL
+            ) STRICT
+            """,
+            // Covers pending() (recipient, id order) and the cap check (count and sum of size)
+            // without touching the payloads.
+            "CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id, size)",
+            """
+            CREATE TABLE blocks (
+                blocker TEXT NOT NULL,
+                blocked TEXT NOT NULL,
+                PRIMARY KEY (blocker, blocked)
+            ) STRICT, WITHOUT ROWID
+            """,
+            // For removeAll(for:), which also deletes the blocks against a user.
+            "CREATE INDEX blocks_by_blocked ON blocks (blocked)",
+        ]),
+    ]
+
+    /// The schema version this build creates and understands.
+    public static var latestSchemaVersion: Int { migrations.last?.version ?? 0 }
+}

@@ -1,0 +1,35 @@
+import SQLiteStore
+import StoreContractTests
+import Testing
+
+/// Every store contract, run against the SQLite adapters, each check on a fresh database file.
+@Suite("SQLite stores meet the store contracts")
+struct SQLiteStoreContractTests {
+    @Test(arguments: AccountStoreContract.checks)
+    func accountStore(_ check: ContractCheck<AccountStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        try await check.run { try SQLiteServerStore(path: path).accounts }
+    }
+
+    @Test(arguments: PrekeyStoreContract.checks)
+    func prekeyStore(_ check: ContractCheck<PrekeyStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        try await check.run { try SQLiteServerStore(path: path).prekeys }
+    }
+
+    @Test(arguments: MailboxStoreContract.checks)
+    func mailboxStore(_ check: ContractCheck<MailboxStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        try await check.run { limits in try SQLiteServerStore(path: path, mailboxLimits: limits).mailbox }
+    }
+
+    @Test(arguments: BlockStoreContract.checks)
+    func blockStore(_ check: ContractCheck<BlockStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        try await check.run { try SQLiteServerStore(path: path).blocks }
+    }
+}
