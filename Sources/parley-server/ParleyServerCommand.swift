@@ -120,7 +120,13 @@ struct ServerService: Service {
 
     func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await transport.serve(application) }
+            group.addTask {
+                do {
+                    try await transport.serve(application)
+                } catch where Task.isCancelled {
+                    // Stopping the listener on shutdown surfaces as a closed channel: expected.
+                }
+            }
             // Returns when a shutdown signal arrives (or throws if the group is cancelled).
             try? await gracefulShutdown()
             logger.notice("shutting down", metadata: ["connections": "\(transport.connectionCount)"])
