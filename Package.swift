@@ -33,12 +33,17 @@ let package = Package(
             ],
             path: "Sources/ServerCore"),
 
+        .target(
+            name: "ClientCore",
+            dependencies: ["Primitives", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol"],
+            path: "Sources/ClientCore"),
+
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
-        .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore"], path: "Adapters/InMemoryStore"),
+        .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore"], path: "Adapters/InMemoryStore"),
         .target(
             name: "TCPTransport",
             dependencies: [

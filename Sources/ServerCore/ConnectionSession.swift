@@ -46,8 +46,8 @@ actor ConnectionSession {
             await reply(0, .error(WireError(.malformedRequest, "clients send requests only")))
             return
         }
-        if case let .send(recipient, envelope) = request.body {
-            await send(envelope, to: recipient, requestID: request.id)
+        if case let .send(recipient, recipientIdentity, envelope) = request.body {
+            await send(envelope, to: recipient, identity: recipientIdentity, requestID: request.id)
             return
         }
         let body = await handle(request.body)
@@ -201,7 +201,7 @@ actor ConnectionSession {
 
     /// Checks and queues an envelope; the answer is sent once the batch holding it is on disk.
     /// Later requests are read meanwhile, so one connection can have many sends in flight.
-    private func send(_ envelope: [UInt8], to recipient: Username, requestID: UInt32) async {
+    private func send(_ envelope: [UInt8], to recipient: Username, identity: Ed25519PublicKey, requestID: UInt32) async {
         guard let sender = account?.username else {
             await reply(requestID, .error(WireError(.notAuthenticated, "log in first")))
             return
@@ -209,7 +209,10 @@ actor ConnectionSession {
         let verdict: WireError?
         do {
             verdict = try await storage { deps -> WireError? in
-                guard try deps.accounts.find(recipient) != nil else { return WireError(.unknownUser, "there is no user called \(recipient)") }
+                guard let record = try deps.accounts.find(recipient) else { return WireError(.unknownUser, "there is no user called \(recipient)") }
+                guard record.identityKey == identity else {
+                    return WireError(.identityChanged, "\(recipient)'s identity key has changed (the account was registered again)")
+                }
                 guard try !deps.blocks.isBlocked(sender: sender, by: recipient) else { return WireError(.refused, "\(recipient) does not accept messages from you") }
                 return nil
             }

@@ -72,9 +72,10 @@ public enum WireCodec {
             writer.writeString(username.value)
         case .prekeyCount:
             writer.write(RequestTag.prekeyCount.rawValue)
-        case let .send(recipient, envelope):
+        case let .send(recipient, recipientIdentity, envelope):
             writer.write(RequestTag.send.rawValue)
             writer.writeString(recipient.value)
+            writer.writeRaw(recipientIdentity.bytes)
             writer.writeVariable(envelope)
         case .acknowledge(let ids):
             writer.write(RequestTag.acknowledge.rawValue)
@@ -226,7 +227,8 @@ public enum WireCodec {
             return .prekeyCount
         case .send:
             let recipient = try readUsername(&reader, "recipient")
-            return .send(recipient: recipient, envelope: try reader.readVariable("envelope", limit: WireLimits.maxEnvelopeBytes))
+            let recipientIdentity = try readEd25519(&reader, "recipient identity")
+            return .send(recipient: recipient, recipientIdentity: recipientIdentity, envelope: try reader.readVariable("envelope", limit: WireLimits.maxEnvelopeBytes))
         case .acknowledge:
             let count = Int(try reader.readUInt32("ack count"))
             guard count <= WireLimits.maxAcknowledgedIDs else {

@@ -27,8 +27,12 @@ public struct Request: Sendable {
         case fetchBundle(username: Username)
         /// How many one-time prekeys this account has left on the server.
         case prekeyCount
-        /// Store an opaque envelope for `recipient`; answered once it is durably stored.
-        case send(recipient: Username, envelope: [UInt8])
+        /// Store an opaque envelope for `recipient`; answered once it is durably stored. The
+        /// sender names the identity key it encrypted to: if the recipient's account now has
+        /// another (it was deleted and registered again), the server refuses with
+        /// ``WireError/Code/identityChanged`` so the sender can warn its user instead of sending
+        /// into a session nobody can read.
+        case send(recipient: Username, recipientIdentity: Ed25519PublicKey, envelope: [UInt8])
         /// The listed deliveries were received and stored; the server deletes them.
         case acknowledge(ids: [UInt64])
         case block(username: Username)
@@ -113,6 +117,8 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case unknownUser = 20
         case noPrekeys = 21
         case invalidPrekeys = 22
+        /// The recipient's identity key is not the one the sender named.
+        case identityChanged = 23
         case mailboxFull = 30
         /// The recipient does not accept messages from this sender.
         case refused = 31
@@ -134,6 +140,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unknownUser: "unknown-user"
             case .noPrekeys: "no-prekeys"
             case .invalidPrekeys: "invalid-prekeys"
+            case .identityChanged: "identity-changed"
             case .mailboxFull: "mailbox-full"
             case .refused: "refused"
             case .tooLarge: "too-large"

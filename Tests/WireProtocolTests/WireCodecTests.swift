@@ -18,7 +18,7 @@ struct WireCodecTests {
             .login(username: alice, password: SecretBytes(copying: Array("pässword".utf8))),
             .logout, .deleteAccount(password: SecretBytes(copying: [1, 2, 3])),
             .publishPrekeys(signedPrekey: spk, oneTimePrekeys: []), .publishPrekeys(signedPrekey: nil, oneTimePrekeys: otpks),
-            .fetchBundle(username: alice), .prekeyCount, .send(recipient: alice, envelope: [9, 9, 9]),
+            .fetchBundle(username: alice), .prekeyCount, .send(recipient: alice, recipientIdentity: identity, envelope: [9, 9, 9]),
             .acknowledge(ids: [1, UInt64.max]), .block(username: alice), .unblock(username: alice), .ping,
         ]
     }

@@ -1,0 +1,15 @@
+import ClientCore
+import Synchronization
+
+/// ``ClientSettingsStore`` in memory.
+public final class InMemoryClientSettingsStore: ClientSettingsStore {
+    private let values = Mutex([String: [UInt8]]())
+
+    public init() {}
+
+    public func value(forKey key: String) throws -> [UInt8]? { values.withLock { $0[key] } }
+
+    public func setValue(_ value: [UInt8], forKey key: String) throws {
+        values.withLock { $0[key] = value }
+    }
+}
