@@ -30,6 +30,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ServerCore"),
+        // The client's application core. It declares the client-side ports (ImageValidator,
+        // ImageLibrary, ...) and will grow the client's use cases; adapters plug in from below.
+        .target(name: "ClientCore", dependencies: ["Primitives", "Envelope"], path: "Sources/ClientCore"),
 
         // MARK: - adapters (implement the ports; depend on the core, never the reverse)
         .systemLibrary(name: "CSodium", path: "Adapters/CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
