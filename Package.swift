@@ -32,6 +32,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ServerCore"),
+        // The client's application core. It declares the client-side ports (ImageValidator,
+        // ImageLibrary, ...) and will grow the client's use cases; adapters plug in from below.
+        .target(name: "ClientCore", dependencies: ["Primitives", "Envelope"], path: "Sources/ClientCore"),
 
         .target(
             name: "ClientCore",
