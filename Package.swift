@@ -32,10 +32,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/ServerCore"),
-        // The client's application core. It declares the client-side ports (ImageValidator,
-        // ImageLibrary, ...) and will grow the client's use cases; adapters plug in from below.
-        .target(name: "ClientCore", dependencies: ["Primitives", "Envelope"], path: "Sources/ClientCore"),
-
+        // The client's application core: its use cases, and the client-side ports (ImageValidator,
+        // ImageLibrary, ClientSettingsStore, ServerConnector) that adapters plug into.
         .target(
             name: "ClientCore",
             dependencies: ["Primitives", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol"],
