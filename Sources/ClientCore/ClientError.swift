@@ -1,0 +1,67 @@
+import Conversations
+import Primitives
+import WireProtocol
+
+/// Why a client operation failed, in words a user can act on.
+public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The operation needs a logged-in session.
+    case notLoggedIn
+    /// The server refused the request; its stable code and message are kept.
+    case refused(WireError)
+    /// The connection failed or timed out.
+    case connection(ClientConnectionError)
+    /// The contact's identity key changed and the user has not confirmed the new one.
+    case identityUnconfirmed(Username)
+    /// The contact is blocked locally.
+    case contactBlocked(Username)
+    /// There is no known contact of that name (for safety numbers, verification...).
+    case unknownContact(Username)
+    /// A prekey bundle did not verify.
+    case invalidBundle(Username)
+    /// The image was refused before anything was sent.
+    case image(ImageError)
+    /// Local storage failed.
+    case storage(StoreError)
+    /// Encryption failed (a broken session or key).
+    case encryption(String)
+    /// The message text is empty or too long.
+    case invalidMessage(String)
+
+    public var description: String {
+        switch self {
+        case .notLoggedIn: "not logged in"
+        case .refused(let error): error.message
+        case .connection(let error): error.description
+        case .identityUnconfirmed(let user):
+            "\(user)'s safety number has changed. Compare it (safety-number \(user)), then run 'verify \(user)' or 'trust \(user)' before sending"
+        case .contactBlocked(let user): "you blocked \(user); unblock them first"
+        case .unknownContact(let user): "no conversation with \(user) yet"
+        case .invalidBundle(let user): "\(user)'s keys on the server are not validly signed; not sending"
+        case .image(let error): "image refused: \(error)"
+        case .storage(let error): "local storage failed: \(error)"
+        case .encryption(let reason): "encryption failed: \(reason)"
+        case .invalidMessage(let reason): reason
+        }
+    }
+}
+
+/// Something the user should see, as it happens.
+public enum ClientEvent: Sendable, Equatable {
+    /// A message arrived (text or image), already stored.
+    case message(HistoryEntry)
+    /// Delivery or read receipts raised the status of sent messages.
+    case receipts(peer: Username, ids: [MessageIDValue], status: HistoryEntry.Status)
+    /// A contact's identity key changed: loud warning; sending to them is held.
+    case identityChanged(Username)
+    /// Someone declined our message request.
+    case requestDeclined(Username)
+    /// A message could not be decrypted (it is dropped).
+    case undecryptable(from: Username, reason: String)
+    /// Another device logged in to this account; this session has ended.
+    case signedInElsewhere
+    /// The connection to the server ended.
+    case disconnected(reason: String)
+}
+
+/// A message id in event form (hex), so events stay simple values.
+public typealias MessageIDValue = String

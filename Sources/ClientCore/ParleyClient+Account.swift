@@ -1,0 +1,120 @@
+import Conversations
+import Envelope
+import Prekeys
+import Primitives
+import WireProtocol
+
+extension ParleyClient {
+    static let nextOneTimePrekeyIDKey = "next-one-time-prekey-id"
+    static let usernameKey = "username"
+
+    /// Creates the account: a new identity key, a signed prekey and 100 one-time prekeys, kept
+    /// locally (sealed) and published to the server with the password.
+    public func register(username: Username, password: SecretBytes) async throws(ClientError) {
+        let identity: Ed25519KeyPair
+        let signed: SignedPrekeyPair
+        let oneTime: [OneTimePrekeyPair]
+        do {
+            identity = try crypto.generateEd25519KeyPair(using: random)
+            signed = try makeSignedPrekey(identity: identity)
+            oneTime = try makeOneTimePrekeys(count: PrekeyPolicy.oneTimePrekeyTarget)
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .encryption("\(error)")
+        }
+        try stored {
+            try stores.keys.setIdentityKeyPair(identity)
+            try stores.keys.addSignedPrekeyPair(signed)
+            try stores.keys.addOneTimePrekeyPairs(oneTime)
+            try stores.settings.setValue(Array(username.value.utf8), forKey: Self.usernameKey)
+        }
+        _ = try await call(.register(
+            username: username, password: password, identityKey: identity.publicKey,
+            signedPrekey: signed.publicPrekey, oneTimePrekeys: oneTime.map(\.publicPrekey)))
+        self.username = username
+        self.identity = identity
+    }
+
+    /// Logs in with the identity kept in this account's local store, then tops up prekeys and
+    /// rotates the signed prekey when due.
+    /// - Returns: how many deliveries the server has waiting (they arrive as pushes).
+    @discardableResult
+    public func logIn(username: Username, password: SecretBytes) async throws(ClientError) -> Int {
+        guard let identity = try stored({ try stores.keys.identityKeyPair() }) else {
+            throw .storage(.notFound("this device has no identity for \(username); register first"))
+        }
+        let response = try await call(.login(username: username, password: password))
+        self.username = username
+        self.identity = identity
+        try await maintainPrekeys()
+        if case .loggedIn(let pending) = response { return Int(pending) }
+        return 0
+    }
+
+    /// Ends the session on the server. Local history and keys stay.
+    public func logOut() async throws(ClientError) {
+        _ = try await call(.logout)
+        username = nil
+        identity = nil
+    }
+
+    /// Deletes the account on the server (re-authenticated with the password). The caller then
+    /// erases the local account folder.
+    public func deleteAccount(password: SecretBytes) async throws(ClientError) {
+        _ = try requireSession()
+        _ = try await call(.deleteAccount(password: password))
+        username = nil
+        identity = nil
+    }
+
+    /// Tops up one-time prekeys when the server holds fewer than the low-water mark, rotates the
+    /// signed prekey after 7 days, and erases retired signed prekeys after 14 more.
+    public func maintainPrekeys() async throws(ClientError) {
+        let (_, identity) = try requireSession()
+        guard case .prekeyCount(let count) = try await call(.prekeyCount) else { return }
+        let missing = PrekeyPolicy.oneTimePrekeysToGenerate(serverCount: Int(count))
+        var newOneTime: [OneTimePrekeyPair] = []
+        if missing > 0 {
+            do { newOneTime = try makeOneTimePrekeys(count: missing) } catch { throw .encryption("\(error)") }
+            try stored { try stores.keys.addOneTimePrekeyPairs(newOneTime) }
+        }
+        let now = now()
+        let signedPrekeys = try stored { try stores.keys.signedPrekeyPairs() }
+        var newSigned: SignedPrekeyPair?
+        if let current = signedPrekeys.max(by: { $0.createdAt < $1.createdAt }) {
+            if current.createdAt.adding(PrekeyPolicy.signedPrekeyRotation) <= now {
+                do { newSigned = try makeSignedPrekey(identity: identity) } catch { throw .encryption("\(error)") }
+            }
+            // A retired key is kept for messages in flight, then erased.
+            let retiredBefore = now.adding(.zero - PrekeyPolicy.signedPrekeyRotation - PrekeyPolicy.signedPrekeyRetention)
+            for old in signedPrekeys where old.id != current.id && old.createdAt < retiredBefore {
+                try stored { try stores.keys.removeSignedPrekeyPair(id: old.id) }
+            }
+        }
+        if let newSigned { try stored { try stores.keys.addSignedPrekeyPair(newSigned) } }
+        if newSigned != nil || !newOneTime.isEmpty {
+            _ = try await call(.publishPrekeys(signedPrekey: newSigned?.publicPrekey, oneTimePrekeys: newOneTime.map(\.publicPrekey)))
+        }
+    }
+
+    func makeSignedPrekey(identity: Ed25519KeyPair) throws -> SignedPrekeyPair {
+        let keyPair = try crypto.generateX25519KeyPair(using: random)
+        let id = random.uint32()
+        let signature = try crypto.sign(SignedPrekey.signedMessage(id: id, publicKey: keyPair.publicKey), with: identity.secretKey)
+        return SignedPrekeyPair(id: id, keyPair: keyPair, signature: signature, createdAt: now())
+    }
+
+    /// One-time prekeys with ids from a persistent counter, so ids never repeat on this device.
+    func makeOneTimePrekeys(count: Int) throws -> [OneTimePrekeyPair] {
+        let stored = try stores.settings.value(forKey: Self.nextOneTimePrekeyIDKey)
+        var next: UInt32 = stored.flatMap { bytes in bytes.count == 4 ? bytes.reduce(0) { $0 << 8 | UInt32($1) } : nil } ?? 1
+        var pairs: [OneTimePrekeyPair] = []
+        for _ in 0..<count {
+            pairs.append(OneTimePrekeyPair(id: next, keyPair: try crypto.generateX25519KeyPair(using: random)))
+            next &+= 1
+        }
+        try stores.settings.setValue([UInt8(next >> 24), UInt8(truncatingIfNeeded: next >> 16), UInt8(truncatingIfNeeded: next >> 8), UInt8(truncatingIfNeeded: next)], forKey: Self.nextOneTimePrekeyIDKey)
+        return pairs
+    }
+}

@@ -1,0 +1,108 @@
+import Conversations
+import Envelope
+import Primitives
+import WireProtocol
+
+extension ParleyClient {
+    /// Everyone we have exchanged messages with, sorted by name.
+    public func contacts() throws(ClientError) -> [Contact] {
+        try stored { try stores.contacts.allContacts() }
+    }
+
+    /// Conversations waiting for accept or reject, with their messages.
+    public func requests() throws(ClientError) -> [(contact: Contact, messages: [HistoryEntry])] {
+        let pending = try contacts().filter { $0.status == .requested }
+        return try pending.map { contact throws(ClientError) in
+            (contact, try stored { try stores.history.entries(with: contact.username, limit: 50) })
+        }
+    }
+
+    /// The latest `limit` messages with `peer`, oldest first.
+    public func history(with peer: Username, limit: Int = 50) throws(ClientError) -> [HistoryEntry] {
+        try stored { try stores.history.entries(with: peer, limit: limit) }
+    }
+
+    /// Accepts a message request: the sender becomes a contact.
+    public func accept(_ peer: Username) throws(ClientError) {
+        guard var contact = try stored({ try stores.contacts.contact(named: peer) }) else { throw .unknownContact(peer) }
+        contact.status = .accepted
+        try stored {
+            try stores.contacts.saveContact(contact)
+            try stores.history.clearRequestFlag(for: peer)
+        }
+    }
+
+    /// Rejects a message request: tells the sender it was declined, then blocks them here and on
+    /// the server.
+    public func reject(_ peer: Username) async throws(ClientError) {
+        guard let contact = try stored({ try stores.contacts.contact(named: peer) }) else { throw .unknownContact(peer) }
+        // Best effort: if their identity changed or no session can be made, the block still applies.
+        _ = try? await deliver(.requestDeclined, id: MessageID.random(using: random), to: peer)
+        try await block(peer, knownContact: contact)
+    }
+
+    /// Blocks `peer`: the server refuses their messages and this device drops any that slip through.
+    public func block(_ peer: Username) async throws(ClientError) {
+        try await block(peer, knownContact: try stored { try stores.contacts.contact(named: peer) })
+    }
+
+    private func block(_ peer: Username, knownContact: Contact?) async throws(ClientError) {
+        _ = try requireSession()
+        _ = try await call(.block(username: peer))
+        if var contact = knownContact {
+            contact.status = .blocked
+            try stored { try stores.contacts.saveContact(contact) }
+        }
+    }
+
+    /// Unblocks `peer` on the server and here (they become an accepted contact again).
+    public func unblock(_ peer: Username) async throws(ClientError) {
+        _ = try requireSession()
+        _ = try await call(.unblock(username: peer))
+        if var contact = try stored({ try stores.contacts.contact(named: peer) }), contact.status == .blocked {
+            contact.status = .accepted
+            try stored { try stores.contacts.saveContact(contact) }
+        }
+    }
+
+    /// The safety number for the conversation with `peer` (both sides compute the same).
+    public func safetyNumber(with peer: Username) throws(ClientError) -> SafetyNumber {
+        let (username, identity) = try requireSession()
+        guard let contact = try stored({ try stores.contacts.contact(named: peer) }) else { throw .unknownContact(peer) }
+        return SafetyNumber(localUsername: username, localIdentity: identity.publicKey, remoteUsername: peer, remoteIdentity: contact.identityKey, crypto: crypto)
+    }
+
+    /// Records that the user compared safety numbers with `peer` and they matched; also confirms
+    /// a changed identity key.
+    public func verify(_ peer: Username) throws(ClientError) {
+        try confirmIdentity(of: peer, verified: true)
+    }
+
+    /// Accepts `peer`'s new identity key without claiming to have compared safety numbers.
+    public func trust(_ peer: Username) throws(ClientError) {
+        try confirmIdentity(of: peer, verified: false)
+    }
+
+    private func confirmIdentity(of peer: Username, verified: Bool) throws(ClientError) {
+        guard var contact = try stored({ try stores.contacts.contact(named: peer) }) else { throw .unknownContact(peer) }
+        contact.verified = verified
+        contact.identityChanged = false
+        try stored { try stores.contacts.saveContact(contact) }
+    }
+
+    /// The saved images exchanged with `peer`, by path.
+    public func images(with peer: Username) throws(ClientError) -> [String] {
+        try stored { try stores.images.images(from: peer) }
+    }
+
+    /// Erases the conversation with `peer` on this device, and its saved images when asked.
+    /// - Returns: how many images were deleted.
+    @discardableResult
+    public func deleteHistory(with peer: Username, includingImages: Bool) throws(ClientError) -> Int {
+        let paths = try stored { try stores.history.removeConversation(with: peer) }
+        guard includingImages else { return 0 }
+        let all = Array(Set(paths + (try stored { try stores.images.images(from: peer) })))
+        try stored { try stores.images.remove(all) }
+        return all.count
+    }
+}

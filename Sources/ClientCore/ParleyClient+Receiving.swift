@@ -1,0 +1,113 @@
+import Conversations
+import Envelope
+import Prekeys
+import Primitives
+import WireProtocol
+
+extension ParleyClient {
+    /// Handles the server's pushes until the connection ends: decrypts and stores deliveries,
+    /// acknowledges them, and reports what happened on ``events``.
+    public func processPushes() async {
+        for await push in wire.pushes {
+            switch push {
+            case .delivery(let delivery):
+                await receive(delivery)
+            case .signedInElsewhere:
+                emit(.signedInElsewhere)
+            case .prekeysLow:
+                try? await maintainPrekeys()
+            }
+        }
+        emit(.disconnected(reason: "the connection to the server closed"))
+    }
+
+    /// Decrypts, stores and acknowledges one delivery. A delivery that can never be read (garbage,
+    /// a replay, a session we do not have) is acknowledged too: keeping it would only make the
+    /// server send it again forever.
+    func receive(_ delivery: Delivery) async {
+        defer { Task { [wire] in _ = try? await wire.request(.acknowledge(ids: [delivery.id])) } }
+        guard let (_, identity) = try? requireSession() else { return }
+        let sender = delivery.sender
+        let envelope: CiphertextEnvelope
+        do { envelope = try CiphertextEnvelope(decoding: delivery.envelope) } catch {
+            emit(.undecryptable(from: sender, reason: "malformed envelope"))
+            return
+        }
+        do {
+            var contact = try stores.contacts.contact(named: sender)
+            if contact?.status == .blocked { return }
+            let existing = try stores.sessions.session(with: sender)
+            let inbound: SessionCipher.Inbound
+            do {
+                inbound = try cipher.decrypt(envelope, from: sender, existing: existing, localIdentity: identity, keys: stores.keys)
+            } catch DecryptionError.duplicateMessage {
+                return
+            } catch {
+                emit(.undecryptable(from: sender, reason: "\(error)"))
+                return
+            }
+            let verdict = ContactPolicy.identityVerdict(presented: inbound.session.peerIdentityKey, known: contact)
+            switch verdict {
+            case .firstUse:
+                contact = Contact(username: sender, identityKey: inbound.session.peerIdentityKey, status: .requested)
+                try stores.contacts.saveContact(contact!)
+            case .unchanged:
+                break
+            case .changed:
+                try markIdentityChanged(sender, contact: contact, presented: inbound.session.peerIdentityKey, verdict: verdict)
+                contact = try stores.contacts.contact(named: sender)
+            }
+            try stores.sessions.saveSession(inbound.session)
+            if let used = inbound.oneTimePrekeyToErase { try stores.keys.removeOneTimePrekeyPair(id: used) }
+            try await handle(inbound.content, from: sender, contact: contact, acceptedAt: delivery.acceptedAt)
+        } catch {
+            emit(.undecryptable(from: sender, reason: "\(error)"))
+        }
+    }
+
+    private func handle(_ content: MessageContent, from sender: Username, contact: Contact?, acceptedAt: Timestamp) async throws {
+        let isRequest = contact?.status != .accepted
+        let receivedAt = now()
+        switch content.body {
+        case .text(let text):
+            let entry = HistoryEntry(id: content.id, peer: sender, direction: .received, body: .text(text), sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
+            try await store(entry, acknowledgeTo: isRequest ? nil : sender)
+        case .image(let attachment):
+            // Never trust the sender's validation: decode and re-encode again here.
+            let validated: ValidatedImage
+            do { validated = try imageValidator.validate(UntrustedImage(bytes: attachment.png, fileName: attachment.fileName)) } catch {
+                emit(.undecryptable(from: sender, reason: "an image that failed validation (\(error)) was dropped"))
+                return
+            }
+            let path = try stores.images.save(validated, peer: sender, messageID: content.id, receivedAt: receivedAt)
+            let entry = HistoryEntry(
+                id: content.id, peer: sender, direction: .received,
+                body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)),
+                sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
+            try await store(entry, acknowledgeTo: isRequest ? nil : sender)
+        case .deliveryReceipt(let ids):
+            try stores.history.raiseStatus(of: ids, to: .delivered)
+            emit(.receipts(peer: sender, ids: ids.map(\.hex), status: .delivered))
+        case .readReceipt(let ids):
+            try stores.history.raiseStatus(of: ids, to: .read)
+            emit(.receipts(peer: sender, ids: ids.map(\.hex), status: .read))
+        case .requestDeclined:
+            emit(.requestDeclined(sender))
+        }
+    }
+
+    /// Appends to history (once per message id) and tells an accepted contact it arrived.
+    private func store(_ entry: HistoryEntry, acknowledgeTo peer: Username?) async throws {
+        guard try stores.history.append(entry) else { return }
+        emit(.message(entry))
+        if let peer {
+            _ = try? await deliver(.deliveryReceipt([entry.id]), id: MessageID.random(using: random), to: peer)
+        }
+    }
+
+    /// Tells `peer` their messages were seen (read receipts, from the interactive session).
+    public func markRead(_ ids: [MessageID], from peer: Username) async {
+        guard !ids.isEmpty, let contact = try? stores.contacts.contact(named: peer), contact.status == .accepted else { return }
+        _ = try? await deliver(.readReceipt(Array(ids.prefix(EnvelopeLimits.maxReceiptIDs))), id: MessageID.random(using: random), to: peer)
+    }
+}
