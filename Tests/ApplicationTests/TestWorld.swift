@@ -1,0 +1,127 @@
+import ClientCore
+import Conversations
+import Envelope
+import Foundation
+import InMemoryStore
+import Logging
+import PNGImages
+import Primitives
+import SecureChannel
+import ServerCore
+import SodiumCrypto
+import Synchronization
+import SystemClock
+import WireProtocol
+
+/// A server application on in-memory stores, and clients connected to it through in-memory
+/// connections: the whole system minus sockets and disks, fast and deterministic enough for
+/// behaviour tests.
+final class TestWorld: Sendable {
+    let crypto: SodiumCryptoProvider
+    let random: SodiumRandomSource
+    let accounts = InMemoryAccountStore()
+    let prekeys = InMemoryPrekeyStore()
+    let mailbox: InMemoryMailboxStore
+    let blocks = InMemoryBlockStore()
+    let server: ParleyServer
+    let serverKey: X25519KeyPair
+    let root: URL
+    private let nextConnection = Mutex<UInt64>(0)
+
+    init(mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20)) throws {
+        crypto = try SodiumCryptoProvider()
+        random = try SodiumRandomSource()
+        mailbox = InMemoryMailboxStore(limits: mailboxLimits)
+        var configuration = ServerConfiguration(mailboxLimits: mailboxLimits)
+        configuration.passwordCost = .minimum
+        server = try ParleyServer(
+            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: InMemoryEventBus(),
+            crypto: crypto, random: random, clock: SystemWallClock(), configuration: configuration,
+            logger: Logger(label: "test.server"))
+        serverKey = try crypto.generateX25519KeyPair(using: random)
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-app-\(UUID().uuidString)")
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    /// A device: one account's stores, which outlive connections (as the sealed database does).
+    func device(_ name: String) throws -> Device {
+        let folder = root.appendingPathComponent(name).appendingPathComponent(UUID().uuidString)
+        return Device(
+            stores: ClientStores(
+                keys: InMemoryLocalKeyStore(), sessions: InMemorySessionStore(), contacts: InMemoryContactStore(),
+                history: InMemoryHistoryStore(), settings: InMemoryClientSettingsStore(),
+                images: try FileSystemImageLibrary(root: folder.path)),
+            world: self)
+    }
+
+    /// Connects a device to the server and starts its background loops.
+    func connect(_ device: Device) throws -> Connected {
+        let id = nextConnection.withLock { $0 += 1; return $0 }
+        let clientKey = try crypto.generateX25519KeyPair(using: random)
+        let (clientEnd, serverEnd) = InMemoryConnection.pair(id: id, serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
+        let serverTask = Task { [server] in await server.serve(serverEnd.0, inbound: serverEnd.1) }
+        let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10))
+        let wireTask = Task { await wire.run(inbound: clientEnd.1) }
+        let client = ParleyClient(
+            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: SystemWallClock(),
+            imageValidator: LibPNGImageValidator())
+        let recorder = EventRecorder()
+        let eventsTask = Task { for await event in client.events { recorder.append(event) } }
+        let pushTask = Task { await client.processPushes() }
+        return Connected(client: client, wire: wire, recorder: recorder, tasks: [serverTask, wireTask, eventsTask, pushTask])
+    }
+}
+
+struct Device: Sendable {
+    let stores: ClientStores
+    let world: TestWorld
+}
+
+/// A connected client and what it has seen.
+struct Connected: Sendable {
+    let client: ParleyClient
+    let wire: WireClient
+    let recorder: EventRecorder
+    let tasks: [Task<Void, Never>]
+
+    func disconnect() async {
+        await wire.close()
+        await client.finishEvents()
+        for task in tasks { task.cancel() }
+    }
+
+    /// Waits (bounded) until an event matching `predicate` has been seen.
+    @discardableResult
+    func waitFor(_ description: String, timeout: Duration = .seconds(10), _ predicate: @Sendable (ClientEvent) -> Bool) async throws -> ClientEvent {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let match = recorder.events.first(where: predicate) { return match }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw WaitTimeout(description: description, seen: recorder.events)
+    }
+}
+
+struct WaitTimeout: Error, CustomStringConvertible {
+    let description: String
+    let seen: [ClientEvent]
+}
+
+final class EventRecorder: Sendable {
+    private let storage = Mutex([ClientEvent]())
+    func append(_ event: ClientEvent) { storage.withLock { $0.append(event) } }
+    var events: [ClientEvent] { storage.withLock { $0 } }
+}
+
+func name(_ raw: String) -> Username { (try? Username(raw)) ?? { preconditionFailure("bad test username \(raw)") }() }
+func password(_ raw: String = "correct horse battery") -> SecretBytes { SecretBytes(copying: Array(raw.utf8)) }
+
+extension ClientEvent {
+    var messageText: String? {
+        if case .message(let entry) = self, case .text(let text) = entry.body { return text }
+        return nil
+    }
+}
