@@ -80,5 +80,11 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             path: "Tests/TCPTransportTests"),
+        .testTarget(
+            name: "PNGImagesTests",
+            dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
+            path: "Tests/PNGImagesTests",
+            exclude: ["make_corpus.py"],
+            resources: [.copy("Corpus")]),
     ]
 )
