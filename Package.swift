@@ -56,7 +56,7 @@ let package = Package(
             ],
             path: "Adapters/TCPTransport"),
         .target(name: "SQLiteStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore", "CSQLite"], path: "Adapters/SQLiteStore"),
-
+        .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
 
         // MARK: - executables (composition roots: wire adapters into the application, run, shut down)
@@ -99,5 +99,19 @@ let package = Package(
             ],
             path: "Tests/TCPTransportTests"),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
+        .testTarget(
+            name: "PNGImagesTests",
+            dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
+            path: "Tests/PNGImagesTests",
+            exclude: ["make_corpus.py"],
+            resources: [.copy("Corpus")]),
+        .testTarget(
+            name: "ApplicationTests",
+            dependencies: [
+                "ClientCore", "ServerCore", "Conversations", "Envelope", "Primitives", "SecureChannel", "WireProtocol",
+                "InMemoryStore", "PNGImages", "SodiumCrypto", "SystemClock",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ApplicationTests"),
     ]
 )

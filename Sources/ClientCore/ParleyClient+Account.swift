@@ -29,11 +29,18 @@ extension ParleyClient {
             try stores.keys.addOneTimePrekeyPairs(oneTime)
             try stores.settings.setValue(Array(username.value.utf8), forKey: Self.usernameKey)
         }
-        _ = try await call(.register(
-            username: username, password: password, identityKey: identity.publicKey,
-            signedPrekey: signed.publicPrekey, oneTimePrekeys: oneTime.map(\.publicPrekey)))
+        // Set before the call: deliveries may be processed as soon as the answer arrives.
         self.username = username
         self.identity = identity
+        do {
+            _ = try await call(.register(
+                username: username, password: password, identityKey: identity.publicKey,
+                signedPrekey: signed.publicPrekey, oneTimePrekeys: oneTime.map(\.publicPrekey)))
+        } catch {
+            self.username = nil
+            self.identity = nil
+            throw error
+        }
     }
 
     /// Logs in with the identity kept in this account's local store, then tops up prekeys and
@@ -44,9 +51,17 @@ extension ParleyClient {
         guard let identity = try stored({ try stores.keys.identityKeyPair() }) else {
             throw .storage(.notFound("this device has no identity for \(username); register first"))
         }
-        let response = try await call(.login(username: username, password: password))
+        // Set before the call: deliveries follow the answer at once and need the identity.
         self.username = username
         self.identity = identity
+        let response: Response.Body
+        do {
+            response = try await call(.login(username: username, password: password))
+        } catch {
+            self.username = nil
+            self.identity = nil
+            throw error
+        }
         try await maintainPrekeys()
         if case .loggedIn(let pending) = response { return Int(pending) }
         return 0

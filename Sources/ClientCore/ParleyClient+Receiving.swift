@@ -25,8 +25,9 @@ extension ParleyClient {
     /// a replay, a session we do not have) is acknowledged too: keeping it would only make the
     /// server send it again forever.
     func receive(_ delivery: Delivery) async {
-        defer { Task { [wire] in _ = try? await wire.request(.acknowledge(ids: [delivery.id])) } }
+        // Without a session nothing can be decrypted; leave it on the server for the next login.
         guard let (_, identity) = try? requireSession() else { return }
+        defer { Task { [wire] in _ = try? await wire.request(.acknowledge(ids: [delivery.id])) } }
         let sender = delivery.sender
         let envelope: CiphertextEnvelope
         do { envelope = try CiphertextEnvelope(decoding: delivery.envelope) } catch {

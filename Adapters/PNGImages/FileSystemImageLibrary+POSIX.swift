@@ -1,0 +1,61 @@
+// Why the directory-walking helpers below use raw POSIX calls: see FileSystemImageLibrary.swift.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Primitives
+
+extension FileSystemImageLibrary {
+    enum EntryKind { case directory, regularFile }
+
+    /// Names in the open directory `fd` of the given kind, judged without following symlinks
+    /// (so a symlink is neither). Does not close `fd`.
+    static func entries(of fd: Int32, kind: EntryKind) throws(StoreError) -> [String] {
+        // fdopendir takes ownership of its descriptor, so give it a duplicate.
+        let copy = dup(fd)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            let code = errno
+            throw .unavailable("cannot list folder: \(describe(code))")
+        }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard name != ".", name != ".." else { continue }
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let type = info.st_mode & S_IFMT
+            switch kind {
+            case .directory where type == S_IFDIR: names.append(name)
+            case .regularFile where type == S_IFREG: names.append(name)
+            default: break
+            }
+        }
+        return names
+    }
+
+    /// Writes all of `bytes`, retrying short writes and EINTR. Returns an error description or nil.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
+        bytes.withUnsafeBytes { buffer -> String? in
+            var offset = 0
+            while offset < buffer.count {
+                let count = write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return describe(errno)
+                }
+                if count == 0 { return "wrote nothing" }
+                offset += count
+            }
+            return nil
+        }
+    }
+
+    static func describe(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return "\(String(cString: text)) (errno \(code))"
+    }
+}
