@@ -69,6 +69,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Sources/parley-server"),
+        .executableTarget(
+            name: "parley",
+            dependencies: [
+                "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "SQLiteStore",
+                "PNGImages", "TCPTransport", "TerminalIO", "SystemClock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/parley"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),

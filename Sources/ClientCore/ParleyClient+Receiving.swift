@@ -27,7 +27,14 @@ extension ParleyClient {
     func receive(_ delivery: Delivery) async {
         // Without a session nothing can be decrypted; leave it on the server for the next login.
         guard let (_, identity) = try? requireSession() else { return }
-        defer { Task { [wire] in _ = try? await wire.request(.acknowledge(ids: [delivery.id])) } }
+        await process(delivery, identity: identity)
+        // Acknowledged only after it is stored (or known to be unreadable), so a crash before
+        // this line means a re-delivery, which history shows once.
+        _ = try? await wire.request(.acknowledge(ids: [delivery.id]))
+        deliveriesHandled += 1
+    }
+
+    private func process(_ delivery: Delivery, identity: Ed25519KeyPair) async {
         let sender = delivery.sender
         let envelope: CiphertextEnvelope
         do { envelope = try CiphertextEnvelope(decoding: delivery.envelope) } catch {

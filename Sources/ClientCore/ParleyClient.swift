@@ -41,6 +41,8 @@ public actor ParleyClient {
     /// The logged-in account, once ``register(username:password:)`` or ``logIn(username:password:)`` succeeded.
     public internal(set) var username: Username?
     var identity: Ed25519KeyPair?
+    /// How many deliveries this client has processed and acknowledged since it started.
+    public internal(set) var deliveriesHandled = 0
 
     private let eventContinuation: AsyncStream<ClientEvent>.Continuation
     /// What happens while the client runs: arrivals, receipts, warnings. Finishes on close.

@@ -1,0 +1,185 @@
+import ClientCore
+import Conversations
+import Foundation
+import PNGImages
+import Primitives
+import SQLiteStore
+import SecureChannel
+import SodiumCrypto
+import Synchronization
+import SystemClock
+import TCPTransport
+import TerminalIO
+
+/// Wires the adapters into the client application for one account and one connection: the sealed
+/// SQLite store, the image adapters, libsodium, and the NIO transport with server-key pinning.
+struct ClientRuntime {
+    enum Mode { case register, logIn }
+
+    let options: GlobalOptions
+    let crypto: SodiumCryptoProvider
+    let random: SodiumRandomSource
+
+    init(options: GlobalOptions) throws {
+        self.options = options
+        crypto = try SodiumCryptoProvider()
+        random = try SodiumRandomSource()
+    }
+
+    /// The account to use: `--user`, else the only or last account on this server.
+    func defaultUser() throws -> Username {
+        if let user = options.user { return try Username(user) }
+        let accounts = options.resolvedHome.accounts(on: options.serverAddress)
+        if let last = accounts.last { return last }
+        if accounts.all.count == 1 { return accounts.all[0] }
+        if accounts.all.isEmpty {
+            throw CLIError.usage("no account on this device for \(options.serverAddress); run 'parley register NAME' first")
+        }
+        throw CLIError.usage("several accounts here (\(accounts.all.map(\.value).joined(separator: ", "))); choose one with --user")
+    }
+
+    /// Opens the account's sealed store, connects, logs in (or registers), runs `body` with the
+    /// client, and tears everything down.
+    func withClient<Result: Sendable>(
+        user: Username, password: SecretBytes, mode: Mode, terminal: LineEditor?,
+        _ body: @Sendable (ParleyClient, Int, EventSink) async throws -> Result
+    ) async throws -> Result {
+        let home = options.resolvedHome
+        let server = options.serverAddress
+        let folder = home.accountFolder(server, user)
+        let databasePath = folder + "/" + SQLiteClientStore.fileName
+        let exists = FileManager.default.fileExists(atPath: databasePath)
+        switch mode {
+        case .register where exists:
+            throw CLIError.usage("\(user) already has an account on this device for \(server) (\(folder)); log in instead")
+        case .logIn where !exists:
+            throw CLIError.usage("no account \(user) on this device for \(server); register it first ('parley register \(user)')")
+        default:
+            break
+        }
+        do { try Home.makeFolder(home.serverFolder(server)) } catch { throw CLIError.local("cannot create \(home.serverFolder(server)): \(error)") }
+        let store: SQLiteClientStore
+        do {
+            store = try SQLiteClientStore.open(accountDirectory: folder, password: password, crypto: crypto, random: random)
+        } catch .wrongPassword {
+            throw CLIError.authentication("wrong password for \(user) (the local history could not be unlocked)")
+        } catch {
+            throw CLIError.local("cannot open the local store for \(user): \(error)")
+        }
+        defer { store.close() }
+        let stores = ClientStores(
+            keys: store.keys, sessions: store.sessions, contacts: store.contacts, history: store.history,
+            settings: store.settings, images: FileSystemImageLibrary(root: folder))
+
+        let known = KnownServers(path: home.knownServersPath)
+        let pinned = known.pinnedKey(for: server)
+        let expected = options.pinnedKeyOverride ?? pinned
+        let transport = NIOClientTransport(localStatic: try crypto.generateX25519KeyPair(using: random), crypto: crypto, random: random)
+        do {
+            return try await transport.withConnection(host: server.host, port: server.port, expectedServerKey: expected) { connection, inbound in
+                if expected == nil || expected != pinned {
+                    try known.pin(connection.remoteStaticKey, for: server)
+                }
+                let wire = WireClient(connection: connection)
+                let client = ParleyClient(
+                    wire: wire, stores: stores, crypto: crypto, random: random, clock: SystemWallClock(),
+                    imageValidator: LibPNGImageValidator())
+                let sink = EventSink(terminal: terminal, json: options.json)
+                let wireTask = Task { await wire.run(inbound: inbound) }
+                let eventsTask = Task { for await event in client.events { sink.record(event) } }
+                let pushTask = Task { await client.processPushes() }
+                defer {
+                    wireTask.cancel()
+                    pushTask.cancel()
+                    eventsTask.cancel()
+                }
+                let pending: Int
+                do {
+                    switch mode {
+                    case .register:
+                        try await client.register(username: user, password: password)
+                        pending = 0
+                    case .logIn:
+                        pending = try await client.logIn(username: user, password: password)
+                    }
+                } catch {
+                    if mode == .register { try? FileManager.default.removeItem(atPath: folder) }
+                    throw CLIError(error)
+                }
+                home.rememberLastUser(user, on: server)
+                let result = try await body(client, pending, sink)
+                await wire.close()
+                await client.finishEvents()
+                return result
+            }
+        } catch let error as ConnectionError {
+            if mode == .register { try? FileManager.default.removeItem(atPath: folder) }
+            switch error {
+            case let .serverKeyMismatch(expectedKey, received):
+                throw CLIError.unreachable("""
+                    WARNING: the server at \(server) proved a different key than the one pinned for it.
+                      pinned:    \(expectedKey)
+                      presented: \(received)
+                    Someone may be impersonating the server. Nothing was sent. If the server's operator confirms
+                    the new key, connect once with --server-key \(received)
+                    """)
+            case let .connectFailed(host, port, reason):
+                throw CLIError.unreachable("cannot reach the server at \(host):\(port): \(reason)")
+            default:
+                throw CLIError.unreachable("the connection to \(server) failed: \(error)")
+            }
+        }
+    }
+}
+
+/// Collects what the client reports, prints warnings at once (above the input line in the
+/// interactive session), and lets commands wait for arrivals.
+final class EventSink: Sendable {
+    private let events = Mutex([ClientEvent]())
+    let terminal: LineEditor?
+    let json: Bool
+    private let onEvent = Mutex<(@Sendable (ClientEvent) -> Void)?>(nil)
+
+    init(terminal: LineEditor?, json: Bool) {
+        self.terminal = terminal
+        self.json = json
+    }
+
+    func setHandler(_ handler: (@Sendable (ClientEvent) -> Void)?) {
+        onEvent.withLock { $0 = handler }
+    }
+
+    func record(_ event: ClientEvent) {
+        events.withLock { $0.append(event) }
+        if let handler = onEvent.withLock({ $0 }) {
+            handler(event)
+            return
+        }
+        switch event {
+        case .identityChanged(let user):
+            warn("WARNING: \(user)'s identity key has changed! Their safety number is different now. Messages to \(user) are held until you compare safety numbers and run 'verify \(user)' (or 'trust \(user)').")
+        case .requestDeclined(let user):
+            warn("\(user) declined your message request.")
+        case .undecryptable(let user, let reason):
+            warn("a message from \(user) could not be read: \(reason)")
+        case .signedInElsewhere:
+            warn("this account logged in elsewhere; this session has ended.")
+        default:
+            break
+        }
+    }
+
+    func warn(_ text: String) {
+        if let terminal, terminal.isInteractive {
+            terminal.printAbove(text)
+        } else {
+            FileHandle.standardError.write(Data(("parley: " + text + "\n").utf8))
+        }
+    }
+
+    var all: [ClientEvent] { events.withLock { $0 } }
+
+    var messages: [HistoryEntry] {
+        all.compactMap { if case .message(let entry) = $0 { entry } else { nil } }
+    }
+}

@@ -1,0 +1,390 @@
+import ArgumentParser
+import ClientCore
+import Conversations
+import Envelope
+import Foundation
+import PNGImages
+import Primitives
+import TerminalIO
+
+/// `parley`: the Parley client. With no command, an interactive session; with a command, log in,
+/// do one thing, exit (see CLIError for the exit codes).
+@main
+struct ParleyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "End-to-end encrypted messaging in your terminal.",
+        discussion: """
+            With no command, starts an interactive session. Exit codes: 0 success, 64 usage error,
+            65 refused by the server (or invalid input), 69 server unreachable or its key changed,
+            70 local error, 77 authentication failed.
+            """,
+        subcommands: [
+            Register.self, Send.self, SendImage.self, Receive.self, History.self, Requests.self, Contacts.self,
+            Accept.self, Reject.self, Block.self, Unblock.self, SafetyNumberCommand.self, Verify.self, Trust.self,
+            Images.self, View.self, DeleteHistory.self, DeleteAccount.self,
+        ])
+
+    @OptionGroup var options: GlobalOptions
+
+    func run() async throws {
+        try await runCLI { try await InteractiveSession(options: options).run() }
+    }
+}
+
+/// Runs a command body, turning failures into a message on stderr and the documented exit code.
+func runCLI(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
+        throw ExitCode(error.exitCode)
+    } catch let error as ClientError {
+        let cliError = CLIError(error)
+        FileHandle.standardError.write(Data("parley: \(cliError)\n".utf8))
+        throw ExitCode(cliError.exitCode)
+    } catch let error as UsernameError {
+        FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
+        throw ExitCode(64)
+    }
+}
+
+/// What every account command shares: log in, run, log out.
+protocol AccountCommand: AsyncParsableCommand {
+    var options: GlobalOptions { get }
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws
+}
+
+extension AccountCommand {
+    func run() async throws {
+        try await runCLI {
+            let runtime = try ClientRuntime(options: options)
+            let user = try runtime.defaultUser()
+            let editor = LineEditor()
+            defer { editor.restore() }
+            let password = try await PasswordReader.read(options: options, editor: editor, prompt: "Password for \(user): ")
+            let output = Output(json: options.json)
+            try await runtime.withClient(user: user, password: password, mode: .logIn, terminal: nil) { client, pending, events in
+                try await run(client: client, user: user, pending: pending, events: events, output: output)
+            }
+        }
+    }
+}
+
+func username(_ raw: String) throws -> Username {
+    do { return try Username(raw) } catch { throw CLIError.usage("'\(raw)' is not a valid username: \(error)") }
+}
+
+struct Register: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create an account on the server and on this device.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The username: 3-32 of a-z 0-9 _ . -, starting with a letter.") var name: String
+
+    func run() async throws {
+        try await runCLI {
+            let user = try username(name)
+            let runtime = try ClientRuntime(options: options)
+            let editor = LineEditor()
+            defer { editor.restore() }
+            let password = try await PasswordReader.read(options: options, editor: editor, prompt: "Choose a password for \(user): ", confirm: true)
+            let output = Output(json: options.json)
+            try await runtime.withClient(user: user, password: password, mode: .register, terminal: nil) { _, _, _ in
+                if output.json {
+                    output.emit(["registered": user.value])
+                } else {
+                    output.info("Registered \(user) on \(options.serverAddress).")
+                }
+            }
+        }
+    }
+}
+
+struct Send: AccountCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a text message (works while the recipient is offline).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The recipient.") var recipient: String
+    @Argument(parsing: .remaining, help: "The message text.") var text: [String]
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        let message = text.joined(separator: " ")
+        guard !message.isEmpty else { throw CLIError.usage("nothing to send") }
+        let entry = try await client.send(text: message, to: try username(recipient))
+        if output.json { output.message(entry, me: user) } else { output.info("Sent to \(recipient) (stored by the server).") }
+    }
+}
+
+struct SendImage: AccountCommand {
+    static let configuration = CommandConfiguration(commandName: "send-image", abstract: "Send a PNG image (validated and stripped of metadata first).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The recipient.") var recipient: String
+    @Argument(help: "A PNG file, at most 10 MiB and 8192x8192.") var file: String
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        let entry = try await client.send(image: try readImageFile(file), fileName: (file as NSString).lastPathComponent, to: try username(recipient))
+        if output.json { output.message(entry, me: user) } else { output.info("Sent \(file) to \(recipient) (metadata removed).") }
+    }
+}
+
+/// Reads a file for sending, refusing anything over the image limit before reading it whole.
+func readImageFile(_ path: String) throws -> [UInt8] {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path), let size = attributes[.size] as? Int else {
+        throw CLIError.usage("cannot read \(path)")
+    }
+    guard size <= EnvelopeLimits.maxImageBytes else {
+        throw CLIError.refused("\(path) is \(size) bytes; images are limited to \(EnvelopeLimits.maxImageBytes) bytes (10 MiB)")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.usage("cannot read \(path)") }
+    return [UInt8](data)
+}
+
+struct Receive: AccountCommand {
+    static let configuration = CommandConfiguration(abstract: "Fetch, decrypt, store and print what has arrived.")
+    @OptionGroup var options: GlobalOptions
+    @Option(help: "Wait up to this many seconds for at least one message.") var wait: Double = 0
+
+    func validate() throws {
+        guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
+    }
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        // First everything the server had queued at login...
+        let drainDeadline = ContinuousClock.now + .seconds(60)
+        while await client.deliveriesHandled < pending, ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // ...then, if nothing arrived, wait for the first message.
+        let waitDeadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
+        while events.messages.isEmpty, ContinuousClock.now < waitDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Let a burst that is still arriving land too.
+        var settled = await client.deliveriesHandled
+        while true {
+            try await Task.sleep(for: .milliseconds(150))
+            let now = await client.deliveriesHandled
+            if now == settled { break }
+            settled = now
+        }
+        let received = events.messages
+        for entry in received { output.message(entry, me: user) }
+        if received.isEmpty && !output.json { output.info("No new messages.") }
+    }
+}
+
+struct History: AccountCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the conversation with a user.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The other user.") var peer: String
+    @Option(help: "How many of the latest messages.") var limit = 50
+
+    func validate() throws {
+        guard limit > 0, limit <= 100_000 else { throw ValidationError("--limit must be 1...100000") }
+    }
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        let entries = try await client.history(with: try username(peer), limit: limit)
+        for entry in entries { output.message(entry, me: user) }
+        if entries.isEmpty && !output.json { output.info("No messages with \(peer).") }
+    }
+}
+
+struct Requests: AccountCommand {
+    static let configuration = CommandConfiguration(abstract: "List message requests (first messages from people you have not accepted).")
+    @OptionGroup var options: GlobalOptions
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        let requests = try await client.requests()
+        for request in requests {
+            if output.json {
+                for message in request.messages { output.message(message, me: user) }
+            } else {
+                output.info("\(output.style.yellow("Request from \(request.contact.username)")) (accept or reject):")
+                for message in request.messages { output.info("  " + output.line(for: message, me: user)) }
+            }
+        }
+        if requests.isEmpty && !output.json { output.info("No message requests.") }
+    }
+}
+
+struct Contacts: AccountCommand {
+    static let configuration = CommandConfiguration(abstract: "List contacts and their state.")
+    @OptionGroup var options: GlobalOptions
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        let contacts = try await client.contacts()
+        for contact in contacts {
+            if output.json {
+                output.emit(ContactRecord(contact))
+            } else {
+                let record = ContactRecord(contact)
+                var flags = [record.status]
+                if contact.verified { flags.append("verified") }
+                if contact.identityChanged { flags.append(output.style.red("IDENTITY CHANGED")) }
+                output.info("\(contact.username)  \(flags.joined(separator: ", "))")
+            }
+        }
+        if contacts.isEmpty && !output.json { output.info("No contacts yet.") }
+    }
+}
+
+/// A command that names one user and does one thing to them.
+protocol PeerCommand: AccountCommand {
+    var peer: String { get }
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws
+}
+
+extension PeerCommand {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+        try await act(on: try username(peer), client: client, output: output)
+    }
+}
+
+struct Accept: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Accept a message request.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        try await client.accept(peer)
+        output.info("\(peer) is now a contact.")
+    }
+}
+
+struct Reject: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Reject a message request: the sender is told and blocked.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        try await client.reject(peer)
+        output.info("Rejected and blocked \(peer).")
+    }
+}
+
+struct Block: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Block a user (the server refuses their messages).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        try await client.block(peer)
+        output.info("Blocked \(peer).")
+    }
+}
+
+struct Unblock: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Unblock a user.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        try await client.unblock(peer)
+        output.info("Unblocked \(peer).")
+    }
+}
+
+struct SafetyNumberCommand: PeerCommand {
+    static let configuration = CommandConfiguration(commandName: "safety-number", abstract: "Show the safety number to compare with a contact.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        let number = try await client.safetyNumber(with: peer)
+        if output.json {
+            output.emit(["peer": peer.value, "safety_number": number.digits])
+        } else {
+            print(number.grouped)
+        }
+    }
+}
+
+struct Verify: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Record that you compared safety numbers with a contact and they matched.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        try await client.verify(peer)
+        output.info("\(peer) is verified.")
+    }
+}
+
+struct Trust: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Accept a contact's new identity key without verifying it.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        try await client.trust(peer)
+        output.info("Trusting \(peer)'s current identity key (not verified).")
+    }
+}
+
+struct Images: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "List the images exchanged with a user.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        let paths = try await client.images(with: peer)
+        for (index, path) in paths.enumerated() {
+            if output.json { output.emit(["index": "\(index + 1)", "path": path]) } else { print("\(index + 1). \(path)") }
+        }
+        if paths.isEmpty && !output.json { output.info("No images with \(peer).") }
+    }
+}
+
+struct View: PeerCommand {
+    static let configuration = CommandConfiguration(abstract: "Preview image N (as listed by 'images USER') in the terminal.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    @Argument(help: "The image's number in 'images USER'.") var number: Int
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        let paths = try await client.images(with: peer)
+        guard number >= 1, number <= paths.count else { throw CLIError.usage("there are \(paths.count) image(s) with \(peer); choose 1...\(paths.count)") }
+        let path = paths[number - 1]
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
+        let decoded: DecodedImage
+        do { decoded = try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(path): \(error)") }
+        if output.json {
+            output.emit(["path": path, "width": "\(decoded.width)", "height": "\(decoded.height)"])
+        } else if output.style.isColorEnabled {
+            print(TerminalImagePreview(maxColumns: max(10, min(output.style.width - 2, 80)), maxRows: 40).render(decoded))
+        } else {
+            print("\(path): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)")
+        }
+    }
+}
+
+struct DeleteHistory: PeerCommand {
+    static let configuration = CommandConfiguration(commandName: "delete-history", abstract: "Erase the conversation with a user on this device.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    @Flag(help: "Also delete the images saved from this conversation.") var images = false
+    @Flag(help: "Do not ask for confirmation.") var yes = false
+    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+        guard yes else { throw CLIError.usage("this erases the conversation with \(peer) on this device; add --yes to confirm") }
+        let removed = try await client.deleteHistory(with: peer, includingImages: images)
+        output.info("Deleted the conversation with \(peer)" + (images ? " and \(removed) image(s)." : "."))
+    }
+}
+
+struct DeleteAccount: AccountCommand {
+    static let configuration = CommandConfiguration(commandName: "delete-account", abstract: "Delete the account on the server and its data on this device.")
+    @OptionGroup var options: GlobalOptions
+    @Flag(help: "Do not ask for confirmation.") var yes = false
+
+    func validate() throws {
+        guard yes else { throw ValidationError("this deletes your account and all its messages for good; add --yes to confirm") }
+    }
+
+    func run() async throws {
+        try await runCLI {
+            let runtime = try ClientRuntime(options: options)
+            let user = try runtime.defaultUser()
+            let editor = LineEditor()
+            defer { editor.restore() }
+            let password = try await PasswordReader.read(options: options, editor: editor, prompt: "Password for \(user): ")
+            try await runtime.withClient(user: user, password: password, mode: .logIn, terminal: nil) { client, _, _ in
+                try await client.deleteAccount(password: password)
+            }
+            let folder = options.resolvedHome.accountFolder(options.serverAddress, user)
+            try? FileManager.default.removeItem(atPath: folder)
+            Output(json: options.json).info("Deleted the account \(user) and its local data.")
+        }
+    }
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {}
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Primitives
+
+/// Options every `parley` command accepts.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("server"), help: "The server as HOST:PORT.")
+    var server = "127.0.0.1:50007"
+
+    @Option(name: .customLong("home"), help: "Where accounts live (default: $PARLEY_HOME, $XDG_DATA_HOME/parley or ~/.local/share/parley).")
+    var home: String?
+
+    @Option(name: .customLong("user"), help: "The account to use (default: the only or last used account).")
+    var user: String?
+
+    @Flag(name: .customLong("password-stdin"), help: "Read the password as one line of standard input.")
+    var passwordStdin = false
+
+    @Flag(name: .customLong("json"), help: "Print one JSON object per line.")
+    var json = false
+
+    @Option(name: .customLong("server-key"), help: "Pin this server key (64 hex characters), replacing any earlier pin.")
+    var serverKey: String?
+
+    func validate() throws {
+        guard ServerAddress(parsing: server) != nil else { throw ValidationError("--server must be HOST:PORT") }
+        if let serverKey, Hex.decode(serverKey).map({ $0.count == 32 }) != true {
+            throw ValidationError("--server-key must be 64 hexadecimal characters")
+        }
+        if let user {
+            do { _ = try Username(user) } catch { throw ValidationError("--user: \(error)") }
+        }
+    }
+
+    var serverAddress: ServerAddress { ServerAddress(parsing: server) ?? .standard }
+    var resolvedHome: Home { Home.resolve(explicit: home) }
+    var pinnedKeyOverride: X25519PublicKey? { serverKey.flatMap(Hex.decode).flatMap { try? X25519PublicKey(bytes: $0) } }
+}

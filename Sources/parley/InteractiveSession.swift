@@ -1,0 +1,307 @@
+import ClientCore
+import Conversations
+import Envelope
+import Foundation
+import PNGImages
+import Primitives
+import Synchronization
+import TerminalIO
+
+/// The interactive client: log in or register, then chat. Incoming messages appear above the
+/// input line without disturbing what is being typed.
+struct InteractiveSession {
+    let options: GlobalOptions
+
+    /// How a logged-in session ended.
+    enum Ending { case logOut, quit }
+
+    func run() async throws {
+        let runtime = try ClientRuntime(options: options)
+        let editor = LineEditor()
+        defer { editor.restore() }
+        let style = TerminalStyle.detect()
+        editor.printAbove(style.bold("Parley") + " — end-to-end encrypted messages. Server \(options.serverAddress). Ctrl-D quits.")
+        while true {
+            guard let (user, mode) = try await chooseAccount(runtime: runtime, editor: editor) else { return }
+            let prompt = mode == .register ? "Choose a password for \(user): " : "Password for \(user): "
+            let password: SecretBytes
+            do {
+                password = try await PasswordReader.read(options: options, editor: editor, prompt: prompt, confirm: mode == .register)
+            } catch let error as CLIError {
+                editor.printAbove(style.red(error.description))
+                continue
+            }
+            do {
+                let ending = try await runtime.withClient(user: user, password: password, mode: mode, terminal: editor) { client, pending, events in
+                    let chat = ChatLoop(client: client, user: user, editor: editor, style: style, events: events, options: options)
+                    return try await chat.run(pending: pending, password: password)
+                }
+                if ending == .quit { return }
+            } catch let error as CLIError {
+                editor.printAbove(style.red(error.description))
+                if case .unreachable = error { return }
+            }
+        }
+    }
+
+    /// Asks which account to use; nil when the user quits.
+    private func chooseAccount(runtime: ClientRuntime, editor: LineEditor) async throws -> (Username, ClientRuntime.Mode)? {
+        let accounts = options.resolvedHome.accounts(on: options.serverAddress)
+        let suggestion = options.user ?? accounts.last?.value ?? (accounts.all.count == 1 ? accounts.all[0].value : nil)
+        while true {
+            let prompt = suggestion.map { "Username [\($0)] (or 'register NAME'): " } ?? "Username (or 'register NAME'): "
+            switch await editor.readLine(prompt: prompt) {
+            case .interrupt, .endOfInput:
+                return nil
+            case .line(let raw):
+                let text = raw.trimmingCharacters(in: .whitespaces)
+                let words = text.split(separator: " ").map(String.init)
+                if words.first == "register", words.count == 2 {
+                    guard let name = try? Username(words[1]) else {
+                        editor.printAbove("'\(words[1])' is not a valid username (3-32 of a-z 0-9 _ . -, starting with a letter)")
+                        continue
+                    }
+                    return (name, .register)
+                }
+                guard let chosen = text.isEmpty ? suggestion : text, let name = try? Username(chosen) else {
+                    editor.printAbove("enter a username, or 'register NAME' to create an account")
+                    continue
+                }
+                if accounts.all.contains(name) { return (name, .logIn) }
+                editor.printAbove("There is no account \(name) on this device for \(options.serverAddress). Type 'register \(name)' to create it.")
+            }
+        }
+    }
+}
+
+/// The logged-in part of the interactive session.
+struct ChatLoop {
+    let client: ParleyClient
+    let user: Username
+    let editor: LineEditor
+    let style: TerminalStyle
+    let events: EventSink
+    let options: GlobalOptions
+
+    /// The conversation being shown, shared with the event handler.
+    private let current = Mutex<Username?>(nil)
+    private let ended = Mutex(false)
+    private let lastImages = Mutex([String]())
+
+    init(client: ParleyClient, user: Username, editor: LineEditor, style: TerminalStyle, events: EventSink, options: GlobalOptions) {
+        self.client = client
+        self.user = user
+        self.editor = editor
+        self.style = style
+        self.events = events
+        self.options = options
+    }
+
+    private var output: Output { Output(json: false) }
+
+    func run(pending: Int, password: SecretBytes) async throws -> InteractiveSession.Ending {
+        events.setHandler { event in handle(event) }
+        defer { events.setHandler(nil) }
+        editor.printAbove(style.green("Logged in as \(user).") + (pending > 0 ? " \(pending) message(s) waiting." : "") + " Type /help for commands.")
+        while !ended.withLock({ $0 }) {
+            let peer = current.withLock { $0 }
+            let prompt = peer.map { "\(user) → \($0)> " } ?? "\(user)> "
+            switch await editor.readLine(prompt: prompt) {
+            case .interrupt, .endOfInput:
+                return .quit
+            case .line(let raw):
+                let line = raw.trimmingCharacters(in: .whitespaces)
+                if line.isEmpty { continue }
+                do {
+                    if line.hasPrefix("/") {
+                        if let ending = try await command(line, password: password) { return ending }
+                    } else if let peer {
+                        let entry = try await client.send(text: line, to: peer)
+                        editor.printAbove(output.line(for: entry, me: user))
+                    } else {
+                        editor.printAbove("Choose a conversation first: /chat USER (or /help).")
+                    }
+                } catch let error as ClientError {
+                    editor.printAbove(style.red(error.description))
+                } catch let error as CLIError {
+                    editor.printAbove(style.red(error.description))
+                }
+            }
+        }
+        return .logOut
+    }
+
+    private func handle(_ event: ClientEvent) {
+        switch event {
+        case .message(let entry):
+            if entry.peer == current.withLock({ $0 }) {
+                editor.printAbove(output.line(for: entry, me: user))
+                if !entry.isRequest { Task { await client.markRead([entry.id], from: entry.peer) } }
+            } else {
+                let kind = entry.isRequest ? "Message request" : "New message"
+                editor.printAbove(style.yellow("● \(kind) from \(entry.peer)") + style.dim(" (/chat \(entry.peer))"))
+            }
+        case .receipts(let peer, _, let status):
+            if peer == current.withLock({ $0 }), status == .read { editor.printAbove(style.dim("\(peer) read your messages ✓✓")) }
+        case .identityChanged(let peer):
+            editor.printAbove(style.red(style.bold("⚠ \(peer)'s identity key has changed!")) + " Messages to \(peer) are held. Compare safety numbers (/safety \(peer)), then /verify \(peer) or /trust \(peer).")
+        case .requestDeclined(let peer):
+            editor.printAbove(style.yellow("\(peer) declined your message request."))
+        case .undecryptable(let peer, let reason):
+            editor.printAbove(style.red("A message from \(peer) could not be read: \(reason)"))
+        case .signedInElsewhere:
+            editor.printAbove(style.red("This account logged in elsewhere; this session has ended."))
+            ended.withLock { $0 = true }
+        case .disconnected(let reason):
+            editor.printAbove(style.red("Disconnected: \(reason)"))
+            ended.withLock { $0 = true }
+        }
+    }
+
+    /// Runs a slash command; returns an ending when the session should stop.
+    private func command(_ line: String, password: SecretBytes) async throws -> InteractiveSession.Ending? {
+        let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let name = words[0].lowercased()
+        let arguments = Array(words.dropFirst())
+        func peerArgument(_ index: Int = 0) throws -> Username {
+            if arguments.count > index { return try username(arguments[index]) }
+            if let peer = current.withLock({ $0 }) { return peer }
+            throw CLIError.usage("\(name) needs a user (or an open /chat)")
+        }
+        switch name {
+        case "/help":
+            editor.printAbove(Self.help)
+        case "/quit", "/exit":
+            return .quit
+        case "/chat":
+            let peer = try peerArgument()
+            current.withLock { $0 = peer }
+            let entries = try await client.history(with: peer, limit: 20)
+            editor.printAbove(style.bold("— conversation with \(peer) —") + (entries.isEmpty ? style.dim(" (no messages yet)") : ""))
+            for entry in entries { editor.printAbove(output.line(for: entry, me: user)) }
+            let unread = entries.filter { $0.direction == .received && !$0.isRequest }.map(\.id)
+            await client.markRead(unread, from: peer)
+        case "/image":
+            guard let peer = current.withLock({ $0 }) else { throw CLIError.usage("open a conversation with /chat USER first") }
+            guard let path = arguments.first else { throw CLIError.usage("/image PATH") }
+            let entry = try await client.send(image: try readImageFile(path), fileName: (path as NSString).lastPathComponent, to: peer)
+            editor.printAbove(output.line(for: entry, me: user))
+        case "/history":
+            let peer = try peerArgument()
+            let limit = arguments.count > 1 ? Int(arguments[1]) ?? 50 : 50
+            for entry in try await client.history(with: peer, limit: max(1, limit)) { editor.printAbove(output.line(for: entry, me: user)) }
+        case "/requests":
+            let requests = try await client.requests()
+            if requests.isEmpty { editor.printAbove("No message requests.") }
+            for request in requests {
+                editor.printAbove(style.yellow("Request from \(request.contact.username)") + style.dim(" — /accept \(request.contact.username) or /reject \(request.contact.username)"))
+                for message in request.messages { editor.printAbove("  " + output.line(for: message, me: user)) }
+            }
+        case "/accept":
+            let peer = try peerArgument()
+            try await client.accept(peer)
+            editor.printAbove("\(peer) is now a contact.")
+        case "/reject":
+            let peer = try peerArgument()
+            try await client.reject(peer)
+            editor.printAbove("Rejected and blocked \(peer).")
+        case "/block":
+            let peer = try peerArgument()
+            try await client.block(peer)
+            editor.printAbove("Blocked \(peer).")
+        case "/unblock":
+            let peer = try peerArgument()
+            try await client.unblock(peer)
+            editor.printAbove("Unblocked \(peer).")
+        case "/contacts":
+            let contacts = try await client.contacts()
+            if contacts.isEmpty { editor.printAbove("No contacts yet.") }
+            for contact in contacts {
+                let record = ContactRecord(contact)
+                var flags = [record.status]
+                if contact.verified { flags.append(style.green("verified")) }
+                if contact.identityChanged { flags.append(style.red("IDENTITY CHANGED")) }
+                editor.printAbove("\(contact.username)  \(flags.joined(separator: ", "))")
+            }
+        case "/safety":
+            let peer = try peerArgument()
+            let number = try await client.safetyNumber(with: peer)
+            editor.printAbove("Safety number with \(peer) (compare it with theirs, then /verify \(peer)):\n  \(style.bold(number.grouped))")
+        case "/verify":
+            let peer = try peerArgument()
+            try await client.verify(peer)
+            editor.printAbove(style.green("\(peer) is verified."))
+        case "/trust":
+            let peer = try peerArgument()
+            try await client.trust(peer)
+            editor.printAbove("Trusting \(peer)'s current identity key (not verified).")
+        case "/images":
+            let peer = try peerArgument()
+            let paths = try await client.images(with: peer)
+            lastImages.withLock { $0 = paths }
+            if paths.isEmpty { editor.printAbove("No images with \(peer).") }
+            for (index, path) in paths.enumerated() { editor.printAbove("\(index + 1). \(path)") }
+        case "/view":
+            var paths = lastImages.withLock { $0 }
+            if paths.isEmpty, let peer = current.withLock({ $0 }) { paths = try await client.images(with: peer) }
+            guard let number = arguments.first.flatMap(Int.init), (1...max(1, paths.count)).contains(number), number <= paths.count else {
+                throw CLIError.usage("/view N, where N is a number from /images")
+            }
+            try view(paths[number - 1])
+        case "/delete-history":
+            let peer = try peerArgument()
+            guard await confirm("Erase the conversation with \(peer) on this device? [y/N] ") else { return nil }
+            let images = await confirm("Also delete the images saved from it? [y/N] ")
+            let removed = try await client.deleteHistory(with: peer, includingImages: images)
+            editor.printAbove("Deleted the conversation with \(peer)" + (images ? " and \(removed) image(s)." : "."))
+        case "/logout":
+            try await client.logOut()
+            editor.printAbove("Logged out. Your history stays on this device.")
+            return .logOut
+        case "/delete-account":
+            guard await confirm(style.red("Delete the account \(user) and all its messages for good? [y/N] ")) else { return nil }
+            guard let typed = await editor.readPassword(prompt: "Password to confirm: ") else { return nil }
+            try await client.deleteAccount(password: SecretBytes(copying: Array(typed.utf8)))
+            try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
+            editor.printAbove("Deleted the account \(user).")
+            return .logOut
+        default:
+            editor.printAbove("Unknown command \(name). /help lists them.")
+        }
+        return nil
+    }
+
+    private func confirm(_ question: String) async -> Bool {
+        if case .line(let answer) = await editor.readLine(prompt: question) {
+            return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
+        }
+        return false
+    }
+
+    private func view(_ path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
+        let decoded: DecodedImage
+        do { decoded = try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(path): \(error)") }
+        guard style.isColorEnabled else {
+            editor.printAbove("\(path): \(decoded.width)x\(decoded.height) (previews need a colour terminal)")
+            return
+        }
+        let preview = TerminalImagePreview(maxColumns: max(10, style.width - 2), maxRows: 40)
+        editor.printAbove(preview.render(decoded))
+    }
+
+    static let help = """
+        /chat USER          open a conversation (recent history first); plain lines are sent to USER
+        /image PATH         send a PNG to the open conversation
+        /history [USER] [N] show the last N messages
+        /requests           message requests waiting for /accept or /reject
+        /accept USER        accept a request          /reject USER   decline it and block the sender
+        /block USER         block                     /unblock USER  unblock
+        /contacts           contacts and their state
+        /safety USER        the safety number to compare
+        /verify USER        mark it compared           /trust USER    accept a changed key unverified
+        /images USER        list saved images          /view N        preview image N
+        /delete-history USER   erase a conversation on this device
+        /logout  /delete-account  /help  /quit     (Ctrl-D quits too)
+        """
+}

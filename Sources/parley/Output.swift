@@ -1,0 +1,146 @@
+import ClientCore
+import Conversations
+import Envelope
+import Foundation
+import Primitives
+import TerminalIO
+
+/// How `parley` prints things: plain text for people (colour on a terminal), one JSON object per
+/// line for programs.
+struct Output {
+    let json: Bool
+    let style: TerminalStyle
+
+    init(json: Bool) {
+        self.json = json
+        style = TerminalStyle.detect()
+    }
+
+    func message(_ entry: HistoryEntry, me: Username) {
+        if json {
+            emit(MessageRecord(entry, me: me))
+        } else {
+            print(line(for: entry, me: me))
+        }
+    }
+
+    func line(for entry: HistoryEntry, me: Username) -> String {
+        let time = Self.clockTime(entry.direction == .sent ? entry.sentAt : entry.receivedAt)
+        let who = entry.direction == .sent ? style.cyan(me.value) : style.magenta(entry.peer.value)
+        let body: String
+        switch entry.body {
+        // Text from another person never reaches the terminal raw: escape sequences in it could
+        // rewrite the screen or forge a prompt.
+        case .text(let text): body = displaySafe(text)
+        case .image(let path, let width, let height): body = style.dim("[image \(width)x\(height)] \(displaySafe(path))")
+        }
+        var suffix = ""
+        if entry.direction == .sent {
+            suffix = switch entry.status {
+            case .sent: " " + style.dim("✓")
+            case .delivered: " " + style.dim("✓✓")
+            case .read: " " + style.green("✓✓ read")
+            }
+        }
+        let request = entry.isRequest ? style.yellow(" (request)") : ""
+        return "\(style.dim(time)) \(who)\(request): \(body)\(suffix)"
+    }
+
+    func info(_ text: String) {
+        if json { emit(["message": text]) } else { print(text) }
+    }
+
+    func emit<T: Encodable>(_ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
+            print(text)
+        }
+    }
+
+    static func clockTime(_ timestamp: Timestamp) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        formatter.timeZone = TimeZone.current
+        return formatter.string(from: Date(timeIntervalSince1970: Double(timestamp.millisecondsSinceEpoch) / 1000))
+    }
+
+    static func iso8601(_ timestamp: Timestamp) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(timestamp.millisecondsSinceEpoch) / 1000))
+    }
+}
+
+/// A message as `--json` prints it.
+struct MessageRecord: Encodable {
+    let id: String
+    let from: String
+    let to: String
+    let type: String
+    let text: String?
+    let path: String?
+    let width: UInt32?
+    let height: UInt32?
+    let sentAt: String
+    let receivedAt: String
+    let request: Bool
+    let status: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, from, to, type, text, path, width, height, request, status
+        case sentAt = "sent_at"
+        case receivedAt = "received_at"
+    }
+
+    init(_ entry: HistoryEntry, me: Username) {
+        id = entry.id.hex
+        from = entry.direction == .sent ? me.value : entry.peer.value
+        to = entry.direction == .sent ? entry.peer.value : me.value
+        switch entry.body {
+        case .text(let value):
+            type = "text"
+            text = value
+            path = nil
+            width = nil
+            height = nil
+        case .image(let value, let imageWidth, let imageHeight):
+            type = "image"
+            text = nil
+            path = value
+            width = imageWidth
+            height = imageHeight
+        }
+        sentAt = Output.iso8601(entry.sentAt)
+        receivedAt = Output.iso8601(entry.receivedAt)
+        request = entry.isRequest
+        status = entry.direction == .sent ? String(describing: entry.status) : nil
+    }
+}
+
+/// A contact as `--json` prints it.
+struct ContactRecord: Encodable {
+    let username: String
+    let status: String
+    let verified: Bool
+    let identityChanged: Bool
+    let identityKey: String
+
+    enum CodingKeys: String, CodingKey {
+        case username, status, verified
+        case identityChanged = "identity_changed"
+        case identityKey = "identity_key"
+    }
+
+    init(_ contact: Contact) {
+        username = contact.username.value
+        status = switch contact.status {
+        case .accepted: "accepted"
+        case .requested: "request"
+        case .blocked: "blocked"
+        }
+        verified = contact.verified
+        identityChanged = contact.identityChanged
+        identityKey = Hex.encode(contact.identityKey.bytes)
+    }
+}
