@@ -118,11 +118,13 @@ public enum HistoryStoreContract {
         },
     ]
 
-    static func messageID(_ seed: UInt8) throws -> MessageID {
+    /// A message id whose every byte is `seed`.
+    public static func messageID(_ seed: UInt8) throws -> MessageID {
         try MessageID(bytes: [UInt8](repeating: seed, count: MessageID.byteCount))
     }
 
-    static func entry(
+    /// A history entry with id `messageID(seed)` and plausible defaults for every other field.
+    public static func entry(
         _ seed: UInt8, peer: Username, direction: HistoryEntry.Direction = .sent, body: HistoryEntry.Body? = nil,
         sentAt: Int64 = 1_700_000_000_000, status: HistoryEntry.Status = .sent, isRequest: Bool = false
     ) throws -> HistoryEntry {
