@@ -19,16 +19,19 @@ public struct ClientFixture: Sendable {
         random = SeededRandomSource(seed: seed)
     }
 
+    /// A fresh identity key pair.
     public func identity() throws -> Ed25519KeyPair {
         try crypto.generateEd25519KeyPair(using: random)
     }
 
+    /// A fresh signed prekey, really signed by `identity`.
     public func signedPrekey(id: UInt32, signedBy identity: Ed25519KeyPair, createdAt: Int64 = 1_700_000_000_000) throws -> SignedPrekeyPair {
         let keyPair = try crypto.generateX25519KeyPair(using: random)
         let signature = try crypto.sign(SignedPrekey.signedMessage(id: id, publicKey: keyPair.publicKey), with: identity.secretKey)
         return SignedPrekeyPair(id: id, keyPair: keyPair, signature: signature, createdAt: Timestamp(millisecondsSinceEpoch: createdAt))
     }
 
+    /// A fresh one-time prekey.
     public func oneTimePrekey(id: UInt32) throws -> OneTimePrekeyPair {
         OneTimePrekeyPair(id: id, keyPair: try crypto.generateX25519KeyPair(using: random))
     }
