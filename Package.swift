@@ -55,7 +55,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Adapters/TCPTransport"),
-        .target(name: "SQLiteStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore", "CSQLite"], path: "Adapters/SQLiteStore"),
+        .target(
+            name: "SQLiteStore",
+            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
+            path: "Adapters/SQLiteStore"),
         .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
 
@@ -90,7 +93,11 @@ let package = Package(
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Primitives", "SodiumCrypto", "InMemoryStore"], path: "Tests/AccountsTests"),
         // One generic contract suite per store port (a library, not a test bundle), run by every
         // adapter's test target so that the in-memory fakes cannot drift from SQLite.
-        .target(name: "StoreContractTests", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/StoreContractTests"),
+        // The client-side suites build real sessions (SessionCipher over libsodium) to round-trip.
+        .target(
+            name: "StoreContractTests",
+            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "SodiumCrypto"],
+            path: "Tests/StoreContractTests"),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/InMemoryStoreTests"),
         .testTarget(
             name: "SecureChannelTests",
@@ -106,7 +113,13 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             path: "Tests/TCPTransportTests"),
-        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
+        .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: [
+                "SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations",
+                "ServerCore", "SodiumCrypto",
+            ],
+            path: "Tests/SQLiteStoreTests"),
         .testTarget(
             name: "PNGImagesTests",
             dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],

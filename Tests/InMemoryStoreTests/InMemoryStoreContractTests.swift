@@ -25,3 +25,27 @@ struct InMemoryStoreContractTests {
         try await check.run { InMemoryBlockStore() }
     }
 }
+
+/// The client-side store contracts, run against the in-memory adapters.
+@Suite("In-memory client stores meet the store contracts")
+struct InMemoryClientStoreContractTests {
+    @Test(arguments: LocalKeyStoreContract.checks)
+    func localKeyStore(_ check: ContractCheck<LocalKeyStoreFactory>) async throws {
+        try await check.run { InMemoryLocalKeyStore() }
+    }
+
+    @Test(arguments: SessionStoreContract.checks)
+    func sessionStore(_ check: ContractCheck<SessionStoreFactory>) async throws {
+        try await check.run { InMemorySessionStore() }
+    }
+
+    @Test(arguments: ContactStoreContract.checks)
+    func contactStore(_ check: ContractCheck<ContactStoreFactory>) async throws {
+        try await check.run { InMemoryContactStore() }
+    }
+
+    @Test(arguments: HistoryStoreContract.checks)
+    func historyStore(_ check: ContractCheck<HistoryStoreFactory>) async throws {
+        try await check.run { InMemoryHistoryStore() }
+    }
+}

@@ -33,3 +33,36 @@ struct SQLiteStoreContractTests {
         try await check.run { try SQLiteServerStore(path: path).blocks }
     }
 }
+
+/// The client-side store contracts, run against the stores of ``SQLiteClientStore``, each check on
+/// a fresh encrypted database file.
+@Suite("SQLite client stores meet the store contracts")
+struct SQLiteClientStoreContractTests {
+    @Test(arguments: LocalKeyStoreContract.checks)
+    func localKeyStore(_ check: ContractCheck<LocalKeyStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path).keys }
+    }
+
+    @Test(arguments: SessionStoreContract.checks)
+    func sessionStore(_ check: ContractCheck<SessionStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path).sessions }
+    }
+
+    @Test(arguments: ContactStoreContract.checks)
+    func contactStore(_ check: ContractCheck<ContactStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path).contacts }
+    }
+
+    @Test(arguments: HistoryStoreContract.checks)
+    func historyStore(_ check: ContractCheck<HistoryStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path).history }
+    }
+}

@@ -1,0 +1,215 @@
+import Conversations
+import Envelope
+import Prekeys
+import Primitives
+
+/// The plaintext layouts of the client's sealed records, written with ``ByteWriter`` and read back
+/// with ``ByteReader`` under the bounds in ``SQLiteClientStore/Limits``.
+///
+/// Each layout starts with a version byte so that a later build can read old records. Sessions are
+/// not here: they use `Session.serialized()`, owned by the Conversations module. Encoders return a
+/// fresh array that the caller seals and wipes (``ClientRecordCipher/seal(_:table:lookups:)``).
+enum ClientRecordCoding {
+    static let version: UInt8 = 1
+
+    // MARK: Local keys
+
+    static func encode(_ identity: Ed25519KeyPair) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 64 + 32)
+        writer.write(version)
+        writer.writeSecret(identity.secretKey.secret)
+        writer.writeRaw(identity.publicKey.bytes)
+        return writer.bytes
+    }
+
+    static func decodeIdentity(_ bytes: [UInt8]) throws(DecodingError) -> Ed25519KeyPair {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "identity")
+        let secret = try reader.readSecret(Ed25519SecretKey.byteCount, "identity secret key")
+        let publicKey = try readEd25519(&reader, "identity public key")
+        try reader.expectEnd()
+        return Ed25519KeyPair(secretKey: try checked("identity secret key") { () throws(CryptoError) in try Ed25519SecretKey(secret) }, publicKey: publicKey)
+    }
+
+    static func encode(_ pair: SignedPrekeyPair) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 4 + 32 + 32 + 64 + 8)
+        writer.write(version)
+        writer.write(pair.id)
+        writer.writeSecret(pair.keyPair.secretKey.secret)
+        writer.writeRaw(pair.keyPair.publicKey.bytes)
+        writer.writeRaw(pair.signature.bytes)
+        writer.write(pair.createdAt.millisecondsSinceEpoch)
+        return writer.bytes
+    }
+
+    static func decodeSignedPrekey(_ bytes: [UInt8]) throws(DecodingError) -> SignedPrekeyPair {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "signed prekey")
+        let id = try reader.readUInt32("signed prekey id")
+        let keyPair = try readX25519Pair(&reader, "signed prekey")
+        let signatureBytes = try reader.readRaw(Ed25519Signature.byteCount, "signed prekey signature")
+        let signature = try checked("signed prekey signature") { () throws(CryptoError) in try Ed25519Signature(bytes: signatureBytes) }
+        let createdAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("signed prekey created at"))
+        try reader.expectEnd()
+        return SignedPrekeyPair(id: id, keyPair: keyPair, signature: signature, createdAt: createdAt)
+    }
+
+    static func encode(_ pair: OneTimePrekeyPair) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 4 + 32 + 32)
+        writer.write(version)
+        writer.write(pair.id)
+        writer.writeSecret(pair.keyPair.secretKey.secret)
+        writer.writeRaw(pair.keyPair.publicKey.bytes)
+        return writer.bytes
+    }
+
+    static func decodeOneTimePrekey(_ bytes: [UInt8]) throws(DecodingError) -> OneTimePrekeyPair {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "one-time prekey")
+        let id = try reader.readUInt32("one-time prekey id")
+        let keyPair = try readX25519Pair(&reader, "one-time prekey")
+        try reader.expectEnd()
+        return OneTimePrekeyPair(id: id, keyPair: keyPair)
+    }
+
+    // MARK: Contacts
+
+    static func encode(_ contact: Contact) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 4 + 32 + 32 + 3)
+        writer.write(version)
+        writer.writeString(contact.username.value)
+        writer.writeRaw(contact.identityKey.bytes)
+        writer.write(contact.status.rawValue)
+        writer.write(contact.verified)
+        writer.write(contact.identityChanged)
+        return writer.bytes
+    }
+
+    static func decodeContact(_ bytes: [UInt8]) throws(DecodingError) -> Contact {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "contact")
+        let username = try readUsername(&reader, "contact username")
+        let identityKey = try readEd25519(&reader, "contact identity key")
+        let rawStatus = try reader.readUInt8("contact status")
+        guard let status = Contact.Status(rawValue: rawStatus) else {
+            throw .invalidValue(field: "contact status", reason: "unknown status \(rawStatus)")
+        }
+        let verified = try reader.readBool("contact verified")
+        let identityChanged = try reader.readBool("contact identity changed")
+        try reader.expectEnd()
+        return Contact(username: username, identityKey: identityKey, status: status, verified: verified, identityChanged: identityChanged)
+    }
+
+    // MARK: History
+
+    private enum BodyTag: UInt8 {
+        case text = 1, image = 2
+    }
+
+    static func encode(_ entry: HistoryEntry) -> [UInt8] {
+        var writer = ByteWriter(capacity: 96)
+        writer.write(version)
+        writer.writeRaw(entry.id.bytes)
+        writer.writeString(entry.peer.value)
+        writer.write(entry.direction.rawValue)
+        switch entry.body {
+        case .text(let text):
+            writer.write(BodyTag.text.rawValue)
+            writer.writeString(text)
+        case .image(let path, let width, let height):
+            writer.write(BodyTag.image.rawValue)
+            writer.writeString(path)
+            writer.write(width)
+            writer.write(height)
+        }
+        writer.write(entry.sentAt.millisecondsSinceEpoch)
+        writer.write(entry.receivedAt.millisecondsSinceEpoch)
+        writer.write(entry.status.rawValue)
+        writer.write(entry.isRequest)
+        return writer.bytes
+    }
+
+    static func decodeHistoryEntry(_ bytes: [UInt8]) throws(DecodingError) -> HistoryEntry {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "history entry")
+        let id = try MessageID(bytes: reader.readRaw(MessageID.byteCount, "message id"))
+        let peer = try readUsername(&reader, "history peer")
+        let rawDirection = try reader.readUInt8("direction")
+        guard let direction = HistoryEntry.Direction(rawValue: rawDirection) else {
+            throw .invalidValue(field: "direction", reason: "unknown direction \(rawDirection)")
+        }
+        let rawTag = try reader.readUInt8("body tag")
+        let body: HistoryEntry.Body
+        switch BodyTag(rawValue: rawTag) {
+        case .text:
+            body = .text(try reader.readString("text", limit: SQLiteClientStore.Limits.maxTextBytes))
+        case .image:
+            let path = try reader.readString("image path", limit: SQLiteClientStore.Limits.maxImagePathBytes)
+            body = .image(path: path, width: try reader.readUInt32("image width"), height: try reader.readUInt32("image height"))
+        case nil:
+            throw .invalidValue(field: "body tag", reason: "unknown body \(rawTag)")
+        }
+        let sentAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("sent at"))
+        let receivedAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("received at"))
+        let rawStatus = try reader.readUInt8("status")
+        guard let status = HistoryEntry.Status(rawValue: rawStatus) else {
+            throw .invalidValue(field: "status", reason: "unknown status \(rawStatus)")
+        }
+        let isRequest = try reader.readBool("is request")
+        try reader.expectEnd()
+        return HistoryEntry(
+            id: id, peer: peer, direction: direction, body: body, sentAt: sentAt, receivedAt: receivedAt, status: status,
+            isRequest: isRequest)
+    }
+
+    // MARK: Settings
+
+    static func encodeSetting(key: String, value: [UInt8]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 8 + key.utf8.count + value.count)
+        writer.write(version)
+        writer.writeString(key)
+        writer.writeVariable(value)
+        return writer.bytes
+    }
+
+    static func decodeSetting(_ bytes: [UInt8]) throws(DecodingError) -> (key: String, value: [UInt8]) {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "setting")
+        let key = try reader.readString("setting key", limit: SQLiteClientStore.Limits.maxSettingKeyBytes)
+        let value = try reader.readVariable("setting value", limit: SQLiteClientStore.Limits.maxSettingValueBytes)
+        try reader.expectEnd()
+        return (key, value)
+    }
+
+    // MARK: Fields
+
+    private static func readVersion(_ reader: inout ByteReader, _ record: String) throws(DecodingError) {
+        let found = try reader.readUInt8("\(record) version")
+        guard found == version else {
+            throw .invalidValue(field: "\(record) version", reason: "unsupported version \(found)")
+        }
+    }
+
+    private static func readUsername(_ reader: inout ByteReader, _ field: String) throws(DecodingError) -> Username {
+        let raw = try reader.readString(field, limit: SQLiteClientStore.Limits.maxUsernameBytes)
+        do { return try Username(raw) } catch { throw .invalidValue(field: field, reason: error.description) }
+    }
+
+    private static func readEd25519(_ reader: inout ByteReader, _ field: String) throws(DecodingError) -> Ed25519PublicKey {
+        let bytes = try reader.readRaw(Ed25519PublicKey.byteCount, field)
+        return try checked(field) { () throws(CryptoError) in try Ed25519PublicKey(bytes: bytes) }
+    }
+
+    private static func readX25519Pair(_ reader: inout ByteReader, _ record: String) throws(DecodingError) -> X25519KeyPair {
+        let secret = try reader.readSecret(X25519SecretKey.byteCount, "\(record) secret key")
+        let publicBytes = try reader.readRaw(X25519PublicKey.byteCount, "\(record) public key")
+        return try checked(record) { () throws(CryptoError) in
+            X25519KeyPair(secretKey: try X25519SecretKey(secret), publicKey: try X25519PublicKey(bytes: publicBytes))
+        }
+    }
+
+    /// Runs a key type's length check, reporting a failure as a decoding error of `field`.
+    private static func checked<T>(_ field: String, _ make: () throws(CryptoError) -> T) throws(DecodingError) -> T {
+        do { return try make() } catch { throw .invalidValue(field: field, reason: "\(error)") }
+    }
+}

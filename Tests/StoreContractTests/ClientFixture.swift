@@ -1,0 +1,122 @@
+import Conversations
+import Envelope
+import Prekeys
+import Primitives
+import SodiumCrypto
+import Synchronization
+
+/// Real key material and real sessions for the client-side contracts: the stores must round-trip
+/// what the domain actually produces (secret keys, ratchet state with skipped keys and a pending
+/// prelude), not hand-made bytes. Deterministic: libsodium for the arithmetic, a seeded source for
+/// the randomness.
+public struct ClientFixture: Sendable {
+    public let crypto: any CryptoProvider
+    public let random: SeededRandomSource
+
+    /// - Throws: `CryptoError.libraryUnavailable` if libsodium cannot start.
+    public init(seed: UInt64 = 1) throws {
+        crypto = try SodiumCryptoProvider()
+        random = SeededRandomSource(seed: seed)
+    }
+
+    /// A fresh identity key pair.
+    public func identity() throws -> Ed25519KeyPair {
+        try crypto.generateEd25519KeyPair(using: random)
+    }
+
+    /// A fresh signed prekey, really signed by `identity`.
+    public func signedPrekey(id: UInt32, signedBy identity: Ed25519KeyPair, createdAt: Int64 = 1_700_000_000_000) throws -> SignedPrekeyPair {
+        let keyPair = try crypto.generateX25519KeyPair(using: random)
+        let signature = try crypto.sign(SignedPrekey.signedMessage(id: id, publicKey: keyPair.publicKey), with: identity.secretKey)
+        return SignedPrekeyPair(id: id, keyPair: keyPair, signature: signature, createdAt: Timestamp(millisecondsSinceEpoch: createdAt))
+    }
+
+    /// A fresh one-time prekey.
+    public func oneTimePrekey(id: UInt32) throws -> OneTimePrekeyPair {
+        OneTimePrekeyPair(id: id, keyPair: try crypto.generateX25519KeyPair(using: random))
+    }
+
+    /// Two ends of one conversation, as a client stores them.
+    public struct Conversation: Sendable {
+        /// Alice's session with Bob: she has sent three messages and heard nothing back, so it
+        /// still carries her X3DH prelude.
+        public let initiator: Session
+        /// Bob's session with Alice after receiving only her third message: it holds two skipped
+        /// message keys.
+        public let responder: Session
+        /// Alice's first two messages, which Bob's session can still decrypt.
+        public let delayed: [CiphertextEnvelope]
+        /// Bob's identity, for decrypting `delayed`.
+        public let responderIdentity: Ed25519KeyPair
+    }
+
+    /// Runs X3DH and the Double Ratchet between `initiator` and `responder` (see ``Conversation``).
+    public func conversation(initiator: Username, responder: Username) throws -> Conversation {
+        let aliceIdentity = try identity()
+        let bobIdentity = try identity()
+        let bobKeys = FixtureKeyStore()
+        let signed = try signedPrekey(id: 1, signedBy: bobIdentity)
+        let oneTime = try oneTimePrekey(id: 100)
+        try bobKeys.addSignedPrekeyPair(signed)
+        try bobKeys.addOneTimePrekeyPairs([oneTime])
+        let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(UnverifiedPrekeyBundle(
+            identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey))
+        let cipher = SessionCipher(crypto: crypto, random: random)
+        var aliceSession = try cipher.startSession(with: bundle, peer: responder, localIdentity: aliceIdentity)
+        let envelopes = try (0..<3).map { index in
+            try cipher.encrypt(text("message \(index)", at: Int64(index)), in: &aliceSession)
+        }
+        let inbound = try cipher.decrypt(envelopes[2], from: initiator, existing: nil, localIdentity: bobIdentity, keys: bobKeys)
+        return Conversation(initiator: aliceSession, responder: inbound.session, delayed: Array(envelopes[0..<2]), responderIdentity: bobIdentity)
+    }
+
+    /// Decrypts `envelope` within `session` (which must not need a key store).
+    public func decrypt(_ envelope: CiphertextEnvelope, in session: Session, from sender: Username, identity: Ed25519KeyPair) throws -> MessageContent {
+        try SessionCipher(crypto: crypto, random: random)
+            .decrypt(envelope, from: sender, existing: session, localIdentity: identity, keys: FixtureKeyStore()).content
+    }
+
+    private func text(_ body: String, at milliseconds: Int64) -> MessageContent {
+        MessageContent(id: MessageID.random(using: random), sentAt: Timestamp(millisecondsSinceEpoch: milliseconds), body: .text(body))
+    }
+}
+
+/// A deterministic random source (SplitMix64). Tests only: it is predictable by design.
+public final class SeededRandomSource: RandomSource {
+    private let state: Mutex<UInt64>
+
+    public init(seed: UInt64) { state = Mutex(seed) }
+
+    public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
+        state.withLock { state in
+            for index in buffer.indices {
+                state &+= 0x9e37_79b9_7f4a_7c15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+                z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+                buffer[index] = UInt8(truncatingIfNeeded: z ^ (z >> 31))
+            }
+        }
+    }
+}
+
+/// Bob's keys while the fixture builds a session. Deliberately not an adapter under test (the
+/// contract suite must not depend on the fakes it checks).
+private final class FixtureKeyStore: LocalKeyStore {
+    private struct State {
+        var signed: [SignedPrekeyPair] = []
+        var oneTime: [UInt32: OneTimePrekeyPair] = [:]
+    }
+    private let state = Mutex(State())
+
+    func identityKeyPair() throws -> Ed25519KeyPair? { nil }
+    func setIdentityKeyPair(_ keyPair: Ed25519KeyPair) throws {}
+    func signedPrekeyPairs() throws -> [SignedPrekeyPair] { state.withLock { $0.signed } }
+    func addSignedPrekeyPair(_ pair: SignedPrekeyPair) throws { state.withLock { $0.signed.append(pair) } }
+    func removeSignedPrekeyPair(id: UInt32) throws {}
+    func oneTimePrekeyPair(id: UInt32) throws -> OneTimePrekeyPair? { state.withLock { $0.oneTime[id] } }
+    func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws {
+        state.withLock { for pair in pairs { $0.oneTime[pair.id] = pair } }
+    }
+    func removeOneTimePrekeyPair(id: UInt32) throws {}
+}
