@@ -60,6 +60,7 @@ let package = Package(
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: "Adapters/SQLiteStore"),
         .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
+        .target(name: "TerminalIO", path: "Adapters/TerminalIO"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
 
         // MARK: - executables (composition roots: wire adapters into the application, run, shut down)
@@ -134,5 +135,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ApplicationTests"),
+        // Drives the built `parley` and `parley-server` binaries (built by `swift build --build-tests`).
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["ClientCore", "PNGImages"],
+            path: "Tests/EndToEndTests",
+            linkerSettings: [.linkedLibrary("util")]),
     ]
 )

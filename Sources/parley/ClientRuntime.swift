@@ -42,7 +42,7 @@ struct ClientRuntime {
     /// client, and tears everything down.
     func withClient<Result: Sendable>(
         user: Username, password: SecretBytes, mode: Mode, terminal: LineEditor?,
-        _ body: @Sendable (ParleyClient, Int, EventSink) async throws -> Result
+        _ body: (ParleyClient, Int, EventSink) async throws -> Result
     ) async throws -> Result {
         let home = options.resolvedHome
         let server = options.serverAddress
@@ -102,7 +102,7 @@ struct ClientRuntime {
                     case .logIn:
                         pending = try await client.logIn(username: user, password: password)
                     }
-                } catch {
+                } catch let error as ClientError {
                     if mode == .register { try? FileManager.default.removeItem(atPath: folder) }
                     throw CLIError(error)
                 }

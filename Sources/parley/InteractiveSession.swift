@@ -75,7 +75,7 @@ struct InteractiveSession {
 }
 
 /// The logged-in part of the interactive session.
-struct ChatLoop {
+final class ChatLoop: Sendable {
     let client: ParleyClient
     let user: Username
     let editor: LineEditor
@@ -100,7 +100,7 @@ struct ChatLoop {
     private var output: Output { Output(json: false) }
 
     func run(pending: Int, password: SecretBytes) async throws -> InteractiveSession.Ending {
-        events.setHandler { event in handle(event) }
+        events.setHandler { [self] event in handle(event) }
         defer { events.setHandler(nil) }
         editor.printAbove(style.green("Logged in as \(user).") + (pending > 0 ? " \(pending) message(s) waiting." : "") + " Type /help for commands.")
         while !ended.withLock({ $0 }) {

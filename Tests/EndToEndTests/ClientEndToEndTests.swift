@@ -1,0 +1,200 @@
+import ClientCore
+import Foundation
+import PNGImages
+import Testing
+
+/// The built `parley` and `parley-server` binaries over loopback, used as a person or a script
+/// would use them.
+@Suite("End to end", .serialized, .timeLimit(.minutes(5)))
+struct ClientEndToEndTests {
+    /// JSON lines printed by `--json`.
+    func jsonLines(_ text: String) throws -> [[String: Any]] {
+        try text.split(separator: "\n").map { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw HarnessError(description: "not a JSON object: \(line)")
+            }
+            return object
+        }
+    }
+
+    @Test("the demo flow: offline text and image, request, accept, reply, history on both sides, same safety number")
+    func demoFlow() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("alice")
+        try await world.register("bob")
+
+        var result = try await world.parley("alice", ["send", "bob", "hello", "bob,", "you", "are", "offline"])
+        #expect(result.status == 0, "\(result)")
+        let png = world.root.appendingPathComponent("picture.png").path
+        _ = try await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", Binaries.packageRoot.appendingPathComponent("scripts/make_demo_png.py").path, png])
+        result = try await world.parley("alice", ["send-image", "bob", png])
+        #expect(result.status == 0, "\(result)")
+
+        result = try await world.parley("bob", ["--json", "receive", "--wait", "5"])
+        #expect(result.status == 0, "\(result)")
+        let received = try jsonLines(result.stdout)
+        #expect(received.count == 2, "\(result)")
+        #expect(received.first?["type"] as? String == "text")
+        #expect(received.first?["text"] as? String == "hello bob, you are offline")
+        #expect(received.first?["from"] as? String == "alice")
+        #expect(received.first?["to"] as? String == "bob")
+        #expect(received.first?["request"] as? Bool == true)
+        #expect(received.last?["type"] as? String == "image")
+        let savedPath = try #require(received.last?["path"] as? String)
+        #expect(savedPath.contains("/images/alice/"))
+        #expect(FileManager.default.fileExists(atPath: savedPath))
+        for key in ["id", "sent_at", "received_at"] { #expect(received.first?[key] != nil, "missing \(key)") }
+
+        result = try await world.parley("bob", ["requests"])
+        #expect(result.stdout.contains("Request from alice"), "\(result)")
+        result = try await world.parley("bob", ["accept", "alice"])
+        #expect(result.status == 0, "\(result)")
+        result = try await world.parley("bob", ["send", "alice", "hi alice!"])
+        #expect(result.status == 0, "\(result)")
+        result = try await world.parley("alice", ["--json", "receive", "--wait", "5"])
+        #expect(try jsonLines(result.stdout).contains { $0["text"] as? String == "hi alice!" }, "\(result)")
+
+        let aliceHistory = try jsonLines(try await world.parley("alice", ["--json", "history", "bob"]).stdout)
+        let bobHistory = try jsonLines(try await world.parley("bob", ["--json", "history", "alice"]).stdout)
+        #expect(aliceHistory.count == 3 && bobHistory.count == 3)
+        #expect(aliceHistory.map { $0["id"] as? String } == bobHistory.map { $0["id"] as? String })
+
+        result = try await world.parley("bob", ["images", "alice"])
+        #expect(result.stdout.contains(savedPath))
+        let aliceNumber = try await world.parley("alice", ["safety-number", "bob"]).stdout
+        let bobNumber = try await world.parley("bob", ["safety-number", "alice"]).stdout
+        #expect(aliceNumber == bobNumber)
+        #expect(aliceNumber.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").count == 12)
+        #expect(try await world.parley("bob", ["verify", "alice"]).status == 0)
+    }
+
+    @Test("rejecting a request tells the sender and blocks them; blocking refuses further messages")
+    func rejectAndBlock() async throws {
+        let world = try World()
+        try await world.server.start()
+        for user in ["bob", "carol", "dave"] { try await world.register(user) }
+        #expect(try await world.parley("carol", ["send", "bob", "hi, it's carol"]).status == 0)
+        #expect(try await world.parley("bob", ["receive", "--wait", "5"]).stdout.contains("hi, it's carol"))
+        #expect(try await world.parley("bob", ["reject", "carol"]).status == 0)
+        let declined = try await world.parley("carol", ["receive", "--wait", "3"])
+        #expect(declined.stderr.contains("bob declined your message request"), "\(declined)")
+        let refused = try await world.parley("carol", ["send", "bob", "again"])
+        #expect(refused.status == 65, "\(refused)")
+        #expect(refused.stderr.contains("does not accept messages"), "\(refused)")
+
+        #expect(try await world.parley("bob", ["block", "dave"]).status == 0)
+        let blocked = try await world.parley("dave", ["send", "bob", "let me in"])
+        #expect(blocked.status == 65, "\(blocked)")
+        #expect(try await world.parley("bob", ["unblock", "dave"]).status == 0)
+        #expect(try await world.parley("dave", ["send", "bob", "thanks"]).status == 0)
+    }
+
+    @Test("history survives logout and a server restart; a wrong password is refused with exit 77")
+    func historyAfterRestartAndWrongPassword() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("erin")
+        try await world.register("frank")
+        #expect(try await world.parley("erin", ["send", "frank", "remember this"]).status == 0)
+        #expect(try await world.parley("frank", ["receive", "--wait", "5"]).status == 0)
+        #expect(world.server.stop(signal: SIGTERM) == 0)
+        try await world.server.start(port: world.server.port)
+        let history = try await world.parley("frank", ["history", "erin"])
+        #expect(history.stdout.contains("remember this"), "\(history)")
+        let wrong = try await world.parley("frank", ["history", "erin"], password: "not-my-password")
+        #expect(wrong.status == 77, "\(wrong)")
+        #expect(!wrong.stdout.contains("remember this"))
+        // With the server down, the same command says the server is unreachable.
+        #expect(world.server.stop(signal: SIGTERM) == 0)
+        let unreachable = try await world.parley("frank", ["history", "erin"])
+        #expect(unreachable.status == 69, "\(unreachable)")
+        #expect(unreachable.stderr.contains("cannot reach the server"), "\(unreachable)")
+        let usage = try await run(Binaries.parley, ["send"])
+        #expect(usage.status == 64, "\(usage)")
+    }
+
+    @Test("a contact who re-registers is flagged loudly and sending waits for trust")
+    func identityChangeWarning() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("gina")
+        try await world.register("hank")
+        #expect(try await world.parley("gina", ["send", "hank", "first"]).status == 0)
+        #expect(try await world.parley("hank", ["receive", "--wait", "5"]).status == 0)
+        let deleted = try await world.parley("hank", ["delete-account", "--yes"])
+        #expect(deleted.status == 0, "\(deleted)")
+        try await world.register("hank")
+
+        let held = try await world.parley("gina", ["send", "hank", "are you still you?"])
+        #expect(held.status == 65, "\(held)")
+        #expect(held.stderr.contains("WARNING: hank's identity key has changed"), "\(held)")
+        let contacts = try await world.parley("gina", ["contacts"])
+        #expect(contacts.stdout.contains("IDENTITY CHANGED"), "\(contacts)")
+        #expect(try await world.parley("gina", ["trust", "hank"]).status == 0)
+        #expect(try await world.parley("gina", ["send", "hank", "welcome back"]).status == 0)
+        let received = try await world.parley("hank", ["receive", "--wait", "5"])
+        #expect(received.stdout.contains("welcome back"), "\(received)")
+    }
+
+    @Test("images: metadata is stripped and pixels survive; corrupt and oversized files are refused and nothing is sent")
+    func images() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("ivy")
+        try await world.register("jack")
+        let png = world.root.appendingPathComponent("tagged.png").path
+        _ = try await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", Binaries.packageRoot.appendingPathComponent("scripts/make_demo_png.py").path, png])
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: png)))
+        #expect(String(decoding: original, as: UTF8.self).contains("tEXt"))
+        #expect(try await world.parley("ivy", ["send-image", "jack", png]).status == 0)
+        let received = try jsonLines(try await world.parley("jack", ["--json", "receive", "--wait", "5"]).stdout)
+        let saved = try #require(received.first?["path"] as? String)
+        let savedBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: saved)))
+        for chunk in ["tEXt", "zTXt", "iTXt", "eXIf", "tIME", "GPS"] {
+            #expect(!String(decoding: savedBytes, as: UTF8.self).contains(chunk), "\(chunk) survived")
+        }
+        let validator = LibPNGImageValidator()
+        #expect(try validator.decode(savedBytes) == validator.decode(original))
+
+        let truncated = world.root.appendingPathComponent("truncated.png").path
+        FileManager.default.createFile(atPath: truncated, contents: Data(original.prefix(original.count / 2)))
+        let corrupt = try await world.parley("ivy", ["send-image", "jack", truncated])
+        #expect(corrupt.status == 65, "\(corrupt)")
+        #expect(corrupt.stderr.contains("image refused"), "\(corrupt)")
+        let huge = world.root.appendingPathComponent("huge.png").path
+        FileManager.default.createFile(atPath: huge, contents: Data(original + [UInt8](repeating: 0, count: 10 << 20)))
+        let oversized = try await world.parley("ivy", ["send-image", "jack", huge])
+        #expect(oversized.status == 65, "\(oversized)")
+        let notPNG = world.root.appendingPathComponent("notes.png").path
+        FileManager.default.createFile(atPath: notPNG, contents: Data("just text".utf8))
+        #expect(try await world.parley("ivy", ["send-image", "jack", notPNG]).status == 65)
+        let nothing = try await world.parley("jack", ["--json", "receive"])
+        #expect(try jsonLines(nothing.stdout).isEmpty, "\(nothing)")
+    }
+
+    @Test("no plaintext in the server's or the clients' databases")
+    func noPlaintextAtRest() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("kate")
+        try await world.register("liam")
+        let secret = "PARLEY-E2E-PLAINTEXT-\(UUID().uuidString.prefix(8))"
+        #expect(try await world.parley("kate", ["send", "liam", secret]).status == 0)
+        #expect(try await world.parley("liam", ["receive", "--wait", "5"]).stdout.contains(secret))
+        #expect(try await world.parley("liam", ["send", "kate", "reply " + secret]).status == 0)
+        #expect(try await world.parley("kate", ["receive", "--wait", "5"]).status == 0)
+        world.server.stop(signal: SIGTERM)
+        let needles = [secret, "kate-password-123", "liam-password-123"].map { Data($0.utf8) }
+        let enumerator = FileManager.default.enumerator(at: world.root, includingPropertiesForKeys: nil)
+        var scanned = 0
+        while let url = enumerator?.nextObject() as? URL {
+            guard url.lastPathComponent.contains("sqlite") else { continue }
+            let bytes = try Data(contentsOf: url)
+            scanned += 1
+            for needle in needles { #expect(bytes.range(of: needle) == nil, "\(url.path) contains a plaintext") }
+        }
+        #expect(scanned >= 3)
+        #expect(!world.server.logText.contains(secret))
+    }
+}
