@@ -135,23 +135,38 @@ struct ClientRuntime {
 /// Collects what the client reports, prints warnings at once (above the input line in the
 /// interactive session), and lets commands wait for arrivals.
 final class EventSink: Sendable {
-    private let events = Mutex([ClientEvent]())
+    private struct State {
+        var events: [ClientEvent] = []
+        var handler: (@Sendable (ClientEvent) -> Void)?
+    }
+
+    /// One lock for the log and the handler, so that an event is either replayed to a new
+    /// handler or delivered to it, never both and never neither.
+    private let state = Mutex(State())
     let terminal: LineEditor?
     let json: Bool
-    private let onEvent = Mutex<(@Sendable (ClientEvent) -> Void)?>(nil)
 
     init(terminal: LineEditor?, json: Bool) {
         self.terminal = terminal
         self.json = json
     }
 
+    /// Routes events to `handler`, first replaying those recorded before it was set (deliveries
+    /// processed during login arrive before the interactive loop starts).
     func setHandler(_ handler: (@Sendable (ClientEvent) -> Void)?) {
-        onEvent.withLock { $0 = handler }
+        let earlier = state.withLock { state -> [ClientEvent] in
+            state.handler = handler
+            return handler == nil ? [] : state.events
+        }
+        if let handler { earlier.forEach(handler) }
     }
 
     func record(_ event: ClientEvent) {
-        events.withLock { $0.append(event) }
-        if let handler = onEvent.withLock({ $0 }) {
+        let handler = state.withLock { state -> (@Sendable (ClientEvent) -> Void)? in
+            state.events.append(event)
+            return state.handler
+        }
+        if let handler {
             handler(event)
             return
         }
@@ -177,7 +192,7 @@ final class EventSink: Sendable {
         }
     }
 
-    var all: [ClientEvent] { events.withLock { $0 } }
+    var all: [ClientEvent] { state.withLock { $0.events } }
 
     var messages: [HistoryEntry] {
         all.compactMap { if case .message(let entry) = $0 { entry } else { nil } }

@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pseudo-terminal whose slave side is a child process's terminal.
+final class PseudoTerminal: @unchecked Sendable {
+    let master: Int32
+    let slave: Int32
+    private(set) var transcript = ""
+
+    init() throws {
+        var master: Int32 = -1, slave: Int32 = -1
+        var size = winsize(ws_row: 40, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0)
+        guard openpty(&master, &slave, nil, nil, &size) == 0 else { throw HarnessError(description: "openpty failed") }
+        self.master = master
+        self.slave = slave
+        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+    }
+
+    deinit {
+        close(master)
+        close(slave)
+    }
+
+    func type(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
+    }
+
+    /// Reads until `needle` appears in what was read since `from` (bounded).
+    @discardableResult
+    func read(until needle: String, from start: String.Index? = nil, timeout: Duration = .seconds(20)) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, $0.count) }
+            if count > 0 {
+                transcript += String(decoding: buffer.prefix(count), as: UTF8.self)
+            }
+            let searched = start.map { String(transcript[$0...]) } ?? transcript
+            if searched.contains(needle) { return transcript }
+            if count <= 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        throw HarnessError(description: "did not see \(needle.debugDescription); the terminal showed:\n\(transcript)")
+    }
+}
+
+@Suite("Interactive session", .serialized, .timeLimit(.minutes(3)))
+struct InteractiveSessionTests {
+    @Test("through a pseudo-terminal: the password is not echoed, a chat exchange works live, Ctrl-D exits cleanly")
+    func chatThroughPseudoTerminal() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("zed")
+        try await world.register("yan")
+        // Yan writes first so that Zed's session starts with something to show.
+        #expect(try await world.parley("yan", ["send", "zed", "hello zed"]).status == 0)
+
+        let terminal = try PseudoTerminal()
+        let process = Process()
+        process.executableURL = Binaries.parley
+        process.arguments = ["--server", "127.0.0.1:\(world.server.port)", "--home", world.home("zed"), "--user", "zed"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["TERM"] = "xterm-256color"
+        environment.removeValue(forKey: "NO_COLOR")
+        process.environment = environment
+        let slaveHandle = FileHandle(fileDescriptor: terminal.slave, closeOnDealloc: false)
+        process.standardInput = slaveHandle
+        process.standardOutput = slaveHandle
+        process.standardError = slaveHandle
+        try process.run()
+        defer {
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+
+        try await terminal.read(until: "Username [zed]")
+        terminal.type("\r")
+        try await terminal.read(until: "Password for zed")
+        let beforePassword = terminal.transcript.endIndex
+        terminal.type("zed-password-123\r")
+        try await terminal.read(until: "Logged in as zed")
+        #expect(!terminal.transcript[beforePassword...].contains("zed-password-123"), "the password was echoed")
+        // Yan's message arrived while Zed was away: a one-line notice.
+        try await terminal.read(until: "from yan")
+
+        terminal.type("/chat yan\r")
+        try await terminal.read(until: "conversation with yan")
+        try await terminal.read(until: "hello zed")
+        let beforeSend = terminal.transcript.endIndex
+        terminal.type("hi yan, typing in a real terminal\r")
+        try await terminal.read(until: "hi yan, typing in a real terminal", from: beforeSend)
+
+        let received = try await world.parley("yan", ["receive", "--wait", "5"])
+        #expect(received.stdout.contains("hi yan, typing in a real terminal"), "\(received)")
+        // A reply appears live, above whatever is being typed.
+        terminal.type("half-typed")
+        let beforeReply = terminal.transcript.endIndex
+        #expect(try await world.parley("yan", ["send", "zed", "live reply from yan"]).status == 0)
+        try await terminal.read(until: "live reply from yan", from: beforeReply)
+        try await terminal.read(until: "half-typed", from: beforeReply)
+
+        terminal.type("\u{15}")  // Ctrl-U clears the half-typed line
+        terminal.type("\u{04}")  // Ctrl-D on an empty line leaves
+        let deadline = ContinuousClock.now + .seconds(15)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!process.isRunning, "parley did not exit on Ctrl-D:\n\(terminal.transcript)")
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        // The terminal is back in cooked mode with echo on.
+        var settings = termios()
+        tcgetattr(terminal.slave, &settings)
+        #expect(settings.c_lflag & tcflag_t(ECHO) != 0)
+        #expect(settings.c_lflag & tcflag_t(ICANON) != 0)
+    }
+}
