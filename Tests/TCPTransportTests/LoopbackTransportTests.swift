@@ -177,11 +177,13 @@ struct LoopbackTransportTests {
 
     @Test func idleAuthenticatedConnectionIsKeptAliveByPings() async throws {
         let environment = try TransportEnvironment()
-        let limits = ChannelLimits(keepAliveInterval: .milliseconds(100), deadPeerTimeout: .milliseconds(400))
+        // Pings every 100 ms against a 1.5 s dead-peer timeout: generous enough that a loaded
+        // 2-core machine (other tests, builds) cannot delay a ping past it.
+        let limits = ChannelLimits(keepAliveInterval: .milliseconds(100), deadPeerTimeout: .milliseconds(1500))
         try await environment.withServer(limits: limits) { server in
             try await environment.client(limits: limits).withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
-                // Four dead-peer timeouts of application silence: only the pings keep it open.
-                try await Task.sleep(for: .milliseconds(1600))
+                // Over two dead-peer timeouts of application silence: only the pings keep it open.
+                try await Task.sleep(for: .milliseconds(3500))
                 try await connection.send([42])
                 var iterator = inbound.makeAsyncIterator()
                 #expect(try await iterator.next() == [42])
