@@ -76,9 +76,9 @@ final class ServerProcess: Sendable {
         let listening: String
         do {
             let lines = try await log.lines.wait("the server's \"listening\" line", within: .seconds(20)) { lines in
-                lines.contains { $0.contains("listening") }
+                lines.contains(where: isListeningLine)
             }
-            listening = lines.first { $0.contains("listening") } ?? ""
+            listening = lines.first(where: isListeningLine) ?? ""
         } catch {
             if exit.elements.isEmpty { kill(pid, SIGKILL) }
             throw StartFailure(description: "parley-server did not start (\(error)); its log:\n\(log.text)")
@@ -124,6 +124,11 @@ final class ServerProcess: Sendable {
     /// The synchronous safety net for `defer`: SIGKILL if still running. Foundation reaps it.
     func forceStop() {
         send(SIGKILL)
+    }
+
+    /// The readiness line: `... notice parley.server: address=HOST:PORT data-dir=... key=HEX [parley_server] listening`.
+    private static func isListeningLine(_ line: String) -> Bool {
+        line.hasSuffix(" listening") && line.contains(" address=")
     }
 
     /// The value of `name=` in a log line's metadata (swift-log prints `name=value`).
