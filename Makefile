@@ -35,6 +35,8 @@ build: deps
 vectors: deps
 	python3 Tools/vectors/generate.py --check
 
+# --build-tests builds every product as well: ServerIntegrationTests runs the parley-server binary
+# (tests never build it themselves, and fail with instructions when it is missing).
 test: deps vectors
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	swift test --skip-build $(SWIFT_BUILD_FLAGS)
