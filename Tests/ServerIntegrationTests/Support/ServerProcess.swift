@@ -167,9 +167,13 @@ enum ServerBinary {
         // The test runner lives in the products directory, beside the executables.
         if let runner = ProcessInfo.processInfo.arguments.first {
             let products = URL(fileURLWithPath: runner).resolvingSymlinksInPath().deletingLastPathComponent()
-            candidates.append(products.appendingPathComponent("parley-server"))
-            // On platforms with bundles: .../debug/ParleyPackageTests.xctest/Contents/MacOS/runner.
-            candidates.append(products.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("parley-server"))
+            if products.path.hasSuffix(".xctest/Contents/MacOS") {
+                // A bundle (macOS): .../debug/ParleyPackageTests.xctest/Contents/MacOS/runner.
+                let bundle = products.deletingLastPathComponent().deletingLastPathComponent()
+                candidates.append(bundle.deletingLastPathComponent().appendingPathComponent("parley-server"))
+            } else {
+                candidates.append(products.appendingPathComponent("parley-server"))
+            }
         }
         candidates.append(packageRoot.appendingPathComponent(".build/debug/parley-server"))
         for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.path) {
