@@ -141,5 +141,17 @@ let package = Package(
             dependencies: ["ClientCore", "PNGImages"],
             path: "Tests/EndToEndTests",
             linkerSettings: [.linkedLibrary("util")]),
+        // The server over real TCP on 127.0.0.1: in-process on SQLite for behaviour, and the built
+        // parley-server executable as a child process for interop, crashes and shutdown.
+        .testTarget(
+            name: "ServerIntegrationTests",
+            dependencies: [
+                "ServerCore", "ClientCore", "WireProtocol", "SecureChannel", "TCPTransport", "SQLiteStore", "CSQLite",
+                "InMemoryStore", "PNGImages", "SodiumCrypto", "SystemClock", "Primitives", "Prekeys",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Tests/ServerIntegrationTests"),
     ]
 )

@@ -24,9 +24,21 @@ public enum ClientConnectionError: Error, Equatable, Sendable, CustomStringConve
 /// The client's side of the wire protocol over one secure connection: sends requests, matches
 /// responses to them by id, and hands out the server's pushes in order.
 public final class WireClient: Sendable {
+    /// One outstanding request. It is registered before its frame is sent, so an answer can never
+    /// arrive ahead of its waiter and be dropped; whichever of answer, timeout, cancellation or
+    /// close comes first settles it.
+    private enum Slot {
+        /// Sent (or being sent); nobody is suspended on it yet.
+        case expecting
+        /// Settled before the requester suspended.
+        case settled(Result<Response.Body, ClientConnectionError>)
+        /// The requester is suspended here.
+        case waiting(CheckedContinuation<Response.Body, any Error>)
+    }
+
     private struct State {
         var nextID: UInt32 = 1
-        var waiting: [UInt32: CheckedContinuation<Response.Body, any Error>] = [:]
+        var slots: [UInt32: Slot] = [:]
         var closedReason: String?
     }
 
@@ -57,8 +69,7 @@ public final class WireClient: Sendable {
             for try await frame in inbound {
                 switch try? WireCodec.decode(frame) {
                 case .response(let response)?:
-                    let waiter = state.withLock { $0.waiting.removeValue(forKey: response.requestID) }
-                    waiter?.resume(returning: response.body)
+                    settle(response.requestID, with: .success(response.body))
                 case .push(let push)?:
                     pushContinuation.yield(push)
                 case .request?, nil:
@@ -72,54 +83,77 @@ public final class WireClient: Sendable {
         fail(reason: reason)
     }
 
-    /// Sends `body` and waits for its response.
+    /// Sends `body` and waits for its response, at most the request timeout.
     /// - Throws: ``ClientConnectionError``; a server-side refusal is a normal `.error` response.
+    ///   A cancelled request fails with ``ClientConnectionError/disconnected(reason:)``.
     public func request(_ body: Request.Body) async throws(ClientConnectionError) -> Response.Body {
         let id: UInt32
         switch state.withLock({ state -> Result<UInt32, ClientConnectionError> in
             if let reason = state.closedReason { return .failure(.disconnected(reason: reason)) }
             defer { state.nextID &+= 1 }
+            state.slots[state.nextID] = .expecting
             return .success(state.nextID)
         }) {
         case .success(let value): id = value
         case .failure(let error): throw error
         }
-        let frame = WireCodec.encode(.request(Request(id: id, body: body)))
+        // An unstructured timer rather than a child task: a task group would wait for its suspended
+        // sibling before it could report the timeout, so the timeout would never fire.
         let timeout = requestTimeout
+        let timer = Task { [weak self] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            self?.settle(id, with: .failure(.timedOut(seconds: Int(timeout.components.seconds))))
+        }
+        defer { timer.cancel() }
         do {
-            return try await withThrowingTaskGroup(of: Response.Body.self) { group in
-                group.addTask {
-                    try await withCheckedThrowingContinuation { continuation in
-                        let rejected = self.state.withLock { state -> String? in
-                            if let reason = state.closedReason { return reason }
-                            state.waiting[id] = continuation
+            try await connection.send(WireCodec.encode(.request(Request(id: id, body: body))))
+        } catch {
+            fail(reason: "\(error)")
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    let settled = state.withLock { state -> Result<Response.Body, ClientConnectionError>? in
+                        switch state.slots[id] {
+                        case .expecting?:
+                            state.slots[id] = .waiting(continuation)
                             return nil
+                        case .settled(let result)?:
+                            state.slots[id] = nil
+                            return result
+                        case .waiting?, nil:
+                            // Dropped by a close: the slot went with the connection.
+                            return .failure(.disconnected(reason: state.closedReason ?? "closed"))
                         }
-                        if let rejected { continuation.resume(throwing: ClientConnectionError.disconnected(reason: rejected)) }
                     }
+                    if let settled { continuation.resume(with: settled.mapError { $0 as any Error }) }
                 }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw ClientConnectionError.timedOut(seconds: Int(timeout.components.seconds))
-                }
-                do {
-                    try await connection.send(frame)
-                } catch {
-                    fail(reason: "\(error)")
-                }
-                guard let first = try await group.next() else { throw ClientConnectionError.disconnected(reason: "no answer") }
-                group.cancelAll()
-                return first
+            } onCancel: {
+                settle(id, with: .failure(.disconnected(reason: "the request was cancelled")))
             }
         } catch let error as ClientConnectionError {
-            // A timed-out waiter must not linger: drop it so a late answer is ignored.
-            if let waiter = state.withLock({ $0.waiting.removeValue(forKey: id) }) {
-                waiter.resume(throwing: error)
-            }
             throw error
         } catch {
             throw .disconnected(reason: "\(error)")
         }
+    }
+
+    /// Settles request `id` with its first outcome; later ones (a late answer after a timeout)
+    /// are ignored.
+    private func settle(_ id: UInt32, with result: Result<Response.Body, ClientConnectionError>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Response.Body, any Error>? in
+            switch state.slots[id] {
+            case .expecting?:
+                state.slots[id] = .settled(result)
+                return nil
+            case .waiting(let continuation)?:
+                state.slots[id] = nil
+                return continuation
+            case .settled?, nil:
+                return nil
+            }
+        }
+        waiter?.resume(with: result.mapError { $0 as any Error })
     }
 
     /// Closes the connection; waiting requests fail.
@@ -129,12 +163,16 @@ public final class WireClient: Sendable {
     }
 
     private func fail(reason: String) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Response.Body, any Error>] in
+        let (waiters, closedReason) = state.withLock { state -> ([CheckedContinuation<Response.Body, any Error>], String) in
             if state.closedReason == nil { state.closedReason = reason }
-            defer { state.waiting.removeAll() }
-            return Array(state.waiting.values)
+            defer { state.slots.removeAll() }
+            let waiters = state.slots.values.compactMap { slot -> CheckedContinuation<Response.Body, any Error>? in
+                if case .waiting(let continuation) = slot { return continuation }
+                return nil
+            }
+            return (waiters, state.closedReason ?? reason)
         }
-        for waiter in waiters { waiter.resume(throwing: ClientConnectionError.disconnected(reason: reason)) }
+        for waiter in waiters { waiter.resume(throwing: ClientConnectionError.disconnected(reason: closedReason)) }
         pushContinuation.finish()
     }
 }
