@@ -45,7 +45,7 @@ struct LoopbackTransportTests {
 
     @Test func garbageClosesOnlyThatConnection() async throws {
         let environment = try TransportEnvironment()
-        let limits = ChannelLimits(handshakeTimeout: .seconds(5), unauthenticatedIdleTimeout: .seconds(1))
+        let limits = ChannelLimits(handshakeTimeout: .seconds(20), unauthenticatedIdleTimeout: .seconds(6))
         try await environment.withServer(limits: limits) { server in
             try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
                 var iterator = inbound.makeAsyncIterator()
@@ -55,13 +55,13 @@ struct LoopbackTransportTests {
                 let junk = (0..<4094).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 17) }
                 // A well-formed length prefix around a message too short to be a handshake message.
                 let short = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0x00, 0x05, 1, 2, 3, 4, 5], within: 5)
-                #expect(short.elapsed < .milliseconds(900))
+                #expect(short.elapsed < .seconds(5))  // before the 6 s idle timeout: refused at once
                 // A complete message of junk: refused at once (message 1 may carry no payload).
                 let framedJunk = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0x0f, 0xfe] + junk, within: 5)
-                #expect(framedJunk.elapsed < .milliseconds(900))
+                #expect(framedJunk.elapsed < .seconds(5))
                 // Junk whose "length" promises more than arrives: dropped by the idle timeout.
-                let partial = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0xff, 0xff] + junk, within: 5)
-                #expect(partial.elapsed < .seconds(3))
+                let partial = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose([0xff, 0xff] + junk, within: 15)
+                #expect(partial.elapsed < .seconds(14))
 
                 // The authenticated client is unaffected.
                 try await connection.send([2, 2])
@@ -77,13 +77,13 @@ struct LoopbackTransportTests {
         try await environment.withServer(limits: limits) { server in
             let result = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose(within: 5)
             #expect(result.elapsed >= .milliseconds(150))  // loose: timed from after the connect
-            #expect(result.elapsed < .seconds(3))
+            #expect(result.elapsed < .seconds(10))
         }
     }
 
     @Test func handshakeMustFinishWithinTheTimeout() async throws {
         let environment = try TransportEnvironment()
-        let limits = ChannelLimits(handshakeTimeout: .milliseconds(500), unauthenticatedIdleTimeout: .seconds(20))
+        let limits = ChannelLimits(handshakeTimeout: .seconds(2), unauthenticatedIdleTimeout: .seconds(20))
         try await environment.withServer(limits: limits) { server in
             // A client that sends a valid first message and then stalls: the server answers and
             // then closes at the handshake deadline.
@@ -93,8 +93,8 @@ struct LoopbackTransportTests {
             let result = try await RawConnection.connect(port: server.localPort)
                 .sendThenAwaitClose([0, UInt8(first.count)] + first, within: 5)
             #expect(result.received > 2)  // message 2 arrived before the close
-            #expect(result.elapsed >= .milliseconds(300))  // loose: timed from after the connect
-            #expect(result.elapsed < .seconds(3))
+            #expect(result.elapsed >= .milliseconds(1000))  // loose: timed from after the connect
+            #expect(result.elapsed < .seconds(12))
         }
     }
 
@@ -108,7 +108,7 @@ struct LoopbackTransportTests {
         await #expect(throws: ConnectionError.handshakeTimedOut) {
             try await client.withConnection(host: "127.0.0.1", port: listener.port) { _, _ in }
         }
-        #expect(clock.now - start < .seconds(3))
+        #expect(clock.now - start < .seconds(10))
         await listener.stop()
     }
 
@@ -119,7 +119,7 @@ struct LoopbackTransportTests {
             let holders = [try await RawConnection.connect(port: server.localPort), try await RawConnection.connect(port: server.localPort)]
             try await waitUntil { server.connectionCount == 2 }
             let extra = try await RawConnection.connect(port: server.localPort).sendThenAwaitClose(within: 5)
-            #expect(extra.elapsed < .seconds(2))
+            #expect(extra.elapsed < .seconds(10))
             #expect(server.connectionCount == 2)
             for holder in holders { try await holder.channel.channel.close() }
             try await waitUntil { server.connectionCount == 0 }
