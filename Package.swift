@@ -52,6 +52,9 @@ let package = Package(
         .target(name: "SQLiteStore", dependencies: ["Primitives", "Accounts", "Prekeys", "ServerCore", "CSQLite"], path: "Adapters/SQLiteStore"),
 
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
+        // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
+        // no libedit/readline, so it depends on nothing in the project and nothing third-party.
+        .target(name: "TerminalIO", path: "Adapters/TerminalIO"),
 
         // MARK: - executables (composition roots: wire adapters into the application, run, shut down)
         .executableTarget(
@@ -92,6 +95,10 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             path: "Tests/TCPTransportTests"),
+        // Drives the line editor through a pseudo-terminal (openpty lives in libutil on older glibc).
+        .testTarget(
+            name: "TerminalIOTests", dependencies: ["TerminalIO"], path: "Tests/TerminalIOTests",
+            linkerSettings: [.linkedLibrary("util", .when(platforms: [.linux]))]),
         .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
     ]
 )
