@@ -30,6 +30,20 @@ import Synchronization
 ///
 /// Text passed to ``printAbove(_:)`` is written as given: sanitise peer-controlled text first with
 /// ``displaySafe(_:)`` so a message cannot move the cursor or rewrite the screen.
+///
+/// ```swift
+/// let editor = LineEditor()
+/// let style = TerminalStyle.detect()
+/// guard let password = await editor.readPassword(prompt: "Password: ") else { return }
+/// // From the task that receives messages, at any time:
+/// editor.printAbove(style.cyan("bob") + ": " + displaySafe(incomingText))
+/// input: while true {
+///     switch await editor.readLine(prompt: style.bold("> ")) {
+///     case .line(let command): handle(command)
+///     case .interrupt, .endOfInput: break input
+///     }
+/// }
+/// ```
 public final class LineEditor: Sendable {
     /// Whether input and output are both terminals, so the editor runs in raw mode with escape codes.
     public let isInteractive: Bool
@@ -82,8 +96,9 @@ public final class LineEditor: Sendable {
     /// standard output carries no prompt noise.
     ///
     /// Returns nil on Ctrl-C, on Ctrl-D on an empty entry, at end of input, on ``restore()`` and on
-    /// cancellation. Not added to the history. The returned `String` cannot be wiped; the editor
-    /// clears its own copies of the typed bytes.
+    /// cancellation. Not added to the history. Wiping is best effort: the editor overwrites its byte
+    /// buffers after use, but the returned `String` (and the `Character`s it was edited as) cannot
+    /// be wiped, so callers should move it into their secret container at once.
     public func readPassword(prompt: String) async -> String? {
         switch await read(.password, prompt: prompt) {
         case .submitted(let password): return password
@@ -195,6 +210,8 @@ extension LineEditor {
             state.buffer.removeAll()
             state.renderer.reset()
             state.navigation = HistoryNavigation()
+            // A read stopped by `restore()` or cancellation may have left half an escape sequence.
+            state.decoder.flush()
             state.activeTicket = ticket
             FileDescriptorIO.send(redraw(&state), to: output)
         }
