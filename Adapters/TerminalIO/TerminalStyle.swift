@@ -37,12 +37,19 @@ public struct TerminalStyle: Sendable {
     /// is resized); 80 when output is not a terminal or reports no size.
     public var width: Int { terminalSize(output)?.columns ?? TerminalLimits.defaultColumns }
 
+    /// Bold (or bright) text: headings, own name.
     public func bold(_ text: String) -> String { wrap(text, "1", "22") }
+    /// Faint text: timestamps, status lines.
     public func dim(_ text: String) -> String { wrap(text, "2", "22") }
+    /// Red foreground: errors and warnings such as a changed safety number.
     public func red(_ text: String) -> String { wrap(text, "31", "39") }
+    /// Green foreground: success, verified contacts.
     public func green(_ text: String) -> String { wrap(text, "32", "39") }
+    /// Yellow foreground: pending states and notices.
     public func yellow(_ text: String) -> String { wrap(text, "33", "39") }
+    /// Magenta foreground.
     public func magenta(_ text: String) -> String { wrap(text, "35", "39") }
+    /// Cyan foreground: peer names.
     public func cyan(_ text: String) -> String { wrap(text, "36", "39") }
 
     private func wrap(_ text: String, _ open: String, _ close: String) -> String {
