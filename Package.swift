@@ -60,8 +60,10 @@ let package = Package(
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: "Adapters/SQLiteStore"),
         .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
-        .target(name: "TerminalIO", path: "Adapters/TerminalIO"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
+        // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
+        // no libedit/readline, so it depends on nothing in the project and nothing third-party.
+        .target(name: "TerminalIO", path: "Adapters/TerminalIO"),
 
         // MARK: - executables (composition roots: wire adapters into the application, run, shut down)
         .executableTarget(
@@ -153,5 +155,10 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/ServerIntegrationTests"),
+        // Drives the line editor through a pseudo-terminal (openpty lives in libutil on older glibc).
+        .testTarget(
+            name: "TerminalIOTests", dependencies: ["TerminalIO"], path: "Tests/TerminalIOTests",
+            linkerSettings: [.linkedLibrary("util", .when(platforms: [.linux]))]),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
     ]
 )
