@@ -159,6 +159,5 @@ let package = Package(
         .testTarget(
             name: "TerminalIOTests", dependencies: ["TerminalIO"], path: "Tests/TerminalIOTests",
             linkerSettings: [.linkedLibrary("util", .when(platforms: [.linux]))]),
-        .testTarget(name: "SQLiteStoreTests", dependencies: ["SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/SQLiteStoreTests"),
     ]
 )
