@@ -52,7 +52,9 @@ func runCLI(_ body: () async throws -> Void) async throws {
 /// What every account command shares: log in, run, log out.
 protocol AccountCommand: AsyncParsableCommand {
     var options: GlobalOptions { get }
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws
+    /// Runs after the connection has closed (e.g. to erase local files).
+    func finish(user: Username, output: Output) throws
 }
 
 extension AccountCommand {
@@ -65,10 +67,13 @@ extension AccountCommand {
             let password = try await PasswordReader.read(options: options, editor: editor, prompt: "Password for \(user): ")
             let output = Output(json: options.json)
             try await runtime.withClient(user: user, password: password, mode: .logIn, terminal: nil) { client, pending, events in
-                try await run(client: client, user: user, pending: pending, events: events, output: output)
+                try await run(client: client, user: user, pending: pending, events: events, output: output, password: password)
             }
+            try finish(user: user, output: output)
         }
     }
+
+    func finish(user: Username, output: Output) throws {}
 }
 
 func username(_ raw: String) throws -> Username {
@@ -105,7 +110,7 @@ struct Send: AccountCommand {
     @Argument(help: "The recipient.") var recipient: String
     @Argument(parsing: .remaining, help: "The message text.") var text: [String]
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         let message = text.joined(separator: " ")
         guard !message.isEmpty else { throw CLIError.usage("nothing to send") }
         let entry = try await client.send(text: message, to: try username(recipient))
@@ -119,7 +124,7 @@ struct SendImage: AccountCommand {
     @Argument(help: "The recipient.") var recipient: String
     @Argument(help: "A PNG file, at most 10 MiB and 8192x8192.") var file: String
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         let entry = try await client.send(image: try readImageFile(file), fileName: (file as NSString).lastPathComponent, to: try username(recipient))
         if output.json { output.message(entry, me: user) } else { output.info("Sent \(file) to \(recipient) (metadata removed).") }
     }
@@ -146,7 +151,7 @@ struct Receive: AccountCommand {
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
     }
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         // First everything the server had queued at login...
         let drainDeadline = ContinuousClock.now + .seconds(60)
         while await client.deliveriesHandled < pending, ContinuousClock.now < drainDeadline {
@@ -181,7 +186,7 @@ struct History: AccountCommand {
         guard limit > 0, limit <= 100_000 else { throw ValidationError("--limit must be 1...100000") }
     }
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         let entries = try await client.history(with: try username(peer), limit: limit)
         for entry in entries { output.message(entry, me: user) }
         if entries.isEmpty && !output.json { output.info("No messages with \(peer).") }
@@ -192,7 +197,7 @@ struct Requests: AccountCommand {
     static let configuration = CommandConfiguration(abstract: "List message requests (first messages from people you have not accepted).")
     @OptionGroup var options: GlobalOptions
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         let requests = try await client.requests()
         for request in requests {
             if output.json {
@@ -210,7 +215,7 @@ struct Contacts: AccountCommand {
     static let configuration = CommandConfiguration(abstract: "List contacts and their state.")
     @OptionGroup var options: GlobalOptions
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         let contacts = try await client.contacts()
         for contact in contacts {
             if output.json {
@@ -234,7 +239,7 @@ protocol PeerCommand: AccountCommand {
 }
 
 extension PeerCommand {
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         try await act(on: try username(peer), client: client, output: output)
     }
 }
@@ -335,17 +340,28 @@ struct View: PeerCommand {
         let paths = try await client.images(with: peer)
         guard number >= 1, number <= paths.count else { throw CLIError.usage("there are \(paths.count) image(s) with \(peer); choose 1...\(paths.count)") }
         let path = paths[number - 1]
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
-        let decoded: DecodedImage
-        do { decoded = try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(path): \(error)") }
         if output.json {
+            let decoded = try decodeImageFile(path)
             output.emit(["path": path, "width": "\(decoded.width)", "height": "\(decoded.height)"])
-        } else if output.style.isColorEnabled {
-            print(TerminalImagePreview(maxColumns: max(10, min(output.style.width - 2, 80)), maxRows: 40).render(decoded))
         } else {
-            print("\(path): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)")
+            print(try imagePreview(path, style: output.style))
         }
     }
+}
+
+/// Reads and decodes a saved image for display.
+func decodeImageFile(_ path: String) throws -> DecodedImage {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
+    do { return try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(path): \(error)") }
+}
+
+/// A half-block colour preview of a saved image, or a one-line description without colour.
+func imagePreview(_ path: String, style: TerminalStyle) throws -> String {
+    let decoded = try decodeImageFile(path)
+    guard style.isColorEnabled else {
+        return "\(path): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)"
+    }
+    return TerminalImagePreview(maxColumns: max(10, min(style.width - 2, 80)), maxRows: 40).render(decoded)
 }
 
 struct DeleteHistory: PeerCommand {
@@ -370,21 +386,13 @@ struct DeleteAccount: AccountCommand {
         guard yes else { throw ValidationError("this deletes your account and all its messages for good; add --yes to confirm") }
     }
 
-    func run() async throws {
-        try await runCLI {
-            let runtime = try ClientRuntime(options: options)
-            let user = try runtime.defaultUser()
-            let editor = LineEditor()
-            defer { editor.restore() }
-            let password = try await PasswordReader.read(options: options, editor: editor, prompt: "Password for \(user): ")
-            try await runtime.withClient(user: user, password: password, mode: .logIn, terminal: nil) { client, _, _ in
-                try await client.deleteAccount(password: password)
-            }
-            let folder = options.resolvedHome.accountFolder(options.serverAddress, user)
-            try? FileManager.default.removeItem(atPath: folder)
-            Output(json: options.json).info("Deleted the account \(user) and its local data.")
-        }
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
+        try await client.deleteAccount(password: password)
     }
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output) async throws {}
+    func finish(user: Username, output: Output) throws {
+        try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
+        output.info("Deleted the account \(user) and its local data.")
+    }
+
 }

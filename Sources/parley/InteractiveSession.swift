@@ -279,15 +279,7 @@ final class ChatLoop: Sendable {
     }
 
     private func view(_ path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
-        let decoded: DecodedImage
-        do { decoded = try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(path): \(error)") }
-        guard style.isColorEnabled else {
-            editor.printAbove("\(path): \(decoded.width)x\(decoded.height) (previews need a colour terminal)")
-            return
-        }
-        let preview = TerminalImagePreview(maxColumns: max(10, style.width - 2), maxRows: 40)
-        editor.printAbove(preview.render(decoded))
+        editor.printAbove(try imagePreview(path, style: style))
     }
 
     static let help = """
