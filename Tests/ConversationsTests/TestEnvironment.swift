@@ -109,5 +109,10 @@ func hex(_ text: String) -> [UInt8] { Hex.decode(text) ?? [] }
 
 func text(_ value: String, id: UInt8 = 0) -> MessageContent {
     // A fixed id keeps tests readable; tests that need distinct ids pass one.
-    MessageContent(id: try! MessageID(bytes: [UInt8](repeating: id, count: 16)), sentAt: Timestamp(millisecondsSinceEpoch: 1000), body: .text(value))
+    MessageContent(id: fixture { try MessageID(bytes: [UInt8](repeating: id, count: 16)) }, sentAt: Timestamp(millisecondsSinceEpoch: 1000), body: .text(value))
+}
+
+/// Builds a constant test fixture; an invalid one is a bug in the test itself.
+func fixture<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch { preconditionFailure("invalid test fixture: \(error)") }
 }

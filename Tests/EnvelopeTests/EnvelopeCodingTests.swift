@@ -4,9 +4,9 @@ import Testing
 
 @Suite("Envelope and content encoding")
 struct EnvelopeCodingTests {
-    static let key = try! X25519PublicKey(bytes: [UInt8](repeating: 7, count: 32))
-    static let identity = try! Ed25519PublicKey(bytes: [UInt8](repeating: 9, count: 32))
-    static let id = try! MessageID(bytes: Array(0..<16))
+    static let key = fixture { try X25519PublicKey(bytes: [UInt8](repeating: 7, count: 32)) }
+    static let identity = fixture { try Ed25519PublicKey(bytes: [UInt8](repeating: 9, count: 32)) }
+    static let id = fixture { try MessageID(bytes: Array(0..<16)) }
 
     static let envelopes = [
         CiphertextEnvelope(prelude: nil, header: RatchetHeader(ratchetKey: key, previousChainLength: 3, messageNumber: 9), ciphertext: [UInt8](repeating: 1, count: 176)),
@@ -113,4 +113,9 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
         return z ^ (z >> 31)
     }
+}
+
+/// Builds a constant test fixture; an invalid one is a bug in the test itself.
+func fixture<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch { preconditionFailure("invalid test fixture: \(error)") }
 }

@@ -5,12 +5,12 @@ import WireProtocol
 
 @Suite("Wire codec")
 struct WireCodecTests {
-    static let identity = try! Ed25519PublicKey(bytes: [UInt8](repeating: 1, count: 32))
-    static let x = try! X25519PublicKey(bytes: [UInt8](repeating: 2, count: 32))
-    static let signature = try! Ed25519Signature(bytes: [UInt8](repeating: 3, count: 64))
+    static let identity = fixture { try Ed25519PublicKey(bytes: [UInt8](repeating: 1, count: 32)) }
+    static let x = fixture { try X25519PublicKey(bytes: [UInt8](repeating: 2, count: 32)) }
+    static let signature = fixture { try Ed25519Signature(bytes: [UInt8](repeating: 3, count: 64)) }
     static let spk = SignedPrekey(id: 7, publicKey: x, signature: signature)
     static let otpks = [OneTimePrekey(id: 1, publicKey: x), OneTimePrekey(id: 2, publicKey: x)]
-    static let alice = try! Username("alice")
+    static let alice = fixture { try Username("alice") }
 
     static var requests: [Request.Body] {
         [
@@ -110,4 +110,9 @@ struct WireCodecTests {
             _ = try? WireCodec.decode(bytes)
         }
     }
+}
+
+/// Builds a constant test fixture; an invalid one is a bug in the test itself.
+func fixture<T>(_ body: () throws -> T) -> T {
+    do { return try body() } catch { preconditionFailure("invalid test fixture: \(error)") }
 }
