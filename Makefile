@@ -26,7 +26,8 @@ deps:
 			echo "apt busy, retrying ($$try)"; sleep 5; done; \
 		for p in $$missing; do dpkg -s $$p >/dev/null 2>&1 || { echo "could not install $$p"; exit 1; }; done; \
 	fi
-	@python3 -c "import nacl, noise" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES)
+	@python3 -c "import nacl, noise" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
+		|| python3 -m pip install -q --break-system-packages $(PIP_PACKAGES)
 
 build: deps
 	swift build $(SWIFT_BUILD_FLAGS)
