@@ -97,15 +97,14 @@ extension ParleyClient {
         let now = now()
         let signedPrekeys = try stored { try stores.keys.signedPrekeyPairs() }
         var newSigned: SignedPrekeyPair?
-        if let current = signedPrekeys.max(by: { $0.createdAt < $1.createdAt }) {
-            if current.createdAt.adding(PrekeyPolicy.signedPrekeyRotation) <= now {
-                do { newSigned = try makeSignedPrekey(identity: identity) } catch { throw .encryption("\(error)") }
-            }
-            // A retired key is kept for messages in flight, then erased.
-            let retiredBefore = now.adding(.zero - PrekeyPolicy.signedPrekeyRotation - PrekeyPolicy.signedPrekeyRetention)
-            for old in signedPrekeys where old.id != current.id && old.createdAt < retiredBefore {
-                try stored { try stores.keys.removeSignedPrekeyPair(id: old.id) }
-            }
+        let byAge = signedPrekeys.sorted { $0.createdAt < $1.createdAt }
+        if let current = byAge.last, current.createdAt.adding(PrekeyPolicy.signedPrekeyRotation) <= now {
+            do { newSigned = try makeSignedPrekey(identity: identity) } catch { throw .encryption("\(error)") }
+        }
+        // A key is retired when its successor is made; its secret is kept for messages in flight
+        // for the retention period after that, then erased.
+        for (retired, successor) in zip(byAge, byAge.dropFirst()) where successor.createdAt.adding(PrekeyPolicy.signedPrekeyRetention) <= now {
+            try stored { try stores.keys.removeSignedPrekeyPair(id: retired.id) }
         }
         if let newSigned { try stored { try stores.keys.addSignedPrekeyPair(newSigned) } }
         if newSigned != nil || !newOneTime.isEmpty {

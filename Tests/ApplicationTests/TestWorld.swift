@@ -58,7 +58,7 @@ final class TestWorld: Sendable {
     }
 
     /// Connects a device to the server and starts its background loops.
-    func connect(_ device: Device) throws -> Connected {
+    func connect(_ device: Device, clock: any Clock = SystemWallClock()) throws -> Connected {
         let id = nextConnection.withLock { $0 += 1; return $0 }
         let clientKey = try crypto.generateX25519KeyPair(using: random)
         let (clientEnd, serverEnd) = InMemoryConnection.pair(id: id, serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
@@ -66,7 +66,7 @@ final class TestWorld: Sendable {
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10))
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
-            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: SystemWallClock(),
+            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: clock,
             imageValidator: LibPNGImageValidator())
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }
@@ -108,6 +108,14 @@ struct Connected: Sendable {
 struct WaitTimeout: Error, CustomStringConvertible {
     let description: String
     let seen: [ClientEvent]
+}
+
+/// A clock the test moves by hand.
+final class ManualClock: Clock {
+    private let current: Mutex<Timestamp>
+    init(_ start: Timestamp) { current = Mutex(start) }
+    func now() -> Timestamp { current.withLock { $0 } }
+    func advance(by duration: Duration) { current.withLock { $0 = $0.adding(duration) } }
 }
 
 final class EventRecorder: Sendable {

@@ -1,0 +1,70 @@
+import ClientCore
+import Prekeys
+import Primitives
+import SystemClock
+import Testing
+import WireProtocol
+
+/// The client keeps its prekeys supplied and fresh through the server.
+@Suite("Prekey upkeep", .timeLimit(.minutes(2)))
+struct PrekeyMaintenanceTests {
+    @Test("when the server runs low, the client tops its one-time prekeys back up to 100")
+    func topUp() async throws {
+        let world = try TestWorld()
+        let bobDevice = try world.device("bob")
+        let bob = try world.connect(bobDevice)
+        try await bob.client.register(username: name("bob"), password: password())
+        #expect(try world.prekeys.oneTimePrekeyCount(for: name("bob")) == 100)
+        // Others fetch 80 bundles: each consumes one one-time prekey; below 25 the server pushes
+        // "prekeys low" and Bob's client publishes fresh ones.
+        for _ in 0..<80 { _ = try world.prekeys.takePrekeys(for: name("bob")) }
+        let alice = try world.connect(try world.device("alice"))
+        try await alice.client.register(username: name("alice"), password: password())
+        try await alice.client.send(text: "hi", to: name("bob"))
+        try await waitUntil { (try? world.prekeys.oneTimePrekeyCount(for: name("bob"))) == 100 }
+        // The new ids never reuse old ones: all 100 on the server have secrets on Bob's device.
+        var served: [UInt32] = []
+        while let taken = try world.prekeys.takePrekeys(for: name("bob")), let oneTime = taken.oneTimePrekey {
+            served.append(oneTime.id)
+        }
+        #expect(Set(served).count == served.count)
+        for id in served { #expect(try bobDevice.stores.keys.oneTimePrekeyPair(id: id) != nil) }
+    }
+
+    @Test("the signed prekey is rotated after 7 days and the old secret erased 14 days later")
+    func signedPrekeyRotation() async throws {
+        let world = try TestWorld()
+        let clock = ManualClock(SystemWallClock().now())
+        let device = try world.device("carol")
+        let carol = try world.connect(device, clock: clock)
+        try await carol.client.register(username: name("carol"), password: password())
+        let first = try #require(try device.stores.keys.signedPrekeyPairs().first)
+        let published = try #require(try world.prekeys.takePrekeys(for: name("carol")))
+        #expect(published.signedPrekey.id == first.id)
+
+        clock.advance(by: .seconds(6 * 24 * 3600))
+        try await carol.client.maintainPrekeys()
+        #expect(try device.stores.keys.signedPrekeyPairs().map(\.id) == [first.id])
+
+        clock.advance(by: .seconds(2 * 24 * 3600))
+        try await carol.client.maintainPrekeys()
+        let afterRotation = try device.stores.keys.signedPrekeyPairs()
+        #expect(afterRotation.count == 2)
+        let second = try #require(afterRotation.first { $0.id != first.id })
+        #expect(try world.prekeys.takePrekeys(for: name("carol"))?.signedPrekey.id == second.id)
+
+        // Day 21: the second key is a week old and rotates too; the first, retired on day 8, is
+        // kept for messages in flight until day 22.
+        clock.advance(by: .seconds(13 * 24 * 3600))
+        try await carol.client.maintainPrekeys()
+        let three = try device.stores.keys.signedPrekeyPairs()
+        #expect(three.count == 3)
+        // Day 23: the first is erased (14 days after it was retired); the second stays until day 35.
+        clock.advance(by: .seconds(2 * 24 * 3600))
+        try await carol.client.maintainPrekeys()
+        let remaining = Set(try device.stores.keys.signedPrekeyPairs().map(\.id))
+        #expect(!remaining.contains(first.id))
+        #expect(remaining.contains(second.id))
+        #expect(remaining.count == 2)
+    }
+}
