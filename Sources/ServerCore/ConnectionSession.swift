@@ -18,6 +18,8 @@ actor ConnectionSession {
     private var token: SessionToken?
     private var subscription: AccountEventSubscription?
     private var eventTask: Task<Void, Never>?
+    /// Whether this connection has logged in (or registered) at least once.
+    private(set) var hasLoggedIn = false
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
     private var lastPushedID: UInt64 = 0
 
@@ -262,6 +264,7 @@ actor ConnectionSession {
         let newToken = SessionToken(rawValue: UInt64(deps.random.uint32()) << 32 | UInt64(deps.random.uint32()))
         account = authenticated
         token = newToken
+        hasLoggedIn = true
         lastPushedID = 0
         sessionCount.add(1)
         // Subscribe before announcing, so nothing stored from now on can be missed.

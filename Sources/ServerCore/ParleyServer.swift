@@ -66,6 +66,15 @@ public final class ParleyServer: FrameConnectionHandler {
 
     public func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
         let session = ConnectionSession(connection: connection, dependencies: dependencies, sessionCount: sessionCount)
+        let deadline = dependencies.configuration.loginDeadline
+        let logger = dependencies.logger
+        let loginWatch = Task {
+            try? await Task.sleep(for: deadline)
+            guard !Task.isCancelled, await !session.hasLoggedIn else { return }
+            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
+            await connection.close()
+        }
+        defer { loginWatch.cancel() }
         do {
             for try await frame in inbound {
                 await session.receive(frame)

@@ -14,6 +14,9 @@ public struct ServerConfiguration: Sendable {
     public var passwordCost: Argon2Cost
     /// How many Argon2id computations may run at once (each takes `passwordCost.memoryBytes`).
     public var maxConcurrentPasswordHashes: Int
+    /// A connection that has not logged in or registered by then is closed, so that silent
+    /// handshaken connections cannot hold connection slots forever.
+    public var loginDeadline: Duration
 
     public init(
         mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 10_000, maxBytes: 256 << 20, maxPayloadBytes: 11 << 20),
@@ -21,7 +24,8 @@ public struct ServerConfiguration: Sendable {
         maxInFlightSendsPerConnection: Int = 1024,
         catchUpPageSize: Int = 256,
         passwordCost: Argon2Cost = .interactive,
-        maxConcurrentPasswordHashes: Int = 2
+        maxConcurrentPasswordHashes: Int = 2,
+        loginDeadline: Duration = .seconds(60)
     ) {
         self.mailboxLimits = mailboxLimits
         self.maxBatchSize = maxBatchSize
@@ -29,5 +33,6 @@ public struct ServerConfiguration: Sendable {
         self.catchUpPageSize = catchUpPageSize
         self.passwordCost = passwordCost
         self.maxConcurrentPasswordHashes = maxConcurrentPasswordHashes
+        self.loginDeadline = loginDeadline
     }
 }

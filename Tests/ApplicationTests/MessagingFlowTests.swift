@@ -178,3 +178,19 @@ func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () async
     }
     throw WaitTimeout(description: "condition", seen: [])
 }
+
+@Suite("Connection hygiene", .timeLimit(.minutes(1)))
+struct ConnectionHygieneTests {
+    @Test("a connection that never logs in is closed at the login deadline; one that logs in stays")
+    func loginDeadline() async throws {
+        var configuration = ServerConfiguration()
+        configuration.loginDeadline = .milliseconds(300)
+        let world = try TestWorld(configuration: configuration)
+        let idle = try world.connect(try world.device("nobody"))
+        let active = try world.connect(try world.device("mia"))
+        try await active.client.register(username: name("mia"), password: password())
+        try await idle.waitFor("disconnected") { if case .disconnected = $0 { true } else { false } }
+        await #expect(throws: ClientConnectionError.self) { try await idle.wire.request(.ping) }
+        #expect(try await active.wire.request(.ping) == .pong)
+    }
+}

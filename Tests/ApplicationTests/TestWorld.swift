@@ -28,11 +28,15 @@ final class TestWorld: Sendable {
     let root: URL
     private let nextConnection = Mutex<UInt64>(0)
 
-    init(mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20)) throws {
+    init(
+        mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20),
+        configuration base: ServerConfiguration = ServerConfiguration()
+    ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
         mailbox = InMemoryMailboxStore(limits: mailboxLimits)
-        var configuration = ServerConfiguration(mailboxLimits: mailboxLimits)
+        var configuration = base
+        configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = .minimum
         server = try ParleyServer(
             accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: InMemoryEventBus(),
