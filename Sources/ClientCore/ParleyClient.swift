@@ -87,6 +87,7 @@ public actor ParleyClient {
     }
 
     /// Runs a store call, mapping its failure to ``ClientError/storage(_:)``.
+    @discardableResult
     func stored<T>(_ body: () throws -> T) throws(ClientError) -> T {
         do { return try body() } catch let error as StoreError { throw .storage(error) } catch {
             throw .storage(.unavailable("\(error)"))

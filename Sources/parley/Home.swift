@@ -46,7 +46,7 @@ struct Home {
 
     func rememberLastUser(_ user: Username, on server: ServerAddress) {
         let path = serverFolder(server) + "/last_user"
-        FileManager.default.createFile(atPath: path, contents: Data(user.value.utf8), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: path, contents: Data(user.value.utf8), attributes: [.posixPermissions: 0o600])
     }
 }
 
