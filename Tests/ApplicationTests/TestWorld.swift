@@ -57,7 +57,7 @@ final class TestWorld: Sendable {
             stores: ClientStores(
                 keys: InMemoryLocalKeyStore(), sessions: InMemorySessionStore(), contacts: InMemoryContactStore(),
                 history: InMemoryHistoryStore(), settings: InMemoryClientSettingsStore(),
-                images: try FileSystemImageLibrary(root: folder.path)),
+                images: FileSystemImageLibrary(root: folder.path)),
             world: self)
     }
 
