@@ -29,9 +29,35 @@ extension ParleyClient {
         guard let (_, identity) = try? requireSession() else { return }
         await process(delivery, identity: identity)
         // Acknowledged only after it is stored (or known to be unreadable), so a crash before
-        // this line means a re-delivery, which history shows once.
-        _ = try? await wire.request(.acknowledge(ids: [delivery.id]))
+        // the acknowledgement means a re-delivery, which history shows once.
+        acknowledge(delivery.id)
         deliveriesHandled += 1
+    }
+
+    /// Queues an acknowledgement. While one acknowledge request is in flight, later ids collect,
+    /// so a burst of deliveries costs the server a few transactions instead of one each.
+    func acknowledge(_ id: UInt64) {
+        pendingAcknowledgements.append(id)
+        guard !acknowledging else { return }
+        acknowledging = true
+        Task { await self.sendAcknowledgements() }
+    }
+
+    private func sendAcknowledgements() async {
+        while !pendingAcknowledgements.isEmpty {
+            let batch = Array(pendingAcknowledgements.prefix(WireLimits.maxAcknowledgedIDs))
+            pendingAcknowledgements.removeFirst(batch.count)
+            // A lost acknowledgement only means a re-delivery, which is shown once.
+            _ = try? await wire.request(.acknowledge(ids: batch))
+        }
+        acknowledging = false
+    }
+
+    /// Waits until every queued acknowledgement has been sent (before a command exits).
+    public func flushAcknowledgements() async {
+        while acknowledging || !pendingAcknowledgements.isEmpty {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     private func process(_ delivery: Delivery, identity: Ed25519KeyPair) async {

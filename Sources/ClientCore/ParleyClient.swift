@@ -41,8 +41,12 @@ public actor ParleyClient {
     /// The logged-in account, once ``register(username:password:)`` or ``logIn(username:password:)`` succeeded.
     public internal(set) var username: Username?
     var identity: Ed25519KeyPair?
-    /// How many deliveries this client has processed and acknowledged since it started.
+    /// How many deliveries this client has processed since it started.
     public internal(set) var deliveriesHandled = 0
+    /// Delivery ids stored but not yet acknowledged to the server.
+    var pendingAcknowledgements: [UInt64] = []
+    /// Whether an acknowledge request is in flight.
+    var acknowledging = false
 
     private let eventContinuation: AsyncStream<ClientEvent>.Continuation
     /// What happens while the client runs: arrivals, receipts, warnings. Finishes on close.

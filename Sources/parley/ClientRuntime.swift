@@ -108,6 +108,7 @@ struct ClientRuntime {
                 }
                 home.rememberLastUser(user, on: server)
                 let result = try await body(client, pending, sink)
+                await client.flushAcknowledgements()
                 await wire.close()
                 await client.finishEvents()
                 return result
