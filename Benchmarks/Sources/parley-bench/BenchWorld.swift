@@ -90,15 +90,29 @@ struct BenchPair: Sendable {
     }
 }
 
-/// Counts the server's mailbox commits and their sizes: a decorator on the real SQLite store.
+/// Counts the server's mailbox commits, their sizes and how long each took, and the
+/// acknowledgement transactions: a decorator on the real SQLite store.
 final class CountingMailboxStore: MailboxStore {
+    struct Window: Sendable {
+        var batchSizes: [Int] = []
+        var commitSeconds: [Double] = []
+        var acknowledgeSeconds: [Double] = []
+    }
+
     private let base: any MailboxStore
-    private let batches = Mutex<[Int]>([])
+    private let window = Mutex(Window())
 
     init(_ base: any MailboxStore) { self.base = base }
 
     func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
-        batches.withLock { $0.append(batch.count) }
+        let started = Measurement.clock.now
+        defer {
+            let seconds = Measurement.seconds(Measurement.clock.now - started)
+            window.withLock {
+                $0.batchSizes.append(batch.count)
+                $0.commitSeconds.append(seconds)
+            }
+        }
         return try base.enqueue(batch)
     }
 
@@ -107,18 +121,23 @@ final class CountingMailboxStore: MailboxStore {
     }
 
     func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
-        try base.acknowledge(ids, for: recipient)
+        let started = Measurement.clock.now
+        defer {
+            let seconds = Measurement.seconds(Measurement.clock.now - started)
+            window.withLock { $0.acknowledgeSeconds.append(seconds) }
+        }
+        return try base.acknowledge(ids, for: recipient)
     }
 
     func removeAll(for user: Username) throws { try base.removeAll(for: user) }
 
     func usage(for recipient: Username) throws -> MailboxUsage { try base.usage(for: recipient) }
 
-    /// The batch sizes committed since the last call, and resets.
-    func takeBatchSizes() -> [Int] {
-        batches.withLock { sizes in
-            defer { sizes = [] }
-            return sizes
+    /// What was committed since the last call, and resets.
+    func takeWindow() -> Window {
+        window.withLock { window in
+            defer { window = Window() }
+            return window
         }
     }
 }

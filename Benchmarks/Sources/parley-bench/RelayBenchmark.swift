@@ -16,7 +16,7 @@ struct RelayBenchmark {
 
     struct RunResult {
         var outcome: RelayLoad.Outcome
-        var batchSizes: [Int]
+        var window: CountingMailboxStore.Window
         var serverCPUSeconds: Double?
         var clientCPUSeconds: Double?
         var processCPUSeconds: Double?
@@ -51,7 +51,7 @@ struct RelayBenchmark {
 
     private func inProcessRun(index: Int) async throws -> RunResult {
         let server = try await InProcessServer.start(directoryRoot: dataRoot)
-        let window = Shared<(cpu: Double, batches: [Int])>((0, []))
+        let window = Shared<(cpu: Double, store: CountingMailboxStore.Window)>((0, .init()))
         var load = self.load
         load.prefix = "p\(index)"
         let mailbox = server.mailbox
@@ -59,11 +59,11 @@ struct RelayBenchmark {
         do {
             outcome = try await load.run(port: server.port, serverKey: server.serverKey) { event in
                 let cpu = Measurement.processCPUSeconds()
-                let batches = mailbox.takeBatchSizes()
+                let store = mailbox.takeWindow()
                 window.withLock { window in
                     switch event {
-                    case .start: window = (cpu, [])
-                    case .end: window = (cpu - window.cpu, batches)
+                    case .start: window = (cpu, .init())
+                    case .end: window = (cpu - window.cpu, store)
                     }
                 }
             }
@@ -72,8 +72,8 @@ struct RelayBenchmark {
             throw error
         }
         await server.stop()
-        let (cpu, batches) = window.withLock { $0 }
-        return RunResult(outcome: outcome, batchSizes: batches, processCPUSeconds: cpu)
+        let (cpu, store) = window.withLock { $0 }
+        return RunResult(outcome: outcome, window: store, processCPUSeconds: cpu)
     }
 
     /// The server stays in this process; the load runs as `parley-bench relay-client` in a child,
@@ -102,18 +102,18 @@ struct RelayBenchmark {
         let lines = LineReader(output.fileHandleForReading)
         var serverCPU = 0.0
         var clientCPU = 0.0
-        var batches: [Int] = []
+        var store = CountingMailboxStore.Window()
         var outcome: RelayLoad.Outcome?
         while let line = await lines.next() {
             switch line {
             case "WINDOW_START":
                 serverCPU = Measurement.processCPUSeconds()
                 clientCPU = Measurement.cpuSeconds(ofProcess: pid) ?? 0
-                _ = mailbox.takeBatchSizes()
+                _ = mailbox.takeWindow()
             case "WINDOW_END":
                 serverCPU = Measurement.processCPUSeconds() - serverCPU
                 clientCPU = (Measurement.cpuSeconds(ofProcess: pid) ?? 0) - clientCPU
-                batches = mailbox.takeBatchSizes()
+                store = mailbox.takeWindow()
             default:
                 if line.hasPrefix("RESULT ") { outcome = RelayLoad.Outcome(resultLine: line) }
             }
@@ -123,23 +123,30 @@ struct RelayBenchmark {
         guard process.terminationStatus == 0, let outcome else {
             throw BenchError.unexpected("the relay client process failed (status \(process.terminationStatus))")
         }
-        return RunResult(outcome: outcome, batchSizes: batches, serverCPUSeconds: serverCPU, clientCPUSeconds: clientCPU)
+        return RunResult(outcome: outcome, window: store, serverCPUSeconds: serverCPU, clientCPUSeconds: clientCPU)
     }
 
     private func printRun(_ label: String, _ result: RunResult) {
         let outcome = result.outcome
         var line = "  \(label): \(Report.fixed(outcome.deliveredPerSecond, 0)) delivered/s, \(Report.fixed(outcome.acceptedPerSecond, 0)) accepted/s"
         if outcome.failed > 0 { line += ", \(outcome.failed) failed (first: \(outcome.firstError ?? "?"))" }
-        if !result.batchSizes.isEmpty {
-            let sizes = result.batchSizes.map(Double.init)
-            line += "; \(result.batchSizes.count) commits (\(Report.fixed(Double(result.batchSizes.count) / outcome.seconds, 0))/s), "
-                + "batch size median \(Report.fixed(Measurement.median(sizes), 0)), mean \(Report.fixed(sizes.reduce(0, +) / Double(sizes.count), 1)), max \(result.batchSizes.max() ?? 0)"
+        let store = result.window
+        if !store.batchSizes.isEmpty {
+            let sizes = store.batchSizes.map(Double.init)
+            line += "\n    \(store.batchSizes.count) mailbox commits (\(Report.fixed(Double(store.batchSizes.count) / outcome.seconds, 0))/s), "
+                + "batch size median \(Report.fixed(Measurement.median(sizes), 0)), mean \(Report.fixed(sizes.reduce(0, +) / Double(sizes.count), 1)), max \(store.batchSizes.max() ?? 0); "
+                + "commit time median \(Report.fixed(Measurement.median(store.commitSeconds) * 1e3, 2)) ms, "
+                + "total \(Report.fixed(store.commitSeconds.reduce(0, +) / outcome.seconds * 100, 0))% of the window"
+        }
+        if !store.acknowledgeSeconds.isEmpty {
+            line += "; \(store.acknowledgeSeconds.count) ack transactions, median \(Report.fixed(Measurement.median(store.acknowledgeSeconds) * 1e3, 2)) ms, "
+                + "total \(Report.fixed(store.acknowledgeSeconds.reduce(0, +) / outcome.seconds * 100, 0))% of the window"
         }
         if let cpu = result.processCPUSeconds {
-            line += "; process CPU \(Report.fixed(cpu / outcome.seconds * 100, 0))% of one core"
+            line += "\n    process CPU \(Report.fixed(cpu / outcome.seconds * 100, 0))% of one core"
         }
         if let server = result.serverCPUSeconds, let client = result.clientCPUSeconds {
-            line += "; server CPU \(Report.fixed(server / outcome.seconds * 100, 0))%, client CPU \(Report.fixed(client / outcome.seconds * 100, 0))% of one core"
+            line += "\n    server CPU \(Report.fixed(server / outcome.seconds * 100, 0))%, client CPU \(Report.fixed(client / outcome.seconds * 100, 0))% of one core"
                 + " (server \(Report.fixed(server / Double(max(outcome.delivered, 1)) * 1e6, 1)) us CPU per message)"
         }
         print(line)
