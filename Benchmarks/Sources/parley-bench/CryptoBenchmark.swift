@@ -36,7 +36,7 @@ struct CryptoBenchmark {
         Report.heading("1. crypto: SodiumCryptoProvider vs raw libsodium (ns per call, median of \(rounds) rounds)")
         let cases = try makeCases()
         var rows: [Row] = []
-        print(Report.pad("operation", 44) + Report.padLeft("parley ns", 12) + Report.padLeft("raw ns", 12) + Report.padLeft("ratio", 8) + "  target")
+        emit(Report.pad("operation", 44) + Report.padLeft("parley ns", 12) + Report.padLeft("raw ns", 12) + Report.padLeft("ratio", 8) + "  target")
         for item in cases {
             let parleyIterations = Measurement.calibrate(target: roundTarget, item.parley)
             let rawIterations = Measurement.calibrate(target: roundTarget, item.raw)
@@ -49,7 +49,7 @@ struct CryptoBenchmark {
             let row = Row(name: item.name, parleyNanoseconds: Measurement.median(parley), rawNanoseconds: Measurement.median(raw), targeted: item.targeted)
             rows.append(row)
             let verdict = row.targeted ? (row.ratio <= 1.2 ? "met" : "MISSED") : "(info)"
-            print(Report.pad(row.name, 44) + Report.padLeft(Report.fixed(row.parleyNanoseconds, 0), 12)
+            emit(Report.pad(row.name, 44) + Report.padLeft(Report.fixed(row.parleyNanoseconds, 0), 12)
                 + Report.padLeft(Report.fixed(row.rawNanoseconds, 0), 12) + Report.padLeft(Report.fixed(row.ratio, 2), 8) + "  " + verdict)
         }
         return rows

@@ -45,7 +45,7 @@ struct IdleConnectionsBenchmark {
         try await Task.sleep(for: settle)
         let before = try server.resident()
         let clientBefore = Measurement.residentBytes(ofProcess: getpid()) ?? 0
-        print("server pid \(server.pid) on 127.0.0.1:\(port); VmRSS before: \(Report.bytes(before))")
+        emit("server pid \(server.pid) on 127.0.0.1:\(port); VmRSS before: \(Report.bytes(before))")
 
         let release = Gate()
         let established = Counter()
@@ -63,7 +63,7 @@ struct IdleConnectionsBenchmark {
                     await slots.waitForAll(concurrentLogins)
                     try await Task.sleep(for: settle)
                     residentHalfway = try server.resident()
-                    print("after \(established.current) connections: VmRSS \(Report.bytes(residentHalfway))")
+                    emit("after \(established.current) connections: VmRSS \(Report.bytes(residentHalfway))")
                 }
                 await slots.acquire()
                 group.addTask {
@@ -83,7 +83,7 @@ struct IdleConnectionsBenchmark {
             }
             await slots.waitForAll(concurrentLogins)
             let elapsed = Measurement.seconds(Measurement.clock.now - started)
-            print("logged in \(established.current) connections in \(Report.fixed(elapsed, 1)) s (\(failures.current) failed\(firstError.withLock { $0 }.map { ": \($0)" } ?? ""))")
+            emit("logged in \(established.current) connections in \(Report.fixed(elapsed, 1)) s (\(failures.current) failed\(firstError.withLock { $0 }.map { ": \($0)" } ?? ""))")
             try await Task.sleep(for: settle)
             residentAfter = try server.resident()
             clientAfter = Measurement.residentBytes(ofProcess: getpid()) ?? 0
@@ -95,11 +95,11 @@ struct IdleConnectionsBenchmark {
         let result = Result(
             count: count, established: established.current, residentBefore: before, residentHalfway: residentHalfway,
             residentAfter: residentAfter, residentAfterClose: afterClose, clientResidentDelta: clientAfter - clientBefore)
-        print("after \(result.established) connections: VmRSS \(Report.bytes(residentAfter)); after closing them all: \(afterClose.map(Report.bytes) ?? "?")")
+        emit("after \(result.established) connections: VmRSS \(Report.bytes(residentAfter)); after closing them all: \(afterClose.map(Report.bytes) ?? "?")")
         let verdict = result.bytesPerConnection < 16 * 1024 && result.established == count ? "met" : "MISSED"
-        print("=> server bytes per idle authenticated connection: \(Report.fixed(result.bytesPerConnection, 0)) overall, "
+        emit("=> server bytes per idle authenticated connection: \(Report.fixed(result.bytesPerConnection, 0)) overall, "
             + "\(Report.fixed(result.marginalBytesPerConnection, 0)) marginal (second half); target < 16384 -- \(verdict)")
-        print("   (the client side, for comparison: \(Report.fixed(Double(result.clientResidentDelta) / Double(max(result.established, 1)), 0)) bytes per connection in this process)")
+        emit("   (the client side, for comparison: \(Report.fixed(Double(result.clientResidentDelta) / Double(max(result.established, 1)), 0)) bytes per connection in this process)")
         return result
     }
 
@@ -119,7 +119,7 @@ struct IdleConnectionsBenchmark {
             try store.accounts.create(AccountRecord(username: name, passwordHash: try hasher.hash(password), identityKey: identity.publicKey, createdAt: now))
             names.append(name)
         }
-        print("pre-populated \(count) accounts (Argon2id minimum cost) in \(Report.fixed(Measurement.seconds(Measurement.clock.now - started), 1)) s "
+        emit("pre-populated \(count) accounts (Argon2id minimum cost) in \(Report.fixed(Measurement.seconds(Measurement.clock.now - started), 1)) s "
             + "in \(directory) -- \(filesystem(of: directory))")
         return names
     }

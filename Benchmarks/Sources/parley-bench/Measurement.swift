@@ -74,8 +74,8 @@ func blackHole<T>(_ value: T) {
 /// Formatting for the report.
 enum Report {
     static func heading(_ title: String) {
-        print("")
-        print("== \(title) ==")
+        emit("")
+        emit("== \(title) ==")
     }
 
     static func pad(_ text: String, _ width: Int) -> String {
@@ -136,4 +136,11 @@ final class Shared<Value: Sendable>: Sendable {
     private let mutex: Mutex<Value>
     init(_ value: Value) { mutex = Mutex(value) }
     func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
+}
+
+/// Prints a line and flushes at once: `make bench` output is often piped to a file or `tee`, and
+/// a run that is stopped part-way must still show what it measured.
+func emit(_ line: String) {
+    print(line)
+    fflush(nil)
 }

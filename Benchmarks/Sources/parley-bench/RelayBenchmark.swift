@@ -31,7 +31,7 @@ struct RelayBenchmark {
         guard case .saturate(let inFlight) = load.mode else { preconditionFailure("the relay benchmark saturates") }
         Report.heading("2. relay throughput: \(load.pairs) senders -> \(load.pairs) recipients, \(inFlight) sends in flight per sender, "
             + "\(Measurement.seconds(load.duration)) s after \(Measurement.seconds(load.warmup)) s warm-up, median of \(runs)")
-        print("database: \(dataRoot) -- \(filesystem(of: dataRoot)); SQLite WAL, synchronous=FULL")
+        emit("database: \(dataRoot) -- \(filesystem(of: dataRoot)); SQLite WAL, synchronous=FULL")
         var inProcess: [RunResult] = []
         for index in 0..<runs {
             let result = try await inProcessRun(index: index)
@@ -149,19 +149,19 @@ struct RelayBenchmark {
             line += "\n    server CPU \(Report.fixed(server / outcome.seconds * 100, 0))%, client CPU \(Report.fixed(client / outcome.seconds * 100, 0))% of one core"
                 + " (server \(Report.fixed(server / Double(max(outcome.delivered, 1)) * 1e6, 1)) us CPU per message)"
         }
-        print(line)
+        emit(line)
     }
 
     private func summarise(_ label: String, _ results: [RunResult]) {
         let delivered = Measurement.median(results.map(\.outcome.deliveredPerSecond))
         let accepted = Measurement.median(results.map(\.outcome.acceptedPerSecond))
         let verdict = delivered >= 30_000 ? "met" : "MISSED"
-        print("  => \(label): median \(Report.fixed(delivered, 0)) delivered/s (\(Report.fixed(accepted, 0)) accepted/s); "
+        emit("  => \(label): median \(Report.fixed(delivered, 0)) delivered/s (\(Report.fixed(accepted, 0)) accepted/s); "
             + "ratio to the 30,000/s target \(Report.fixed(delivered / 30_000, 2)) -- \(verdict)")
         let serverCPU = results.compactMap { result in result.serverCPUSeconds.map { $0 / Double(max(result.outcome.delivered, 1)) } }
         if !serverCPU.isEmpty {
             let perMessage = Measurement.median(serverCPU)
-            print("     server CPU per relayed message: median \(Report.fixed(perMessage * 1e6, 1)) us, "
+            emit("     server CPU per relayed message: median \(Report.fixed(perMessage * 1e6, 1)) us, "
                 + "so 2 cores given wholly to the server would bound it at ~\(Report.fixed(2 / perMessage, 0))/s (CPU only; fsync latency aside)")
         }
     }

@@ -45,7 +45,10 @@ struct RelayLoad: Sendable {
 
     /// Registers everyone, loads the server for `warmup`, then measures for `duration`.
     /// `onWindow` is called as the measured window starts and ends.
-    func run(port: Int, serverKey: X25519PublicKey?, onWindow: @escaping @Sendable (WindowEvent) -> Void = { _ in }) async throws -> Outcome {
+    func run(
+        port: Int, serverKey: X25519PublicKey?, onWindow: @escaping @Sendable (WindowEvent) -> Void = { _ in },
+        onResult: @escaping @Sendable (Outcome) -> Void = { _ in }
+    ) async throws -> Outcome {
         let crypto = try SodiumCryptoProvider()
         let random = try SodiumRandomSource()
         let pairs = try (0..<self.pairs).map { index in
@@ -89,12 +92,15 @@ struct RelayLoad: Sendable {
                 onWindow(.end)
                 state.windowOpen.store(false, ordering: .relaxed)
                 state.stop.open()
-                outcome.withLock {
-                    $0.delivered = delivered1 - delivered0
-                    $0.accepted = accepted1 - accepted0
-                    $0.failed = failed1 - failed0
-                    $0.seconds = Measurement.seconds(elapsed)
+                let measured = outcome.withLock { outcome -> Outcome in
+                    outcome.delivered = delivered1 - delivered0
+                    outcome.accepted = accepted1 - accepted0
+                    outcome.failed = failed1 - failed0
+                    outcome.seconds = Measurement.seconds(elapsed)
+                    outcome.firstError = state.firstError.withLock { $0 }
+                    return outcome
                 }
+                onResult(measured)
             }
             try await group.waitForAll()
         }

@@ -44,8 +44,8 @@ if options.selected.contains("idle") {
     _ = try await IdleConnectionsBenchmark(
         serverBinary: options.serverBinary, count: options.idleConnections, dataRoot: options.idleDataRoot).run()
 }
-print("")
-print("done.")
+emit("")
+emit("done.")
 
 // MARK: - Options
 
@@ -118,12 +118,15 @@ struct RelayClientCommand {
 
     func run() async throws {
         let load = RelayLoad(pairs: pairs, mode: .saturate(inFlight: inFlight), warmup: .seconds(warmup), duration: .seconds(duration), prefix: prefix)
-        let outcome = try await load.run(port: port, serverKey: serverKey) { event in
-            print(event == .start ? "WINDOW_START" : "WINDOW_END")
-            fflush(nil)  // a pipe is fully buffered; the parent samples CPU times on these lines
-        }
-        print(outcome.resultLine)
-        fflush(nil)
+        // The parent samples CPU times on these lines (emit flushes: a pipe is fully buffered). Once
+        // the window has been measured the result is printed and the process exits, without
+        // waiting for 128 connections to wind down: the parent needs nothing more from it.
+        _ = try await load.run(port: port, serverKey: serverKey, onWindow: { event in
+            emit(event == .start ? "WINDOW_START" : "WINDOW_END")
+        }, onResult: { outcome in
+            emit(outcome.resultLine)
+            exit(0)
+        })
     }
 }
 
@@ -145,9 +148,9 @@ func printMachine(_ options: BenchOptions) {
     var name = utsname()
     uname(&name)
     let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    print("parley-bench \(options.quick ? "(quick) " : "")-- \(Date())")
-    print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(model), \(Report.bytes(Int(memory))) RAM, Linux \(release); RLIMIT_NOFILE \(limit.rlim_cur)")
+    emit("parley-bench \(options.quick ? "(quick) " : "")-- \(Date())")
+    emit("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(model), \(Report.bytes(Int(memory))) RAM, Linux \(release); RLIMIT_NOFILE \(limit.rlim_cur)")
     #if DEBUG
-    print("WARNING: a debug build; numbers mean nothing. Use `make bench` (release).")
+    emit("WARNING: a debug build; numbers mean nothing. Use `make bench` (release).")
     #endif
 }
