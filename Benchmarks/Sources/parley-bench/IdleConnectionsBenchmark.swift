@@ -125,39 +125,53 @@ struct IdleConnectionsBenchmark {
     }
 }
 
-/// `parley-server` as a child process, its stderr (the log) read on a thread of its own.
+/// `parley-server` as a child process. Its key comes from `--print-key` and its port is chosen
+/// here, so nothing depends on parsing its log (which goes to `server.log` in the data directory).
 final class ServerProcess: Sendable {
     private let process: Process
-    private let lines: LineReader
+    private let binary: String
+    private let dataDirectory: String
+    let port: Int
     let pid: Int32
 
     init(binary: String, dataDirectory: String) throws {
+        self.binary = binary
+        self.dataDirectory = dataDirectory
+        port = try Self.freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
-            "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", "0", "--max-connections", "20000",
+            "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", "\(port)", "--max-connections", "20000",
             "--log-level", "notice", "--insecure-password-cost-for-benchmarks", "minimum",
         ]
-        let log = Pipe()
+        FileManager.default.createFile(atPath: dataDirectory + "/server.log", contents: nil)
+        let log = FileHandle(forWritingAtPath: dataDirectory + "/server.log")
         process.standardError = log
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = log
         try process.run()
         self.process = process
         pid = process.processIdentifier
-        lines = LineReader(log.fileHandleForReading)
     }
 
-    /// Waits for the "listening" line; returns the port and the server's key. Keeps draining the
-    /// log afterwards so the server never blocks on a full pipe.
+    /// Waits until the server accepts TCP connections; returns the port and the server's key.
     func listening() async throws -> (port: Int, key: X25519PublicKey) {
-        while let line = await lines.next() {
-            guard line.contains("listening"), let port = Self.field("address", in: line)?.split(separator: ":").last.flatMap({ Int($0) }),
-                  let keyHex = Self.field("key", in: line), let keyBytes = Hex.decode(keyHex) else { continue }
-            let lines = self.lines
-            Task { while await lines.next() != nil {} }
-            return (port, try X25519PublicKey(bytes: keyBytes))
+        let keyProcess = Process()
+        keyProcess.executableURL = URL(fileURLWithPath: binary)
+        keyProcess.arguments = ["--data-dir", dataDirectory, "--print-key"]
+        let output = Pipe()
+        keyProcess.standardOutput = output
+        try keyProcess.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        keyProcess.waitUntilExit()
+        let hex = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let bytes = Hex.decode(hex) else { throw BenchError.setup("parley-server --print-key printed \(hex)") }
+        let key = try X25519PublicKey(bytes: bytes)
+        for _ in 0..<200 {
+            guard process.isRunning else { throw BenchError.setup("parley-server exited (status \(process.terminationStatus)); see its server.log") }
+            if Self.accepts(port: port) { return (port, key) }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        throw BenchError.setup("parley-server exited before listening (status \(process.isRunning ? -1 : process.terminationStatus))")
+        throw BenchError.setup("parley-server did not listen on port \(port) within 10 s")
     }
 
     func resident() throws -> Int {
@@ -172,9 +186,36 @@ final class ServerProcess: Sendable {
         }
     }
 
-    private static func field(_ name: String, in line: String) -> String? {
-        guard let range = line.range(of: name + "=") else { return nil }
-        return String(line[range.upperBound...].prefix { !$0.isWhitespace })
+    /// A port the kernel has just handed out for 127.0.0.1 (bound, then released).
+    private static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw BenchError.setup("socket: \(errno)") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        }
+        guard bound else { throw BenchError.setup("cannot find a free port: \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether a TCP connect to 127.0.0.1:`port` succeeds (the probe connection is closed at once;
+    /// the server drops it after its unauthenticated idle timeout).
+    private static func accepts(port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 }
 

@@ -112,7 +112,7 @@ struct RelayBenchmark {
                 _ = mailbox.takeWindow()
             case "WINDOW_END":
                 serverCPU = Measurement.processCPUSeconds() - serverCPU
-                clientCPU = (Measurement.cpuSeconds(ofProcess: pid) ?? 0) - clientCPU
+                clientCPU = (Measurement.cpuSeconds(ofProcess: pid) ?? clientCPU) - clientCPU
                 store = mailbox.takeWindow()
             default:
                 if line.hasPrefix("RESULT ") { outcome = RelayLoad.Outcome(resultLine: line) }
@@ -123,7 +123,8 @@ struct RelayBenchmark {
         guard process.terminationStatus == 0, let outcome else {
             throw BenchError.unexpected("the relay client process failed (status \(process.terminationStatus))")
         }
-        return RunResult(outcome: outcome, window: store, serverCPUSeconds: serverCPU, clientCPUSeconds: clientCPU)
+        // The child's own account of its CPU time is exact; /proc sampling is the fallback.
+        return RunResult(outcome: outcome, window: store, serverCPUSeconds: serverCPU, clientCPUSeconds: outcome.clientCPUSeconds ?? clientCPU)
     }
 
     private func printRun(_ label: String, _ result: RunResult) {
@@ -169,13 +170,16 @@ struct RelayBenchmark {
 
 extension RelayLoad.Outcome {
     var resultLine: String {
-        "RESULT \(delivered) \(accepted) \(failed) \(seconds) \((firstError ?? "-").replacingOccurrences(of: "\n", with: " "))"
+        "RESULT \(delivered) \(accepted) \(failed) \(seconds) \(clientCPUSeconds ?? 0) \((firstError ?? "-").replacingOccurrences(of: "\n", with: " "))"
     }
 
     init?(resultLine: String) {
-        let fields = resultLine.split(separator: " ", maxSplits: 5).map(String.init)
-        guard fields.count >= 5, let delivered = Int(fields[1]), let accepted = Int(fields[2]), let failed = Int(fields[3]), let seconds = Double(fields[4]) else { return nil }
-        self.init(delivered: delivered, accepted: accepted, failed: failed, seconds: seconds, firstError: fields.count > 5 && fields[5] != "-" ? fields[5] : nil)
+        let fields = resultLine.split(separator: " ", maxSplits: 6).map(String.init)
+        guard fields.count >= 6, let delivered = Int(fields[1]), let accepted = Int(fields[2]), let failed = Int(fields[3]),
+              let seconds = Double(fields[4]), let cpu = Double(fields[5]) else { return nil }
+        self.init(
+            delivered: delivered, accepted: accepted, failed: failed, seconds: seconds,
+            firstError: fields.count > 6 && fields[6] != "-" ? fields[6] : nil, clientCPUSeconds: cpu)
     }
 }
 

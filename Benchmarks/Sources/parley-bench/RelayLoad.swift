@@ -28,6 +28,8 @@ struct RelayLoad: Sendable {
         var failed = 0
         var seconds = 0.0
         var firstError: String?
+        /// CPU seconds this process used during the window (reported by a child-process client).
+        var clientCPUSeconds: Double?
         /// Send->push latencies in nanoseconds (paced mode only).
         var latency: Histogram<UInt64>?
         var deliveredPerSecond: Double { Double(delivered) / seconds }
@@ -83,8 +85,10 @@ struct RelayLoad: Sendable {
                 let delivered0 = state.delivered.current
                 let accepted0 = state.accepted.current
                 let failed0 = state.failed.current
+                let cpu0 = Measurement.processCPUSeconds()
                 onWindow(.start)
                 try await Task.sleep(for: duration)
+                let cpu1 = Measurement.processCPUSeconds()
                 let delivered1 = state.delivered.current
                 let accepted1 = state.accepted.current
                 let failed1 = state.failed.current
@@ -97,6 +101,7 @@ struct RelayLoad: Sendable {
                     outcome.accepted = accepted1 - accepted0
                     outcome.failed = failed1 - failed0
                     outcome.seconds = Measurement.seconds(elapsed)
+                    outcome.clientCPUSeconds = cpu1 - cpu0
                     outcome.firstError = state.firstError.withLock { $0 }
                     return outcome
                 }
