@@ -7,7 +7,7 @@ PIP_PACKAGES := pynacl noiseprotocol
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: help deps build test vectors demo server client clean
+.PHONY: help deps build test vectors demo server client bench clean
 
 help:
 	@echo "make demo    build and run a real server with two clients (the quick start)"
@@ -15,6 +15,7 @@ help:
 	@echo "make build   build the server and client"
 	@echo "make server  run parley-server on 127.0.0.1:50007 (data in ./parley-data)"
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
+	@echo "make bench   build the benchmark suite (release) and run it (~5-10 min; see BENCHMARKS.md)"
 
 # Installs the system libraries and Python test peers, only when something is missing.
 deps:
@@ -52,6 +53,14 @@ server: build
 # The interactive client against 127.0.0.1:50007 (its home is ~/.local/share/parley unless PARLEY_HOME is set).
 client: build
 	$$(swift build --show-bin-path)/parley
+
+# The benchmark suite: its own package in Benchmarks/, so `make build`, `make test` and CI never
+# compile or run it. Release build. BENCH_ARGS selects benchmarks and options, e.g.
+# `make bench BENCH_ARGS="crypto --quick"` (see BENCHMARKS.md).
+BENCH_ARGS ?=
+bench: deps
+	cd Benchmarks && swift build -c release
+	Benchmarks/.build/release/parley-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

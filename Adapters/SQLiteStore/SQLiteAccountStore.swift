@@ -27,7 +27,7 @@ public struct SQLiteAccountStore: AccountStore {
     }
 
     public func find(_ username: Username) throws -> AccountRecord? {
-        try database.withConnection { connection throws(StoreError) in
+        try database.read { connection throws(StoreError) in
             try connection.queryFirst(
                 """
                 SELECT username, password_hash, identity_key, created_at, failed_login_count, locked_until

@@ -24,7 +24,7 @@ public struct SQLiteBlockStore: BlockStore {
     }
 
     public func isBlocked(sender: Username, by recipient: Username) throws -> Bool {
-        try database.withConnection { connection throws(StoreError) in
+        try database.read { connection throws(StoreError) in
             try connection.queryFirst(
                 "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?", [.username(recipient), .username(sender)]
             ) { _ in true } ?? false

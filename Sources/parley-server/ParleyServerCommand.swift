@@ -39,10 +39,19 @@ struct ParleyServerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("print-key"), help: "Print the server's static public key (64 hex characters) and exit.")
     var printKey = false
 
+    /// Hidden, for benchmarks only: hash new passwords at libsodium's minimum Argon2id cost, so that
+    /// logging in thousands of pre-populated benchmark accounts does not upgrade each stored hash to
+    /// the interactive cost (64 MiB, two at a time). Offers no protection; never use it for real.
+    @Option(name: .customLong("insecure-password-cost-for-benchmarks"), help: .hidden)
+    var insecurePasswordCost: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard insecurePasswordCost == nil || insecurePasswordCost == "minimum" else {
+            throw ValidationError("--insecure-password-cost-for-benchmarks accepts only \"minimum\"")
+        }
     }
 
     func run() async throws {
@@ -67,7 +76,11 @@ struct ParleyServerCommand: AsyncParsableCommand {
             return
         }
 
-        let configuration = ServerConfiguration()
+        var configuration = ServerConfiguration()
+        if insecurePasswordCost != nil {
+            configuration.passwordCost = .minimum
+            logger.warning("password hashing at the minimum Argon2id cost: for benchmarks only, never for real accounts")
+        }
         let store: SQLiteServerStore
         do {
             store = try SQLiteServerStore(dataDirectory: dataDirectory, mailboxLimits: configuration.mailboxLimits)
