@@ -193,9 +193,16 @@ public struct SodiumCryptoProvider: CryptoProvider {
             throw CryptoError.invalidOutputLength(requested: length, allowed: allowed)
         }
         // Extract: PRK = HMAC(salt, IKM); an empty salt means HashLen zero bytes (RFC 5869 2.2).
-        let saltKey = SecretBytes(copying: salt.isEmpty ? [UInt8](repeating: 0, count: hashLength) : salt)
-        let pseudorandomKey = inputKeyMaterial.withUnsafeBytes { ikm in
-            hmacSHA256(key: saltKey, message: Array(ikm))
+        // The input key material is MACed straight from secret storage, never copied to an array.
+        let saltBytes = salt.isEmpty ? [UInt8](repeating: 0, count: hashLength) : salt
+        let pseudorandomKey = SecretBytes(count: hashLength) { out in
+            inputKeyMaterial.withUnsafeBytes { ikm in
+                var state = crypto_auth_hmacsha256_state()
+                crypto_auth_hmacsha256_init(&state, saltBytes, saltBytes.count)
+                crypto_auth_hmacsha256_update(&state, ikm.bindMemory(to: UInt8.self).baseAddress!, UInt64(ikm.count))
+                crypto_auth_hmacsha256_final(&state, out.bindMemory(to: UInt8.self).baseAddress!)
+                sodium_memzero(&state, MemoryLayout<crypto_auth_hmacsha256_state>.size)
+            }
         }
         // Expand: T(i) = HMAC(PRK, T(i-1) || info || i), all in secret storage.
         return SecretBytes(count: length) { out in
