@@ -24,18 +24,29 @@ public final class InMemoryMailboxStore: MailboxStore {
     }
 
     public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
+        state.withLock { state in Self.enqueue(batch, into: &state, limits: limits) }
+    }
+
+    public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome] {
         state.withLock { state in
-            batch.map { draft in
-                let usage = state.usage[draft.recipient] ?? .empty
-                if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: usage) {
-                    return .refused(refusal)
-                }
-                state.lastID += 1
-                let envelope = MailboxEnvelope(id: state.lastID, draft: draft)
-                state.queues[draft.recipient, default: []].append(envelope)
-                state.usage[draft.recipient] = MailboxUsage(count: usage.count + 1, bytes: usage.bytes + draft.payload.count)
-                return .accepted(envelope)
+            for acknowledgement in acknowledgements {
+                _ = Self.acknowledge(Set(acknowledgement.ids), for: acknowledgement.recipient, in: &state)
             }
+            return Self.enqueue(batch, into: &state, limits: limits)
+        }
+    }
+
+    private static func enqueue(_ batch: [MailboxEnvelopeDraft], into state: inout State, limits: MailboxLimits) -> [EnqueueOutcome] {
+        batch.map { draft in
+            let usage = state.usage[draft.recipient] ?? .empty
+            if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: usage) {
+                return .refused(refusal)
+            }
+            state.lastID += 1
+            let envelope = MailboxEnvelope(id: state.lastID, draft: draft)
+            state.queues[draft.recipient, default: []].append(envelope)
+            state.usage[draft.recipient] = MailboxUsage(count: usage.count + 1, bytes: usage.bytes + draft.payload.count)
+            return .accepted(envelope)
         }
     }
 
@@ -50,13 +61,15 @@ public final class InMemoryMailboxStore: MailboxStore {
 
     public func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
         let wanted = Set(ids)
-        return state.withLock { state in
-            guard let queue = state.queues[recipient] else { return 0 }
-            let kept = queue.filter { !wanted.contains($0.id) }
-            state.queues[recipient] = kept.isEmpty ? nil : kept
-            state.usage[recipient] = kept.isEmpty ? nil : MailboxUsage(count: kept.count, bytes: kept.reduce(0) { $0 + $1.payload.count })
-            return queue.count - kept.count
-        }
+        return state.withLock { state in Self.acknowledge(wanted, for: recipient, in: &state) }
+    }
+
+    private static func acknowledge(_ wanted: Set<UInt64>, for recipient: Username, in state: inout State) -> Int {
+        guard let queue = state.queues[recipient] else { return 0 }
+        let kept = queue.filter { !wanted.contains($0.id) }
+        state.queues[recipient] = kept.isEmpty ? nil : kept
+        state.usage[recipient] = kept.isEmpty ? nil : MailboxUsage(count: kept.count, bytes: kept.reduce(0) { $0 + $1.payload.count })
+        return queue.count - kept.count
     }
 
     public func removeAll(for user: Username) throws {

@@ -5,9 +5,10 @@ import ServerCore
 /// `MailboxStoreContract`.
 ///
 /// A batch is one `BEGIN IMMEDIATE ... COMMIT`, hence one fsync of the WAL however many envelopes
-/// it carries. The caps are checked in the same transaction from the covering index on
-/// (recipient, id, size), once per distinct recipient in the batch; later drafts for that recipient
-/// are counted in memory.
+/// it carries (and, through ``commit(enqueue:acknowledge:)``, however many acknowledgements ride
+/// along). The caps are checked in the same transaction from the covering index on (recipient, id,
+/// size), once per distinct recipient in the batch; later drafts for that recipient are counted in
+/// memory.
 public struct SQLiteMailboxStore: MailboxStore {
     private let database: SQLiteDatabase
     /// The caps every recipient's queue is held to.
@@ -20,33 +21,47 @@ public struct SQLiteMailboxStore: MailboxStore {
 
     public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
         guard !batch.isEmpty else { return [] }
+        return try database.transaction { connection throws(StoreError) in try insert(batch, connection) }
+    }
+
+    public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome] {
+        let acknowledged = acknowledgements.map { (rowIDs: Self.rowIDs($0.ids), recipient: $0.recipient) }.filter { !$0.rowIDs.isEmpty }
+        guard !batch.isEmpty || !acknowledged.isEmpty else { return [] }
         return try database.transaction { connection throws(StoreError) in
-            var usage: [Username: MailboxUsage] = [:]
-            var outcomes: [EnqueueOutcome] = []
-            outcomes.reserveCapacity(batch.count)
-            for draft in batch {
-                let current: MailboxUsage
-                if let known = usage[draft.recipient] {
-                    current = known
-                } else {
-                    current = try Self.usage(for: draft.recipient, connection)
-                }
-                if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: current) {
-                    usage[draft.recipient] = current
-                    outcomes.append(.refused(refusal))
-                    continue
-                }
-                try connection.execute(
-                    "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)",
-                    [.username(draft.recipient), .username(draft.sender), .timestamp(draft.acceptedAt),
-                     .integer(Int64(draft.payload.count)), .blob(draft.payload)])
-                // AUTOINCREMENT rowids are positive, so the conversion is exact.
-                let id = UInt64(clamping: connection.lastInsertRowID)
-                usage[draft.recipient] = MailboxUsage(count: current.count + 1, bytes: current.bytes + draft.payload.count)
-                outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
+            for acknowledgement in acknowledged {
+                _ = try Self.delete(acknowledgement.rowIDs, for: acknowledgement.recipient, connection)
             }
-            return outcomes
+            return try insert(batch, connection)
         }
+    }
+
+    /// Inserts `batch` inside the caller's transaction, checking the caps.
+    private func insert(_ batch: [MailboxEnvelopeDraft], _ connection: SQLiteConnection) throws(StoreError) -> [EnqueueOutcome] {
+        var usage: [Username: MailboxUsage] = [:]
+        var outcomes: [EnqueueOutcome] = []
+        outcomes.reserveCapacity(batch.count)
+        for draft in batch {
+            let current: MailboxUsage
+            if let known = usage[draft.recipient] {
+                current = known
+            } else {
+                current = try Self.usage(for: draft.recipient, connection)
+            }
+            if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: current) {
+                usage[draft.recipient] = current
+                outcomes.append(.refused(refusal))
+                continue
+            }
+            try connection.execute(
+                "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)",
+                [.username(draft.recipient), .username(draft.sender), .timestamp(draft.acceptedAt),
+                 .integer(Int64(draft.payload.count)), .blob(draft.payload)])
+            // AUTOINCREMENT rowids are positive, so the conversion is exact.
+            let id = UInt64(clamping: connection.lastInsertRowID)
+            usage[draft.recipient] = MailboxUsage(count: current.count + 1, bytes: current.bytes + draft.payload.count)
+            outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
+        }
+        return outcomes
     }
 
     public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {
@@ -66,17 +81,23 @@ public struct SQLiteMailboxStore: MailboxStore {
     }
 
     public func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
-        // Ids beyond SQLite's range were never handed out; duplicates are deleted once.
-        let rowIDs = Set(ids.compactMap { Int64(exactly: $0) })
+        let rowIDs = Self.rowIDs(ids)
         guard !rowIDs.isEmpty else { return 0 }
-        return try database.transaction { connection throws(StoreError) in
-            var deleted = 0
-            for rowID in rowIDs {
-                deleted += try connection.execute(
-                    "DELETE FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)])
-            }
-            return deleted
+        return try database.transaction { connection throws(StoreError) in try Self.delete(rowIDs, for: recipient, connection) }
+    }
+
+    /// Ids beyond SQLite's range were never handed out; duplicates are deleted once.
+    private static func rowIDs(_ ids: [UInt64]) -> Set<Int64> {
+        Set(ids.compactMap { Int64(exactly: $0) })
+    }
+
+    private static func delete(_ rowIDs: Set<Int64>, for recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> Int {
+        var deleted = 0
+        for rowID in rowIDs {
+            deleted += try connection.execute(
+                "DELETE FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)])
         }
+        return deleted
     }
 
     public func removeAll(for user: Username) throws {

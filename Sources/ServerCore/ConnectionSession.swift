@@ -92,7 +92,8 @@ actor ConnectionSession {
                 return .prekeyCount(UInt32(clamping: count))
             case .acknowledge(let ids):
                 let user = try requireAccount().username
-                _ = try await storage { try $0.mailbox.acknowledge(ids, for: user) }
+                // On the mailbox writer, sharing the next batch's transaction (and fsync).
+                try await deps.batcher.acknowledge(ids, for: user)
                 return .ok
             case .block(let username):
                 let user = try requireAccount().username

@@ -119,6 +119,33 @@ public enum MailboxStoreContract {
             _ = try store.acknowledge([sent[0].id], for: user("bob"))
             #expect(try store.enqueue([draft("alice", "bob", [3])]).first?.accepted != nil)
         },
+        ContractCheck("commit applies acknowledgements, then the batch, and frees room for it") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 2, maxBytes: 1 << 20, maxPayloadBytes: 1024))
+            let (bob, carol) = (try user("bob"), try user("carol"))
+            let sent = try store.enqueue([
+                draft("alice", "bob", [1]), draft("alice", "bob", [2]), draft("alice", "carol", [3]),
+            ]).compactMap(\.accepted)
+            // Bob's queue is full; his acknowledgement in the same commit makes room for the draft.
+            // Carol's id in Bob's acknowledgement, an unknown id and an id too large for SQLite
+            // are ignored, as by acknowledge.
+            let outcomes = try store.commit(
+                enqueue: [draft("alice", "bob", [4]), draft("alice", "bob", [5])],
+                acknowledge: [
+                    MailboxAcknowledgement(ids: [sent[0].id, sent[2].id, 999_999, .max], recipient: bob),
+                    MailboxAcknowledgement(ids: [], recipient: carol),
+                ])
+            #expect(outcomes.map(\.accepted).map { $0 != nil } == [true, false])
+            #expect(outcomes[1] == .refused(.tooManyEnvelopes(limit: 2)))
+            let added = try #require(outcomes[0].accepted)
+            #expect(added.id > sent[2].id)
+            #expect(try store.pending(for: bob, after: nil, limit: 10) == [sent[1], added])
+            #expect(try store.pending(for: carol, after: nil, limit: 10) == [sent[2]])
+            // Acknowledgements alone, and nothing at all.
+            #expect(try store.commit(enqueue: [], acknowledge: [MailboxAcknowledgement(ids: [sent[1].id, added.id], recipient: bob)]) == [])
+            #expect(try store.usage(for: bob) == .empty)
+            #expect(try store.commit(enqueue: [], acknowledge: []) == [])
+            #expect(try store.usage(for: carol) == MailboxUsage(count: 1, bytes: 1))
+        },
         ContractCheck("ids are never reused, even after everything is deleted") { make in
             let store = try make(roomy)
             let first = try store.enqueue([draft("alice", "bob", [1]), draft("alice", "bob", [2])]).compactMap(\.accepted)

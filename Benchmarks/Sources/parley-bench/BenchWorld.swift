@@ -97,6 +97,8 @@ final class CountingMailboxStore: MailboxStore {
         var batchSizes: [Int] = []
         var commitSeconds: [Double] = []
         var acknowledgeSeconds: [Double] = []
+        /// Acknowledgements applied inside mailbox commits (``commit(enqueue:acknowledge:)``).
+        var acknowledgementsFolded = 0
     }
 
     private let base: any MailboxStore
@@ -114,6 +116,22 @@ final class CountingMailboxStore: MailboxStore {
             }
         }
         return try base.enqueue(batch)
+    }
+
+    /// Counted as a commit of `batch.count` envelopes (a commit that only acknowledges counts as an
+    /// empty batch), and as one acknowledgement transaction per acknowledgement it carries with the
+    /// commit's duration.
+    func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome] {
+        let started = Measurement.clock.now
+        defer {
+            let seconds = Measurement.seconds(Measurement.clock.now - started)
+            window.withLock {
+                $0.batchSizes.append(batch.count)
+                $0.commitSeconds.append(seconds)
+                $0.acknowledgementsFolded += acknowledgements.count
+            }
+        }
+        return try base.commit(enqueue: batch, acknowledge: acknowledgements)
     }
 
     func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {

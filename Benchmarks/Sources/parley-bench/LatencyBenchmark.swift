@@ -55,7 +55,7 @@ struct LatencyBenchmark {
             func at(_ fraction: Double) -> String { Report.fixed(commits[min(commits.count - 1, Int(Double(commits.count) * fraction))] * 1e3, 2) }
             emit("  \(label): \(commits.count) mailbox commits (batch mean \(Report.fixed(Double(store.batchSizes.reduce(0, +)) / Double(commits.count), 1))), "
                 + "commit time p50 \(at(0.5)) ms, p90 \(at(0.9)) ms, p99 \(at(0.99)) ms, max \(Report.fixed(commits.last! * 1e3, 2)) ms; "
-                + "\(store.acknowledgeSeconds.count) ack transactions")
+                + "\(store.acknowledgeSeconds.count) ack transactions, \(store.acknowledgementsFolded) acknowledgements folded into commits")
         }
         if outcome.failed > 0 { emit("  \(label): \(outcome.failed) sends failed (first: \(outcome.firstError ?? "?"))") }
         return Row(label: label, histogram: outcome.latency!, offeredRate: perPairRate * Double(pairs), outcome: outcome)

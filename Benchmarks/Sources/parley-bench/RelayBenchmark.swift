@@ -143,6 +143,9 @@ struct RelayBenchmark {
             line += "; \(store.acknowledgeSeconds.count) ack transactions, median \(Report.fixed(Measurement.median(store.acknowledgeSeconds) * 1e3, 2)) ms, "
                 + "total \(Report.fixed(store.acknowledgeSeconds.reduce(0, +) / outcome.seconds * 100, 0))% of the window"
         }
+        if store.acknowledgementsFolded > 0 {
+            line += "; \(store.acknowledgementsFolded) acknowledgements folded into mailbox commits"
+        }
         if let cpu = result.processCPUSeconds {
             line += "\n    process CPU \(Report.fixed(cpu / outcome.seconds * 100, 0))% of one core"
         }

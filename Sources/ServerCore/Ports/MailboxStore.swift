@@ -30,10 +30,33 @@ public protocol MailboxStore: Sendable {
     /// cannot delete mail that is not its own.
     func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int
 
+    /// Applies `acknowledgements`, then stores `batch`, all in one transaction (one sync to disk
+    /// for a durable store), and returns one outcome per draft, in order.
+    ///
+    /// Each acknowledgement behaves as ``acknowledge(_:for:)`` and `batch` as ``enqueue(_:)``;
+    /// the acknowledgements come first, so the room they free counts for the batch. The server's
+    /// serial mailbox writer uses it to fold every acknowledgement waiting when it runs into the
+    /// next batch, instead of committing each acknowledgement on its own.
+    /// - Throws: ``StoreError/unavailable(_:)`` when the transaction could not be committed; then
+    ///   none of it took effect.
+    func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome]
+
     /// Deletes every envelope addressed to `user` (account deletion). Envelopes `user` sent to
     /// others stay: they belong to their recipients.
     func removeAll(for user: Username) throws
 
     /// How many envelopes, and how many payload bytes, are waiting for `recipient`.
     func usage(for recipient: Username) throws -> MailboxUsage
+}
+
+/// A recipient's acknowledgement of envelopes by id, as applied by
+/// ``MailboxStore/commit(enqueue:acknowledge:)``.
+public struct MailboxAcknowledgement: Sendable, Hashable {
+    public let ids: [UInt64]
+    public let recipient: Username
+
+    public init(ids: [UInt64], recipient: Username) {
+        self.ids = ids
+        self.recipient = recipient
+    }
 }
