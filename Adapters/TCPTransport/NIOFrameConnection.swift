@@ -31,6 +31,25 @@ struct NIOFrameConnection: FrameConnection {
         }
     }
 
+    /// All the frames are written in one event-loop task with one flush; it waits for the last,
+    /// which NIO completes after every earlier write.
+    func send(contentsOf frames: [[UInt8]]) async throws(ConnectionError) {
+        guard let last = frames.last else { return }
+        for frame in frames {
+            guard !frame.isEmpty else { throw .emptyFrame }
+            guard frame.count <= maxFrameBytes else { throw .frameTooLarge(length: frame.count, limit: maxFrameBytes) }
+        }
+        let channel = self.channel
+        do {
+            try await channel.eventLoop.flatSubmit {
+                for frame in frames.dropLast() { channel.write(frame, promise: nil) }
+                return channel.writeAndFlush(last)
+            }.get()
+        } catch {
+            throw ConnectionError.translating(error)
+        }
+    }
+
     func close() async {
         try? await channel.close()
     }

@@ -22,6 +22,14 @@ actor ConnectionSession {
     private(set) var hasLoggedIn = false
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
     private var lastPushedID: UInt64 = 0
+    /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
+    /// at most one task at a time: one task per burst of answers, not one per answer.
+    private let answers = Mutex(AnswerQueue())
+
+    private struct AnswerQueue {
+        var frames: [[UInt8]] = []
+        var writing = false
+    }
 
     init(connection: any FrameConnection, dependencies: ParleyServer.Dependencies, sessionCount: SessionCounter) {
         self.connection = connection
@@ -229,10 +237,9 @@ actor ConnectionSession {
         }
         await inFlightSends.acquire()
         let draft = MailboxEnvelopeDraft(sender: sender, recipient: recipient, payload: envelope, acceptedAt: deps.clock.now())
-        let connection = self.connection
         let limiter = inFlightSends
         let logger = self.logger
-        deps.batcher.submit(draft) { result in
+        deps.batcher.submit(draft) { [self] result in
             let body: Response.Body
             switch result {
             case .success(.accepted(let stored)):
@@ -244,7 +251,31 @@ actor ConnectionSession {
                 body = .error(WireError(.unavailable, "the server could not store the message; try again"))
             }
             limiter.release()
-            Task { try? await connection.send(WireCodec.encode(.response(Response(requestID: requestID, body: body)))) }
+            self.queueAnswer(WireCodec.encode(.response(Response(requestID: requestID, body: body))))
+        }
+    }
+
+    /// Queues an answer; starts the writing task unless one is running. Called on the writer.
+    private nonisolated func queueAnswer(_ frame: [UInt8]) {
+        let start = answers.withLock { queue -> Bool in
+            queue.frames.append(frame)
+            guard !queue.writing else { return false }
+            queue.writing = true
+            return true
+        }
+        if start { Task { await self.writeAnswers() } }
+    }
+
+    /// Writes queued answers, all that are waiting at a time with one flush, until none is left.
+    private nonisolated func writeAnswers() async {
+        while true {
+            let frames = answers.withLock { queue -> [[UInt8]] in
+                if queue.frames.isEmpty { queue.writing = false }
+                defer { queue.frames = [] }
+                return queue.frames
+            }
+            guard !frames.isEmpty else { return }
+            try? await connection.send(contentsOf: frames)
         }
     }
 
@@ -295,13 +326,23 @@ actor ConnectionSession {
     private func deliver(_ envelope: MailboxEnvelope) async {
         guard envelope.id > lastPushedID else { return }
         lastPushedID = envelope.id
-        await push(.delivery(Delivery(id: envelope.id, sender: envelope.sender, acceptedAt: envelope.acceptedAt, envelope: envelope.payload)))
+        try? await connection.send(Self.deliveryFrame(envelope))
+    }
+
+    private static func deliveryFrame(_ envelope: MailboxEnvelope) -> [UInt8] {
+        WireCodec.encode(.push(.delivery(Delivery(id: envelope.id, sender: envelope.sender, acceptedAt: envelope.acceptedAt, envelope: envelope.payload))))
     }
 
     private func handle(_ event: AccountEvent) async {
         switch event {
         case .envelopesStored(let envelopes):
-            for envelope in envelopes { await deliver(envelope) }
+            // The batch's deliveries for this account, written together (one flush).
+            var frames: [[UInt8]] = []
+            for envelope in envelopes where envelope.id > lastPushedID {
+                lastPushedID = envelope.id
+                frames.append(Self.deliveryFrame(envelope))
+            }
+            try? await connection.send(contentsOf: frames)
         case .sessionClaimed(let claimant):
             guard claimant != token else { return }
             logger.info("signed in elsewhere", metadata: ["connection": "\(connection.id)"])

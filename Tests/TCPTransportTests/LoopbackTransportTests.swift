@@ -30,6 +30,22 @@ struct LoopbackTransportTests {
         #expect(echo.recorder.seenKeys == [clientKeys.publicKey])
     }
 
+    @Test func framesSentTogetherArriveInOrder() async throws {
+        let environment = try TransportEnvironment()
+        try await environment.withServer { server in
+            try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
+                let frames = (1...50).map { index in [UInt8](repeating: UInt8(index), count: index * 700) }
+                try await connection.send(contentsOf: frames)
+                try await connection.send(contentsOf: [])
+                await #expect(throws: ConnectionError.emptyFrame) { try await connection.send(contentsOf: [[1], []]) }
+                var iterator = inbound.makeAsyncIterator()
+                for frame in frames { #expect(try await iterator.next() == frame) }
+                try await connection.send([7])
+                #expect(try await iterator.next() == [7])
+            }
+        }
+    }
+
     @Test func largeFrameIsSplitAndReassembled() async throws {
         let environment = try TransportEnvironment()
         try await environment.withServer { server in

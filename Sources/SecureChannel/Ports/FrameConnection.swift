@@ -32,6 +32,19 @@ public protocol FrameConnection: Sendable {
     ///   ``ConnectionError/closed`` when the connection is already closed.
     func send(_ frame: [UInt8]) async throws(ConnectionError)
 
+    /// Sends `frames` in order, exactly as calling ``send(_:)`` for each in turn would (same
+    /// checks, same back-pressure, returning once the last is queued), but lets the transport
+    /// write them together: the server answers a batch's sends and pushes a batch's deliveries
+    /// this way, one flush instead of one per frame. Frames before a failing one may have been
+    /// sent. The default calls ``send(_:)`` for each.
+    func send(contentsOf frames: [[UInt8]]) async throws(ConnectionError)
+
     /// Closes the connection. Idempotent; frames already queued may be dropped.
     func close() async
+}
+
+extension FrameConnection {
+    public func send(contentsOf frames: [[UInt8]]) async throws(ConnectionError) {
+        for frame in frames { try await send(frame) }
+    }
 }
