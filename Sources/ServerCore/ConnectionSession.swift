@@ -42,7 +42,14 @@ actor ConnectionSession {
 
     // MARK: Frames
 
-    func receive(_ frame: [UInt8]) async {
+    /// Handles one frame; returns whether this connection has logged in (now or before).
+    @discardableResult
+    func receive(_ frame: [UInt8]) async -> Bool {
+        await handleFrame(frame)
+        return hasLoggedIn
+    }
+
+    private func handleFrame(_ frame: [UInt8]) async {
         let message: WireMessage
         do {
             message = try WireCodec.decode(frame)

@@ -75,9 +75,15 @@ public final class ParleyServer: FrameConnectionHandler {
             await connection.close()
         }
         defer { loginWatch.cancel() }
+        // Once logged in, the watch has nothing left to do: end it now rather than keep a
+        // sleeping task (and its timer) per idle connection until the deadline.
+        var watching = true
         do {
             for try await frame in inbound {
-                await session.receive(frame)
+                if await session.receive(frame), watching {
+                    loginWatch.cancel()
+                    watching = false
+                }
             }
         } catch {
             dependencies.logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "reason": "\(error)"])
