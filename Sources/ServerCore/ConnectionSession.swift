@@ -16,8 +16,10 @@ actor ConnectionSession {
 
     private var account: AuthenticatedAccount?
     private var token: SessionToken?
-    private var subscription: AccountEventSubscription?
-    private var eventTask: Task<Void, Never>?
+    private var subscription: AccountEventHandlerSubscription?
+    /// The account's events, queued by the bus's handler and handled in order on this actor by
+    /// a task that runs only while some are waiting (no task, no stream, per idle connection).
+    private let events = Mutex(EventQueue())
     /// Whether this connection has logged in (or registered) at least once.
     private(set) var hasLoggedIn = false
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
@@ -25,6 +27,26 @@ actor ConnectionSession {
     /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
     /// at most one task at a time: one task per burst of answers, not one per answer.
     private let answers = Mutex(AnswerQueue())
+
+    private struct EventQueue {
+        var events: [AccountEvent] = []
+        /// Which subscription the queue belongs to: each session start and end moves it on, so
+        /// events from an earlier subscription, and a drain started for one, are dropped.
+        var generation: UInt64 = 0
+        /// Whether catch-up is done, so that events may be handled (they queue until then).
+        var delivering = false
+        /// Whether a task is handling the queue.
+        var draining = false
+
+        /// Starts a new generation with nothing queued; returns it.
+        mutating func reset() -> UInt64 {
+            generation &+= 1
+            events = []
+            delivering = false
+            draining = false
+            return generation
+        }
+    }
 
     private struct AnswerQueue {
         var frames: [[UInt8]] = []
@@ -307,14 +329,18 @@ actor ConnectionSession {
         lastPushedID = 0
         sessionCount.add(1)
         // Subscribe before announcing, so nothing stored from now on can be missed.
-        subscription = deps.events.subscribe(authenticated.username)
+        let generation = events.withLock { $0.reset() }
+        subscription = deps.events.subscribe(authenticated.username) { [weak self] event in
+            self?.queueEvent(event, generation: generation)
+        }
         // One session per account: the newest login wins, every other session ends.
         deps.events.publish(.sessionClaimed(newToken), to: authenticated.username)
     }
 
     /// Pushes what is waiting in the mailbox, then follows the account's events.
     private func beginDelivery() async {
-        guard let user = account?.username, let subscription else { return }
+        guard let user = account?.username, subscription != nil else { return }
+        let generation = events.withLock { $0.generation }
         let pageSize = deps.configuration.catchUpPageSize
         while account?.username == user {
             let after = lastPushedID
@@ -322,10 +348,43 @@ actor ConnectionSession {
             for envelope in page { await deliver(envelope) }
             if page.count < pageSize { break }
         }
-        eventTask = Task { [weak self] in
-            for await event in subscription.events {
-                guard let self else { return }
-                await self.handle(event)
+        // Events stored meanwhile were queued; from now on they are handled as they come.
+        let start = events.withLock { queue -> Bool in
+            guard queue.generation == generation else { return false }
+            queue.delivering = true
+            guard !queue.events.isEmpty, !queue.draining else { return false }
+            queue.draining = true
+            return true
+        }
+        if start { Task { await self.handleEvents(generation: generation) } }
+    }
+
+    /// Called by the event bus, on the publisher's thread.
+    private nonisolated func queueEvent(_ event: AccountEvent, generation: UInt64) {
+        let start = events.withLock { queue -> Bool in
+            guard queue.generation == generation else { return false }
+            queue.events.append(event)
+            guard queue.delivering, !queue.draining else { return false }
+            queue.draining = true
+            return true
+        }
+        if start { Task { await self.handleEvents(generation: generation) } }
+    }
+
+    /// Handles queued events in order until none is left, or the subscription has ended.
+    private func handleEvents(generation: UInt64) async {
+        while true {
+            let batch = events.withLock { queue -> [AccountEvent] in
+                // A later generation owns `draining`; this drain just stops.
+                guard queue.generation == generation else { return [] }
+                if queue.events.isEmpty { queue.draining = false }
+                defer { queue.events = [] }
+                return queue.events
+            }
+            guard !batch.isEmpty else { return }
+            for event in batch {
+                guard events.withLock({ $0.generation }) == generation else { return }
+                await handle(event)
             }
         }
     }
@@ -370,8 +429,7 @@ actor ConnectionSession {
         token = nil
         subscription?.cancel()
         subscription = nil
-        eventTask?.cancel()
-        eventTask = nil
+        _ = events.withLock { $0.reset() }
     }
 
     func end() {

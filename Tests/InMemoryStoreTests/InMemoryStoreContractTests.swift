@@ -20,6 +20,11 @@ struct InMemoryStoreContractTests {
         try await check.run { limits in InMemoryMailboxStore(limits: limits) }
     }
 
+    @Test(arguments: AccountEventBusContract.checks)
+    func accountEventBus(_ check: ContractCheck<AccountEventBusFactory>) async throws {
+        try await check.run { InMemoryEventBus() }
+    }
+
     @Test(arguments: BlockStoreContract.checks)
     func blockStore(_ check: ContractCheck<BlockStoreFactory>) async throws {
         try await check.run { InMemoryBlockStore() }

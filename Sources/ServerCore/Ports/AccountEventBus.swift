@@ -31,6 +31,25 @@ public protocol AccountEventBus: Sendable {
 
     /// Subscribes to `user`'s events until the returned subscription is cancelled.
     func subscribe(_ user: Username) -> AccountEventSubscription
+
+    /// Subscribes `handler` to `user`'s events until the returned subscription is cancelled: the
+    /// bus calls it once per event, on the publishing thread, in the order the events reach the
+    /// subscriber (as a stream subscription would receive them); it must return quickly and not
+    /// publish. No events reach it after `cancel()` has returned. Lighter than
+    /// ``subscribe(_:)`` for a long-lived subscriber: no stream, and no task waiting on one.
+    func subscribe(_ user: Username, handler: @escaping @Sendable (AccountEvent) -> Void) -> AccountEventHandlerSubscription
+}
+
+/// A live handler subscription (``AccountEventBus/subscribe(_:handler:)``): how to end it.
+public struct AccountEventHandlerSubscription: Sendable {
+    private let onCancel: @Sendable () -> Void
+
+    public init(onCancel: @escaping @Sendable () -> Void) {
+        self.onCancel = onCancel
+    }
+
+    /// Ends the subscription; the handler is not called again once this returns.
+    public func cancel() { onCancel() }
 }
 
 /// A live subscription: its events, and how to end it.
