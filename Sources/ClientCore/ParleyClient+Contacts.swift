@@ -22,13 +22,21 @@ extension ParleyClient {
         try stored { try stores.history.entries(with: peer, limit: limit) }
     }
 
-    /// Accepts a message request: the sender becomes a contact.
-    public func accept(_ peer: Username) throws(ClientError) {
+    /// Accepts a message request: the sender becomes a contact, and learns (by delivery receipts)
+    /// that the messages sent while it was a request arrived.
+    public func accept(_ peer: Username) async throws(ClientError) {
         guard var contact = try stored({ try stores.contacts.contact(named: peer) }) else { throw .unknownContact(peer) }
+        let waiting = try stored { try stores.history.entries(with: peer, limit: EnvelopeLimits.maxReceiptIDs) }
+            .filter { $0.direction == .received && $0.isRequest }
+            .map(\.id)
         contact.status = .accepted
         try stored {
             try stores.contacts.saveContact(contact)
             try stores.history.clearRequestFlag(for: peer)
+        }
+        // Best effort: a receipt that cannot be sent only leaves the sender's ticks at "sent".
+        if !waiting.isEmpty, ContactPolicy.maySend(to: contact) {
+            _ = try? await deliver(.deliveryReceipt(waiting), id: MessageID.random(using: random), to: peer)
         }
     }
 

@@ -39,6 +39,12 @@ struct MessagingFlowTests {
 
         try await bobAgain.client.accept(name("alice"))
         #expect(try await bobAgain.client.requests().isEmpty)
+        // Accepting tells Alice her three messages arrived.
+        try await alice.waitFor("receipts for the request") { event in
+            if case .receipts(_, let ids, .delivered) = event { return ids.count == 3 }
+            return false
+        }
+        #expect(try await alice.client.history(with: name("bob")).allSatisfy { $0.status == .delivered })
         try await bobAgain.client.send(text: "hi alice", to: name("alice"))
         try await alice.waitFor("reply") { $0.messageText == "hi alice" }
         // Alice is an accepted contact of Bob now, so her next message gets a delivery receipt.
