@@ -75,16 +75,10 @@ public struct NIOClientTransport: Sendable {
                 .channelOption(.writeBufferWaterMark, value: .init(low: limits.outboundLowWaterMark, high: limits.outboundHighWaterMark))
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        let handshake = try HandshakeState(role: .initiator, localStatic: localStatic, crypto: crypto, random: random)
-                        let noise = NoiseChannelHandler(
-                            handshake: handshake, limits: limits, expectedRemoteStaticKey: expectedServerKey,
-                            eventLoop: channel.eventLoop, logger: loggerForChannel)
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(noise)
-                        let asyncChannel = try NIOAsyncChannel<[UInt8], [UInt8]>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: limits.inboundFrameBuffer)))
-                        return AcceptedConnection(id: id, channel: asyncChannel, handshake: noise.handshakeFuture, maxFrameBytes: limits.maxFrameBytes)
+                        try AcceptedConnection(
+                            configuring: channel, id: id, role: .initiator, localStatic: localStatic,
+                            expectedRemoteStaticKey: expectedServerKey, crypto: crypto, random: random,
+                            limits: limits, logger: loggerForChannel)
                     }
                 }
         } catch {

@@ -84,16 +84,9 @@ public struct NIOServerTransport: Sendable {
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "connection"] = "\(id)"
                     return channel.eventLoop.makeCompletedFuture {
-                        let handshake = try HandshakeState(role: .responder, localStatic: localStatic, crypto: crypto, random: random)
-                        let noise = NoiseChannelHandler(
-                            handshake: handshake, limits: limits, expectedRemoteStaticKey: nil,
-                            eventLoop: channel.eventLoop, logger: connectionLogger)
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(noise)
-                        let asyncChannel = try NIOAsyncChannel<[UInt8], [UInt8]>(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: limits.inboundFrameBuffer)))
-                        return AcceptedConnection(id: id, channel: asyncChannel, handshake: noise.handshakeFuture, maxFrameBytes: limits.maxFrameBytes)
+                        try AcceptedConnection(
+                            configuring: channel, id: id, role: .responder, localStatic: localStatic, expectedRemoteStaticKey: nil,
+                            crypto: crypto, random: random, limits: limits, logger: connectionLogger)
                     }
                 }
         } catch {
@@ -166,6 +159,28 @@ struct AcceptedConnection: Sendable {
     let channel: NIOAsyncChannel<[UInt8], [UInt8]>
     let handshake: EventLoopFuture<HandshakeOutcome>
     let maxFrameBytes: Int
+
+    /// Builds one connection's pipeline, the same for both ends: u16-framed Noise messages, the
+    /// Noise handler in `role`, and the back-pressured async wrapper. Runs on the channel's event
+    /// loop, inside the bootstrap's initialiser.
+    init(
+        configuring channel: any Channel, id: ConnectionID, role: HandshakeState.Role, localStatic: X25519KeyPair,
+        expectedRemoteStaticKey: X25519PublicKey?, crypto: any CryptoProvider, random: any RandomSource,
+        limits: ChannelLimits, logger: Logger
+    ) throws {
+        let handshake = try HandshakeState(role: role, localStatic: localStatic, crypto: crypto, random: random)
+        let noise = NoiseChannelHandler(
+            handshake: handshake, limits: limits, expectedRemoteStaticKey: expectedRemoteStaticKey,
+            eventLoop: channel.eventLoop, logger: logger)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
+        try channel.pipeline.syncOperations.addHandler(noise)
+        self.channel = try NIOAsyncChannel<[UInt8], [UInt8]>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: limits.inboundFrameBuffer)))
+        self.id = id
+        self.handshake = noise.handshakeFuture
+        maxFrameBytes = limits.maxFrameBytes
+    }
 }
 
 /// A thread-safe counter for connection ids.
