@@ -7,8 +7,12 @@ import WireProtocol
 extension ParleyClient {
     /// Handles the server's pushes until the connection ends: decrypts and stores deliveries,
     /// acknowledges them, and reports what happened on ``events``.
-    public func processPushes() async {
+    /// - Parameter delay: waited before each push is handled. Zero except in tests that need a
+    ///   race to be certain (two people writing first at the same time): the `parley` binary sets
+    ///   it from `PARLEY_TEST_PUSH_DELAY_MS`.
+    public func processPushes(delayingEachBy delay: Duration = .zero) async {
         for await push in wire.pushes {
+            if delay > .zero { try? await Task.sleep(for: delay) }
             switch push {
             case .delivery(let delivery):
                 await receive(delivery)

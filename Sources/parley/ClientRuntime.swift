@@ -87,7 +87,8 @@ struct ClientRuntime {
                 let sink = EventSink(terminal: terminal, json: options.json)
                 let wireTask = Task { await wire.run(inbound: inbound) }
                 let eventsTask = Task { for await event in client.events { sink.record(event) } }
-                let pushTask = Task { await client.processPushes() }
+                let pushDelay = Self.testPushDelay()
+                let pushTask = Task { await client.processPushes(delayingEachBy: pushDelay) }
                 defer {
                     wireTask.cancel()
                     pushTask.cancel()
@@ -130,6 +131,16 @@ struct ClientRuntime {
                 throw CLIError.unreachable("the connection to \(server) failed: \(error)")
             }
         }
+    }
+}
+
+extension ClientRuntime {
+    /// A delay before each push is handled, for end-to-end tests that must make a race certain
+    /// (two people writing first at the same time). Test-only: read from
+    /// `PARLEY_TEST_PUSH_DELAY_MS`, at most 10 s, zero when unset or invalid.
+    static func testPushDelay(environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration {
+        guard let raw = environment["PARLEY_TEST_PUSH_DELAY_MS"], let milliseconds = Int(raw), milliseconds > 0 else { return .zero }
+        return .milliseconds(min(milliseconds, 10_000))
     }
 }
 
