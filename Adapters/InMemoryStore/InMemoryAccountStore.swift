@@ -10,25 +10,25 @@ public final class InMemoryAccountStore: AccountStore {
 
     public init() {}
 
-    public func create(_ record: AccountRecord) throws {
+    public func create(_ record: AccountRecord) throws(StoreError) {
         try accounts.withLock { accounts throws(StoreError) in
             guard accounts[record.username] == nil else { throw .alreadyExists("account \(record.username)") }
             accounts[record.username] = record
         }
     }
 
-    public func find(_ username: Username) throws -> AccountRecord? {
+    public func find(_ username: Username) throws(StoreError) -> AccountRecord? {
         accounts.withLock { $0[username] }
     }
 
-    public func updatePasswordHash(_ passwordHash: String, for username: Username) throws {
+    public func updatePasswordHash(_ passwordHash: String, for username: Username) throws(StoreError) {
         try accounts.withLock { accounts throws(StoreError) in
             guard accounts[username] != nil else { throw .notFound("account \(username)") }
             accounts[username]?.passwordHash = passwordHash
         }
     }
 
-    public func updateLoginThrottle(for username: Username, from expected: LoginThrottle, to new: LoginThrottle) throws -> Bool {
+    public func updateLoginThrottle(for username: Username, from expected: LoginThrottle, to new: LoginThrottle) throws(StoreError) -> Bool {
         try accounts.withLock { accounts throws(StoreError) in
             guard let record = accounts[username] else { throw .notFound("account \(username)") }
             guard record.loginThrottle == expected else { return false }
@@ -37,7 +37,7 @@ public final class InMemoryAccountStore: AccountStore {
         }
     }
 
-    public func delete(_ username: Username) throws -> Bool {
+    public func delete(_ username: Username) throws(StoreError) -> Bool {
         accounts.withLock { $0.removeValue(forKey: username) != nil }
     }
 }

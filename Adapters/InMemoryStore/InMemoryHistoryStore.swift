@@ -10,7 +10,7 @@ public final class InMemoryHistoryStore: HistoryStore {
     public init() {}
 
     @discardableResult
-    public func append(_ entry: HistoryEntry) throws -> Bool {
+    public func append(_ entry: HistoryEntry) throws(StoreError) -> Bool {
         entries.withLock { entries in
             guard !entries.contains(where: { $0.id == entry.id }) else { return false }
             entries.append(entry)
@@ -18,11 +18,15 @@ public final class InMemoryHistoryStore: HistoryStore {
         }
     }
 
-    public func entries(with peer: Username, limit: Int) throws -> [HistoryEntry] {
+    public func contains(_ id: MessageID) throws(StoreError) -> Bool {
+        entries.withLock { $0.contains { $0.id == id } }
+    }
+
+    public func entries(with peer: Username, limit: Int) throws(StoreError) -> [HistoryEntry] {
         entries.withLock { Array($0.filter { $0.peer == peer }.suffix(max(0, limit))) }
     }
 
-    public func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws {
+    public func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws(StoreError) {
         let wanted = Set(ids)
         entries.withLock { entries in
             for index in entries.indices where wanted.contains(entries[index].id) && entries[index].direction == .sent && entries[index].status < status {
@@ -31,17 +35,22 @@ public final class InMemoryHistoryStore: HistoryStore {
         }
     }
 
-    public func clearRequestFlag(for peer: Username) throws {
+    public func clearRequestFlag(for peer: Username) throws(StoreError) {
         entries.withLock { entries in
             for index in entries.indices where entries[index].peer == peer { entries[index].isRequest = false }
         }
     }
 
-    public func removeConversation(with peer: Username) throws -> [String] {
+    public func removeConversation(with peer: Username) throws(StoreError) -> [String] {
         entries.withLock { entries in
             let removed = entries.filter { $0.peer == peer }
             entries.removeAll { $0.peer == peer }
             return removed.compactMap { if case .image(let path, _, _) = $0.body { path } else { nil } }
         }
+    }
+
+    var snapshot: [HistoryEntry] {
+        get { entries.withLock { $0 } }
+        set { entries.withLock { $0 = newValue } }
     }
 }

@@ -4,7 +4,7 @@ import Synchronization
 
 /// ``LocalKeyStore`` in memory, for tests and ephemeral clients.
 public final class InMemoryLocalKeyStore: LocalKeyStore {
-    private struct State {
+    struct State {
         var identity: Ed25519KeyPair?
         var signedPrekeys: [SignedPrekeyPair] = []
         var oneTimePrekeys: [UInt32: OneTimePrekeyPair] = [:]
@@ -14,34 +14,39 @@ public final class InMemoryLocalKeyStore: LocalKeyStore {
 
     public init() {}
 
-    public func identityKeyPair() throws -> Ed25519KeyPair? { state.withLock { $0.identity } }
+    public func identityKeyPair() throws(StoreError) -> Ed25519KeyPair? { state.withLock { $0.identity } }
 
-    public func setIdentityKeyPair(_ keyPair: Ed25519KeyPair) throws {
+    public func setIdentityKeyPair(_ keyPair: Ed25519KeyPair) throws(StoreError) {
         state.withLock { $0.identity = keyPair }
     }
 
-    public func signedPrekeyPairs() throws -> [SignedPrekeyPair] { state.withLock { $0.signedPrekeys } }
+    public func signedPrekeyPairs() throws(StoreError) -> [SignedPrekeyPair] { state.withLock { $0.signedPrekeys } }
 
-    public func addSignedPrekeyPair(_ pair: SignedPrekeyPair) throws {
+    public func addSignedPrekeyPair(_ pair: SignedPrekeyPair) throws(StoreError) {
         state.withLock { state in
             state.signedPrekeys.removeAll { $0.id == pair.id }
             state.signedPrekeys.append(pair)
         }
     }
 
-    public func removeSignedPrekeyPair(id: UInt32) throws {
+    public func removeSignedPrekeyPair(id: UInt32) throws(StoreError) {
         state.withLock { $0.signedPrekeys.removeAll { $0.id == id } }
     }
 
-    public func oneTimePrekeyPair(id: UInt32) throws -> OneTimePrekeyPair? { state.withLock { $0.oneTimePrekeys[id] } }
+    public func oneTimePrekeyPair(id: UInt32) throws(StoreError) -> OneTimePrekeyPair? { state.withLock { $0.oneTimePrekeys[id] } }
 
-    public func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws {
+    public func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws(StoreError) {
         state.withLock { state in
             for pair in pairs { state.oneTimePrekeys[pair.id] = pair }
         }
     }
 
-    public func removeOneTimePrekeyPair(id: UInt32) throws {
+    public func removeOneTimePrekeyPair(id: UInt32) throws(StoreError) {
         state.withLock { _ = $0.oneTimePrekeys.removeValue(forKey: id) }
+    }
+
+    var snapshot: State {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
     }
 }

@@ -23,11 +23,11 @@ public final class InMemoryMailboxStore: MailboxStore {
         self.limits = limits
     }
 
-    public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
+    public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome] {
         state.withLock { state in Self.enqueue(batch, into: &state, limits: limits) }
     }
 
-    public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome] {
+    public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws(StoreError) -> [EnqueueOutcome] {
         state.withLock { state in
             for acknowledgement in acknowledgements {
                 _ = Self.acknowledge(Set(acknowledgement.ids), for: acknowledgement.recipient, in: &state)
@@ -50,7 +50,7 @@ public final class InMemoryMailboxStore: MailboxStore {
         }
     }
 
-    public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {
+    public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws(StoreError) -> [MailboxEnvelope] {
         guard limit > 0 else { return [] }
         return state.withLock { state in
             let queue = state.queues[recipient] ?? []
@@ -59,7 +59,7 @@ public final class InMemoryMailboxStore: MailboxStore {
         }
     }
 
-    public func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
+    public func acknowledge(_ ids: [UInt64], for recipient: Username) throws(StoreError) -> Int {
         let wanted = Set(ids)
         return state.withLock { state in Self.acknowledge(wanted, for: recipient, in: &state) }
     }
@@ -72,14 +72,14 @@ public final class InMemoryMailboxStore: MailboxStore {
         return queue.count - kept.count
     }
 
-    public func removeAll(for user: Username) throws {
+    public func removeAll(for user: Username) throws(StoreError) {
         state.withLock { state in
             state.queues[user] = nil
             state.usage[user] = nil
         }
     }
 
-    public func usage(for recipient: Username) throws -> MailboxUsage {
+    public func usage(for recipient: Username) throws(StoreError) -> MailboxUsage {
         state.withLock { $0.usage[recipient] ?? .empty }
     }
 }

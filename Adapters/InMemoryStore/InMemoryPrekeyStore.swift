@@ -17,11 +17,11 @@ public final class InMemoryPrekeyStore: PrekeyStore {
 
     public init() {}
 
-    public func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws {
+    public func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws(StoreError) {
         users.withLock { $0[user, default: UserPrekeys()].signedPrekey = prekey }
     }
 
-    public func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws {
+    public func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws(StoreError) {
         users.withLock { users in
             var entry = users[user, default: UserPrekeys()]
             for prekey in prekeys where entry.oneTimePrekeys[prekey.id] == nil {
@@ -31,7 +31,7 @@ public final class InMemoryPrekeyStore: PrekeyStore {
         }
     }
 
-    public func takePrekeys(for user: Username) throws -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? {
+    public func takePrekeys(for user: Username) throws(StoreError) -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? {
         users.withLock { users -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? in
             guard var entry = users[user], let signedPrekey = entry.signedPrekey else { return nil }
             let oneTimePrekey = entry.oneTimePrekeys.keys.min().flatMap { entry.oneTimePrekeys.removeValue(forKey: $0) }
@@ -40,11 +40,11 @@ public final class InMemoryPrekeyStore: PrekeyStore {
         }
     }
 
-    public func oneTimePrekeyCount(for user: Username) throws -> Int {
+    public func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int {
         users.withLock { $0[user]?.oneTimePrekeys.count ?? 0 }
     }
 
-    public func removeAll(for user: Username) throws {
+    public func removeAll(for user: Username) throws(StoreError) {
         users.withLock { _ = $0.removeValue(forKey: user) }
     }
 }

@@ -37,20 +37,31 @@ extension FileSystemImageLibrary {
         return names
     }
 
-    /// Writes all of `bytes`, retrying short writes and EINTR. Returns an error description or nil.
-    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> String? {
-        bytes.withUnsafeBytes { buffer -> String? in
+    /// Writes all of `bytes`, retrying short writes and EINTR. Returns the failing errno (ENOSPC
+    /// when nothing was written) or nil.
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32? {
+        bytes.withUnsafeBytes { buffer -> Int32? in
             var offset = 0
             while offset < buffer.count {
                 let count = write(fd, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
-                    return describe(errno)
+                    return errno
                 }
-                if count == 0 { return "wrote nothing" }
+                // write(2) returns 0 for a non-empty buffer only when no space is left.
+                if count == 0 { return ENOSPC }
                 offset += count
             }
             return nil
+        }
+    }
+
+    /// The store error for a failed write or sync: a full disk (or quota, or file-size limit) is
+    /// ``StoreError/diskFull(_:)``, so the application can say "free some space".
+    static func writeFailure(_ what: String, _ code: Int32) -> StoreError {
+        switch code {
+        case ENOSPC, EDQUOT, EFBIG: .diskFull("\(what): \(describe(code))")
+        default: .unavailable("\(what): \(describe(code))")
         }
     }
 

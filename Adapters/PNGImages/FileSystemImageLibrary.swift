@@ -45,16 +45,16 @@ public struct FileSystemImageLibrary: ImageLibrary {
         guard fd >= 0 else {
             let code = errno
             if code == EEXIST { throw .alreadyExists(path) }
-            throw .unavailable("cannot create \(path): \(Self.describe(code))")
+            throw Self.writeFailure("cannot create \(path)", code)
         }
         // The mode passed to openat is reduced by the umask; fchmod makes it exactly 0600.
         var failure: StoreError? = nil
         if fchmod(fd, 0o600) != 0 {
             failure = .unavailable("cannot set permissions of \(path): \(Self.describe(errno))")
-        } else if let error = Self.writeAll(image.png, to: fd) {
-            failure = .unavailable("cannot write \(path): \(error)")
+        } else if let code = Self.writeAll(image.png, to: fd) {
+            failure = Self.writeFailure("cannot write \(path)", code)
         } else if fsync(fd) != 0 {
-            failure = .unavailable("cannot sync \(path): \(Self.describe(errno))")
+            failure = Self.writeFailure("cannot sync \(path)", errno)
         }
         close(fd)
         if let failure {

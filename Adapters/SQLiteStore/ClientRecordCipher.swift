@@ -34,6 +34,7 @@ struct ClientRecordCipher: Sendable {
     enum Table: String {
         case identity, signedPrekeys = "signed_prekeys", oneTimePrekeys = "one_time_prekeys"
         case sessions, contacts, history, settings
+        case sentLog = "sent_log"
     }
 
     static let sealingInfo = "parley-client record sealing"

@@ -1,3 +1,4 @@
+import ClientCore
 import Conversations
 import Envelope
 import Prekeys
@@ -179,6 +180,36 @@ enum ClientRecordCoding {
         let value = try reader.readVariable("setting value", limit: SQLiteClientStore.Limits.maxSettingValueBytes)
         try reader.expectEnd()
         return (key, value)
+    }
+
+    // MARK: Sent-message log
+
+    /// version || peer || message content (its own versioned encoding, u32 length) || envelope id
+    /// (u64) || accepted at (i64 ms) || logged at (i64 ms) || resends (u8).
+    static func encode(_ message: SentMessage) -> [UInt8] {
+        let content = message.content.encoded
+        var writer = ByteWriter(capacity: 64 + content.count)
+        writer.write(version)
+        writer.writeString(message.peer.value)
+        writer.writeVariable(content)
+        writer.write(message.envelopeID)
+        writer.write(message.acceptedAt.millisecondsSinceEpoch)
+        writer.write(message.loggedAt.millisecondsSinceEpoch)
+        writer.write(UInt8(clamping: message.resends))
+        return writer.bytes
+    }
+
+    static func decodeSentMessage(_ bytes: [UInt8]) throws(DecodingError) -> SentMessage {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "sent message")
+        let peer = try readUsername(&reader, "sent message peer")
+        let content = try MessageContent(decoding: reader.readVariable("sent message content", limit: EnvelopeLimits.maxContentBytes))
+        let envelopeID = try reader.readUInt64("sent message envelope id")
+        let acceptedAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("sent message accepted at"))
+        let loggedAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("sent message logged at"))
+        let resends = Int(try reader.readUInt8("sent message resends"))
+        try reader.expectEnd()
+        return SentMessage(peer: peer, content: content, envelopeID: envelopeID, acceptedAt: acceptedAt, loggedAt: loggedAt, resends: resends)
     }
 
     // MARK: Fields

@@ -38,7 +38,7 @@ public enum ClientStoreError: Error, Equatable, Sendable, CustomStringConvertibl
     init(_ error: StoreError) {
         switch error {
         case .corrupt(let detail): self = .corrupt(detail)
-        case .unavailable(let detail), .alreadyExists(let detail), .notFound(let detail), .limitReached(let detail):
+        case .unavailable(let detail), .diskFull(let detail), .alreadyExists(let detail), .notFound(let detail), .limitReached(let detail):
             self = .unavailable(detail)
         }
     }

@@ -10,7 +10,7 @@ public struct SQLiteAccountStore: AccountStore {
         self.database = database
     }
 
-    public func create(_ record: AccountRecord) throws {
+    public func create(_ record: AccountRecord) throws(StoreError) {
         try database.withConnection { connection throws(StoreError) in
             do throws(StoreError) {
                 try connection.execute(
@@ -26,7 +26,7 @@ public struct SQLiteAccountStore: AccountStore {
         }
     }
 
-    public func find(_ username: Username) throws -> AccountRecord? {
+    public func find(_ username: Username) throws(StoreError) -> AccountRecord? {
         try database.read { connection throws(StoreError) in
             try connection.queryFirst(
                 """
@@ -46,7 +46,7 @@ public struct SQLiteAccountStore: AccountStore {
         }
     }
 
-    public func updatePasswordHash(_ passwordHash: String, for username: Username) throws {
+    public func updatePasswordHash(_ passwordHash: String, for username: Username) throws(StoreError) {
         try database.withConnection { connection throws(StoreError) in
             let changed = try connection.execute(
                 "UPDATE accounts SET password_hash = ? WHERE username = ?", [.text(passwordHash), .username(username)])
@@ -54,7 +54,7 @@ public struct SQLiteAccountStore: AccountStore {
         }
     }
 
-    public func updateLoginThrottle(for username: Username, from expected: LoginThrottle, to new: LoginThrottle) throws -> Bool {
+    public func updateLoginThrottle(for username: Username, from expected: LoginThrottle, to new: LoginThrottle) throws(StoreError) -> Bool {
         // One transaction, so "no row changed" is told apart from "no such account" atomically.
         try database.transaction { connection throws(StoreError) in
             let changed = try connection.execute(
@@ -71,7 +71,7 @@ public struct SQLiteAccountStore: AccountStore {
         }
     }
 
-    public func delete(_ username: Username) throws -> Bool {
+    public func delete(_ username: Username) throws(StoreError) -> Bool {
         try database.withConnection { connection throws(StoreError) in
             try connection.execute("DELETE FROM accounts WHERE username = ?", [.username(username)]) > 0
         }

@@ -7,10 +7,10 @@ import Primitives
 /// file does not even say which settings exist. Not a port: only the client's composition root
 /// uses it, so its methods throw `StoreError` with a typed `throws`.
 public struct SQLiteClientSettings: Sendable {
-    private let database: SQLiteDatabase
+    private let database: SQLiteScope
     private let cipher: ClientRecordCipher
 
-    init(database: SQLiteDatabase, cipher: ClientRecordCipher) {
+    init(database: SQLiteScope, cipher: ClientRecordCipher) {
         self.database = database
         self.cipher = cipher
     }

@@ -60,12 +60,32 @@ extension SQLiteClientStore {
             "CREATE INDEX history_by_peer ON history (peer_hash, seq)",
             "CREATE TABLE settings (key_hash BLOB PRIMARY KEY NOT NULL, sealed BLOB NOT NULL) STRICT, WITHOUT ROWID",
         ]),
+        SQLiteMigration(version: 2, summary: "session records and the sent-message log", statements: [
+            // The sender's log of recent messages, for resending after a retry request. `seq` is
+            // the logging order, so expiry walks from the oldest row and stops at the first that
+            // has not expired (the time itself is sealed). UNIQUE(message_hash) replaces an entry
+            // on resend; envelope_hash finds the entry a retry request names.
+            """
+            CREATE TABLE sent_log (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                message_hash BLOB NOT NULL UNIQUE,
+                envelope_hash BLOB NOT NULL,
+                sealed BLOB NOT NULL
+            ) STRICT
+            """,
+            "CREATE INDEX sent_log_by_envelope ON sent_log (envelope_hash)",
+            // Data migrations that need the data key, which SQL cannot have: queued here by the
+            // schema step and done, then deleted, in one transaction right after the file is
+            // unlocked. Schema 2 queues the rewrite of each schema-1 session as a session record.
+            "CREATE TABLE pending_data_migrations (name TEXT PRIMARY KEY NOT NULL) STRICT, WITHOUT ROWID",
+            "INSERT INTO pending_data_migrations (name) VALUES ('session-records')",
+        ]),
     ]
 
     /// Tables whose rows are sealed under the data key. A keyring may only be created in a file
     /// where all of them are empty: otherwise a deleted keyring row would silently become a new
     /// key and leave the old records unreadable.
-    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings"]
+    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log"]
 
     /// The schema version this build creates and understands.
     public static var latestSchemaVersion: Int { migrations.last?.version ?? 0 }

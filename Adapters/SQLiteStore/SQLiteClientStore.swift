@@ -1,3 +1,4 @@
+import ClientCore
 import Envelope
 import Primitives
 
@@ -33,7 +34,7 @@ import Darwin
 ///
 /// The stores share one connection (see `SQLiteDatabase`), serialised by a mutex; sealing and
 /// opening run outside the lock where a method reads or writes one record.
-public final class SQLiteClientStore: Sendable {
+public final class SQLiteClientStore: ClientUnitOfWork {
     /// The file name used inside an account folder.
     public static let fileName = "parley-client.sqlite"
 
@@ -67,7 +68,7 @@ public final class SQLiteClientStore: Sendable {
 
     /// The account's identity and prekey secrets.
     public let keys: SQLiteLocalKeyStore
-    /// Double Ratchet sessions, one per peer.
+    /// Session records (current and previous Double Ratchet sessions), one per peer.
     public let sessions: SQLiteSessionStore
     /// Contacts: identity keys seen, trust and request state.
     public let contacts: SQLiteContactStore
@@ -75,22 +76,56 @@ public final class SQLiteClientStore: Sendable {
     public let history: SQLiteHistoryStore
     /// The client application's own small state (counters, its username).
     public let settings: SQLiteClientSettings
+    /// Recently sent messages, for resending after a retry request.
+    public let sentLog: SQLiteSentMessageLog
 
     private let database: SQLiteDatabase
+    private let cipher: ClientRecordCipher
+    private let sentLogLimits: SentLogLimits
     private let crypto: any CryptoProvider
     private let random: any RandomSource
     private let cost: Argon2Cost
 
-    private init(database: SQLiteDatabase, cipher: ClientRecordCipher, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost) {
+    private init(
+        database: SQLiteDatabase, cipher: ClientRecordCipher, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost,
+        sentLogLimits: SentLogLimits
+    ) {
+        self.sentLogLimits = sentLogLimits
         self.database = database
         self.crypto = crypto
         self.random = random
         self.cost = cost
-        keys = SQLiteLocalKeyStore(database: database, cipher: cipher)
-        sessions = SQLiteSessionStore(database: database, cipher: cipher)
-        contacts = SQLiteContactStore(database: database, cipher: cipher)
-        history = SQLiteHistoryStore(database: database, cipher: cipher)
-        settings = SQLiteClientSettings(database: database, cipher: cipher)
+        self.cipher = cipher
+        let shared = SQLiteScope.shared(database)
+        keys = SQLiteLocalKeyStore(database: shared, cipher: cipher)
+        sessions = SQLiteSessionStore(database: shared, cipher: cipher)
+        contacts = SQLiteContactStore(database: shared, cipher: cipher)
+        history = SQLiteHistoryStore(database: shared, cipher: cipher)
+        settings = SQLiteClientSettings(database: shared, cipher: cipher)
+        sentLog = SQLiteSentMessageLog(database: shared, cipher: cipher, limits: sentLogLimits)
+    }
+
+    /// The application's view of this database, with `images` for received and sent pictures.
+    public func clientStores(images: any ImageLibrary) -> ClientStores {
+        ClientStores(
+            keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
+            images: images, unitOfWork: self)
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction whose stores all write through it; commits
+    /// (durably: WAL with `synchronous=FULL`) when `body` returns, rolls everything back when it
+    /// throws or the commit fails. See ``ClientUnitOfWork``.
+    public func perform<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
+        try database.transaction { connection throws(StoreError) -> T in
+            let scope = SQLiteScope.inTransaction(connection)
+            return try body(ClientTransaction(
+                keys: SQLiteLocalKeyStore(database: scope, cipher: cipher),
+                sessions: SQLiteSessionStore(database: scope, cipher: cipher),
+                contacts: SQLiteContactStore(database: scope, cipher: cipher),
+                history: SQLiteHistoryStore(database: scope, cipher: cipher),
+                settings: SQLiteClientSettings(database: scope, cipher: cipher),
+                sentLog: SQLiteSentMessageLog(database: scope, cipher: cipher, limits: sentLogLimits)))
+        }
     }
 
     /// Opens the database at `path`, creating it (mode 0600) with a new random data key wrapped
@@ -109,8 +144,10 @@ public final class SQLiteClientStore: Sendable {
     ///   client database, is damaged, or has records but no keyring;
     ///   ``ClientStoreError/unavailable(_:)`` when the file cannot be opened or written, or has a
     ///   newer schema; ``ClientStoreError/keyDerivationFailed(_:)`` for a cost outside ``Limits``.
+    ///   - sentLogLimits: the bounds of the sent-message log (tests pass small ones).
     public static func open(
-        path: String, password: SecretBytes, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost = .interactive
+        path: String, password: SecretBytes, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost = .interactive,
+        sentLogLimits: SentLogLimits = .standard
     ) throws(ClientStoreError) -> SQLiteClientStore {
         try Limits.check(cost)
         let database: SQLiteDatabase
@@ -129,7 +166,8 @@ public final class SQLiteClientStore: Sendable {
             do { cipher = try ClientRecordCipher(dataKey: dataKey, crypto: crypto, random: random) } catch {
                 throw ClientStoreError.unavailable("cannot derive the record keys: \(error)")
             }
-            return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost)
+            try runPendingDataMigrations(database, cipher: cipher)
+            return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits)
         } catch {
             database.close()
             throw error
@@ -172,6 +210,27 @@ public final class SQLiteClientStore: Sendable {
     /// then throws `StoreError.unavailable`. Also happens when the last reference goes away.
     public func close() {
         database.close()
+    }
+
+    // MARK: Data migrations
+
+    /// Runs the data migrations that schema steps queued (they need the data key), each in one
+    /// transaction with the removal of its queue entry, so a crash leaves it to the next open.
+    private static func runPendingDataMigrations(_ database: SQLiteDatabase, cipher: ClientRecordCipher) throws(ClientStoreError) {
+        try translating { () throws(StoreError) in
+            try database.transaction { connection throws(StoreError) in
+                let pending = try connection.query("SELECT name FROM pending_data_migrations") { row throws(StoreError) in try row.text(0) }
+                for name in pending {
+                    switch name {
+                    case "session-records":
+                        _ = try SQLiteSessionStore.migrateLegacySessions(on: connection, cipher: cipher)
+                    default:
+                        throw .unavailable("the database asks for a data migration this build does not know (\(name)); upgrade Parley")
+                    }
+                    try connection.execute("DELETE FROM pending_data_migrations WHERE name = ?", [.text(name)])
+                }
+            }
+        }
     }
 
     // MARK: Keyring

@@ -185,6 +185,7 @@ final class SQLiteConnection {
         switch status & 0xff {
         case SQLITE_CORRUPT, SQLITE_NOTADB: return .corrupt(detail)
         case SQLITE_CONSTRAINT: return .alreadyExists(detail)
+        case SQLITE_FULL: return .diskFull(detail)
         default: return .unavailable(detail)
         }
     }

@@ -9,15 +9,15 @@ import Primitives
 /// name in memory: a contact list is small. Throws `StoreError` only: `.corrupt` for a record that
 /// fails authentication, does not decode, or names someone else; `.unavailable` for I/O failures.
 public struct SQLiteContactStore: ContactStore {
-    private let database: SQLiteDatabase
+    private let database: SQLiteScope
     private let cipher: ClientRecordCipher
 
-    init(database: SQLiteDatabase, cipher: ClientRecordCipher) {
+    init(database: SQLiteScope, cipher: ClientRecordCipher) {
         self.database = database
         self.cipher = cipher
     }
 
-    public func contact(named username: Username) throws -> Contact? {
+    public func contact(named username: Username) throws(StoreError) -> Contact? {
         let peerHash = cipher.peerLookup(username)
         let sealed = try database.withConnection { connection throws(StoreError) in
             try connection.queryFirst("SELECT sealed FROM contacts WHERE peer_hash = ?", [.blob(peerHash)]) { row throws(StoreError) in
@@ -30,7 +30,7 @@ public struct SQLiteContactStore: ContactStore {
         return contact
     }
 
-    public func saveContact(_ contact: Contact) throws {
+    public func saveContact(_ contact: Contact) throws(StoreError) {
         let peerHash = cipher.peerLookup(contact.username)
         var plaintext = ClientRecordCoding.encode(contact)
         let sealed = try cipher.seal(&plaintext, table: .contacts, lookups: [peerHash])
@@ -41,7 +41,7 @@ public struct SQLiteContactStore: ContactStore {
         }
     }
 
-    public func allContacts() throws -> [Contact] {
+    public func allContacts() throws(StoreError) -> [Contact] {
         let rows = try database.withConnection { connection throws(StoreError) in
             try connection.query("SELECT peer_hash, sealed FROM contacts") { row throws(StoreError) in (try row.blob(0), try row.blob(1)) }
         }
@@ -53,7 +53,7 @@ public struct SQLiteContactStore: ContactStore {
         return contacts.sorted { $0.username < $1.username }
     }
 
-    public func removeContact(named username: Username) throws {
+    public func removeContact(named username: Username) throws(StoreError) {
         let peerHash = cipher.peerLookup(username)
         try database.withConnection { connection throws(StoreError) in
             try connection.execute("DELETE FROM contacts WHERE peer_hash = ?", [.blob(peerHash)])

@@ -11,10 +11,10 @@ import Primitives
 /// authentication, does not decode or is filed under another peer or id; `.limitReached` for text
 /// or an image path beyond ``SQLiteClientStore/Limits``; `.unavailable` for I/O failures.
 public struct SQLiteHistoryStore: HistoryStore {
-    private let database: SQLiteDatabase
+    private let database: SQLiteScope
     private let cipher: ClientRecordCipher
 
-    init(database: SQLiteDatabase, cipher: ClientRecordCipher) {
+    init(database: SQLiteScope, cipher: ClientRecordCipher) {
         self.database = database
         self.cipher = cipher
     }
@@ -22,7 +22,7 @@ public struct SQLiteHistoryStore: HistoryStore {
     /// Appends `entry` unless its message id is already stored (the `UNIQUE` index on the id's
     /// hash decides, atomically, so two deliveries racing still store one row).
     @discardableResult
-    public func append(_ entry: HistoryEntry) throws -> Bool {
+    public func append(_ entry: HistoryEntry) throws(StoreError) -> Bool {
         try Self.checkLimits(entry)
         let peerHash = cipher.peerLookup(entry.peer)
         let messageHash = cipher.lookup(.message, entry.id.bytes)
@@ -36,7 +36,14 @@ public struct SQLiteHistoryStore: HistoryStore {
         return inserted == 1
     }
 
-    public func entries(with peer: Username, limit: Int) throws -> [HistoryEntry] {
+    public func contains(_ id: MessageID) throws(StoreError) -> Bool {
+        let messageHash = cipher.lookup(.message, id.bytes)
+        return try database.withConnection { connection throws(StoreError) in
+            try connection.queryFirst("SELECT 1 FROM history WHERE message_hash = ?", [.blob(messageHash)]) { _ in true } ?? false
+        }
+    }
+
+    public func entries(with peer: Username, limit: Int) throws(StoreError) -> [HistoryEntry] {
         guard limit > 0 else { return [] }
         let peerHash = cipher.peerLookup(peer)
         // Newest first through history_by_peer, stopping after `limit` rows; reversed below.
@@ -51,7 +58,7 @@ public struct SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    public func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws {
+    public func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws(StoreError) {
         let hashes = Set(ids).map { cipher.lookup(.message, $0.bytes) }
         try database.transaction { connection throws(StoreError) in
             for messageHash in hashes {
@@ -69,7 +76,7 @@ public struct SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    public func clearRequestFlag(for peer: Username) throws {
+    public func clearRequestFlag(for peer: Username) throws(StoreError) {
         let peerHash = cipher.peerLookup(peer)
         // The flag is sealed, so every entry of the conversation is opened. Rejected: a clear
         // `is_request` column, which would tell the file's reader who wrote first.
@@ -89,7 +96,7 @@ public struct SQLiteHistoryStore: HistoryStore {
     /// Deletes the conversation and returns its image paths, oldest first. Every entry is opened
     /// first; if one is unreadable nothing is deleted (`.corrupt`), because a path that cannot be
     /// read would leave its image file behind, unreferenced.
-    public func removeConversation(with peer: Username) throws -> [String] {
+    public func removeConversation(with peer: Username) throws(StoreError) -> [String] {
         let peerHash = cipher.peerLookup(peer)
         return try database.transaction { connection throws(StoreError) -> [String] in
             let rows = try connection.query(

@@ -9,15 +9,15 @@ import Primitives
 /// `StoreError` only: `.corrupt` for a record that fails authentication or does not decode,
 /// `.unavailable` when the file cannot be read or written.
 public struct SQLiteLocalKeyStore: LocalKeyStore {
-    private let database: SQLiteDatabase
+    private let database: SQLiteScope
     private let cipher: ClientRecordCipher
 
-    init(database: SQLiteDatabase, cipher: ClientRecordCipher) {
+    init(database: SQLiteScope, cipher: ClientRecordCipher) {
         self.database = database
         self.cipher = cipher
     }
 
-    public func identityKeyPair() throws -> Ed25519KeyPair? {
+    public func identityKeyPair() throws(StoreError) -> Ed25519KeyPair? {
         let sealed = try database.withConnection { connection throws(StoreError) in
             try connection.queryFirst("SELECT sealed FROM identity WHERE slot = 1") { row throws(StoreError) in try row.blob(0) }
         }
@@ -25,7 +25,7 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
         return try cipher.openRecord(sealed, table: .identity, lookups: [], ClientRecordCoding.decodeIdentity)
     }
 
-    public func setIdentityKeyPair(_ keyPair: Ed25519KeyPair) throws {
+    public func setIdentityKeyPair(_ keyPair: Ed25519KeyPair) throws(StoreError) {
         var plaintext = ClientRecordCoding.encode(keyPair)
         let sealed = try cipher.seal(&plaintext, table: .identity, lookups: [])
         try database.withConnection { connection throws(StoreError) in
@@ -35,7 +35,7 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
         }
     }
 
-    public func signedPrekeyPairs() throws -> [SignedPrekeyPair] {
+    public func signedPrekeyPairs() throws(StoreError) -> [SignedPrekeyPair] {
         let rows = try database.withConnection { connection throws(StoreError) in
             try connection.query("SELECT id_hash, sealed FROM signed_prekeys") { row throws(StoreError) in (try row.blob(0), try row.blob(1)) }
         }
@@ -47,7 +47,7 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
         return pairs.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
     }
 
-    public func addSignedPrekeyPair(_ pair: SignedPrekeyPair) throws {
+    public func addSignedPrekeyPair(_ pair: SignedPrekeyPair) throws(StoreError) {
         let idHash = cipher.prekeyLookup(pair.id)
         var plaintext = ClientRecordCoding.encode(pair)
         let sealed = try cipher.seal(&plaintext, table: .signedPrekeys, lookups: [idHash])
@@ -58,14 +58,14 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
         }
     }
 
-    public func removeSignedPrekeyPair(id: UInt32) throws {
+    public func removeSignedPrekeyPair(id: UInt32) throws(StoreError) {
         let idHash = cipher.prekeyLookup(id)
         try database.withConnection { connection throws(StoreError) in
             try connection.execute("DELETE FROM signed_prekeys WHERE id_hash = ?", [.blob(idHash)])
         }
     }
 
-    public func oneTimePrekeyPair(id: UInt32) throws -> OneTimePrekeyPair? {
+    public func oneTimePrekeyPair(id: UInt32) throws(StoreError) -> OneTimePrekeyPair? {
         let idHash = cipher.prekeyLookup(id)
         let sealed = try database.withConnection { connection throws(StoreError) in
             try connection.queryFirst("SELECT sealed FROM one_time_prekeys WHERE id_hash = ?", [.blob(idHash)]) { row throws(StoreError) in
@@ -78,7 +78,7 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
         return pair
     }
 
-    public func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws {
+    public func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws(StoreError) {
         // Sealed before the transaction, so the lock is held only for the inserts.
         let rows = try pairs.map { pair throws(StoreError) in
             let idHash = cipher.prekeyLookup(pair.id)
@@ -94,7 +94,7 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
         }
     }
 
-    public func removeOneTimePrekeyPair(id: UInt32) throws {
+    public func removeOneTimePrekeyPair(id: UInt32) throws(StoreError) {
         let idHash = cipher.prekeyLookup(id)
         try database.withConnection { connection throws(StoreError) in
             try connection.execute("DELETE FROM one_time_prekeys WHERE id_hash = ?", [.blob(idHash)])

@@ -19,12 +19,12 @@ public struct SQLiteMailboxStore: MailboxStore {
         self.limits = limits
     }
 
-    public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
+    public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome] {
         guard !batch.isEmpty else { return [] }
         return try database.transaction { connection throws(StoreError) in try insert(batch, connection) }
     }
 
-    public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome] {
+    public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws(StoreError) -> [EnqueueOutcome] {
         let acknowledged = acknowledgements.map { (rowIDs: Self.rowIDs($0.ids), recipient: $0.recipient) }.filter { !$0.rowIDs.isEmpty }
         guard !batch.isEmpty || !acknowledged.isEmpty else { return [] }
         return try database.transaction { connection throws(StoreError) in
@@ -64,7 +64,7 @@ public struct SQLiteMailboxStore: MailboxStore {
         return outcomes
     }
 
-    public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {
+    public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws(StoreError) -> [MailboxEnvelope] {
         // Ids start at 1, so "after 0" is "from the start"; a cursor beyond SQLite's range has
         // nothing after it.
         guard limit > 0, let after = Int64(exactly: id ?? 0) else { return [] }
@@ -80,7 +80,7 @@ public struct SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    public func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
+    public func acknowledge(_ ids: [UInt64], for recipient: Username) throws(StoreError) -> Int {
         let rowIDs = Self.rowIDs(ids)
         guard !rowIDs.isEmpty else { return 0 }
         return try database.transaction { connection throws(StoreError) in try Self.delete(rowIDs, for: recipient, connection) }
@@ -100,13 +100,13 @@ public struct SQLiteMailboxStore: MailboxStore {
         return deleted
     }
 
-    public func removeAll(for user: Username) throws {
+    public func removeAll(for user: Username) throws(StoreError) {
         try database.withConnection { connection throws(StoreError) in
             try connection.execute("DELETE FROM mailbox WHERE recipient = ?", [.username(user)])
         }
     }
 
-    public func usage(for recipient: Username) throws -> MailboxUsage {
+    public func usage(for recipient: Username) throws(StoreError) -> MailboxUsage {
         try database.withConnection { connection throws(StoreError) in try Self.usage(for: recipient, connection) }
     }
 

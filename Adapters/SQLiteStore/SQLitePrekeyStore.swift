@@ -10,7 +10,7 @@ public struct SQLitePrekeyStore: PrekeyStore {
         self.database = database
     }
 
-    public func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws {
+    public func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws(StoreError) {
         try database.withConnection { connection throws(StoreError) in
             try connection.execute(
                 """
@@ -21,7 +21,7 @@ public struct SQLitePrekeyStore: PrekeyStore {
         }
     }
 
-    public func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws {
+    public func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws(StoreError) {
         try database.transaction { connection throws(StoreError) in
             for prekey in prekeys {
                 try connection.execute(
@@ -31,7 +31,7 @@ public struct SQLitePrekeyStore: PrekeyStore {
         }
     }
 
-    public func takePrekeys(for user: Username) throws -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? {
+    public func takePrekeys(for user: Username) throws(StoreError) -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? {
         // SELECT and DELETE in one BEGIN IMMEDIATE transaction: the write lock is held from the
         // start, so no other connection (or process) can take the same one-time prekey.
         try database.transaction { connection throws(StoreError) -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)? in
@@ -59,7 +59,7 @@ public struct SQLitePrekeyStore: PrekeyStore {
         }
     }
 
-    public func oneTimePrekeyCount(for user: Username) throws -> Int {
+    public func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int {
         try database.withConnection { connection throws(StoreError) in
             Int(try connection.queryFirst("SELECT count(*) FROM one_time_prekeys WHERE username = ?", [.username(user)]) { row throws(StoreError) in
                 try row.integer(0)
@@ -67,7 +67,7 @@ public struct SQLitePrekeyStore: PrekeyStore {
         }
     }
 
-    public func removeAll(for user: Username) throws {
+    public func removeAll(for user: Username) throws(StoreError) {
         try database.transaction { connection throws(StoreError) in
             try connection.execute("DELETE FROM signed_prekeys WHERE username = ?", [.username(user)])
             try connection.execute("DELETE FROM one_time_prekeys WHERE username = ?", [.username(user)])

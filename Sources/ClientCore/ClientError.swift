@@ -38,6 +38,7 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownContact(let user): "no conversation with \(user) yet"
         case .invalidBundle(let user): "\(user)'s keys on the server are not validly signed; not sending"
         case .image(let error): "image refused: \(error)"
+        case .storage(.diskFull): "local storage failed: the disk is full (free some space and try again)"
         case .storage(let error): "local storage failed: \(error)"
         case .encryption(let reason): "encryption failed: \(reason)"
         case .invalidMessage(let reason): reason
@@ -55,8 +56,14 @@ public enum ClientEvent: Sendable, Equatable {
     case identityChanged(Username)
     /// Someone declined our message request.
     case requestDeclined(Username)
-    /// A message could not be decrypted (it is dropped).
-    case undecryptable(from: Username, reason: String)
+    /// A message could not be decrypted even with every session held; it was acknowledged, and,
+    /// when `retryRequested`, the sender was asked (in a new session) to send it again.
+    case decryptionFailed(from: Username, retryRequested: Bool)
+    /// A message could not be saved (a storage error, e.g. a full disk). It was not acknowledged:
+    /// it stays on the server and is tried again on the next push, login or receive.
+    case storageFailed(from: Username, error: StoreError)
+    /// An image arrived that failed validation here; it was dropped.
+    case imageRefused(from: Username, reason: String)
     /// Another device logged in to this account; this session has ended.
     case signedInElsewhere
     /// The connection to the server ended.
@@ -65,3 +72,15 @@ public enum ClientEvent: Sendable, Equatable {
 
 /// A message id in event form (hex), so events stay simple values.
 public typealias MessageIDValue = String
+
+extension StoreError {
+    /// What a person should read when saving a message failed, with what to do about it.
+    public var saveFailureAdvice: String {
+        switch self {
+        case .diskFull: "the disk is full (free some space; it will be retried)"
+        case .corrupt(let detail): "the local database is damaged (\(detail)); it will be retried"
+        case .unavailable(let detail), .alreadyExists(let detail), .notFound(let detail), .limitReached(let detail):
+            "local storage failed (\(detail)); it will be retried"
+        }
+    }
+}

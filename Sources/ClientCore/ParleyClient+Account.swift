@@ -23,11 +23,11 @@ extension ParleyClient {
         } catch {
             throw .encryption("\(error)")
         }
-        try stored {
-            try stores.keys.setIdentityKeyPair(identity)
-            try stores.keys.addSignedPrekeyPair(signed)
-            try stores.keys.addOneTimePrekeyPairs(oneTime)
-            try stores.settings.setValue(Array(username.value.utf8), forKey: Self.usernameKey)
+        try transaction { store throws(StoreError) in
+            try store.keys.setIdentityKeyPair(identity)
+            try store.keys.addSignedPrekeyPair(signed)
+            try store.keys.addOneTimePrekeyPairs(oneTime)
+            try store.settings.setValue(Array(username.value.utf8), forKey: Self.usernameKey)
         }
         // Set before the call: deliveries may be processed as soon as the answer arrives.
         self.username = username
@@ -48,7 +48,7 @@ extension ParleyClient {
     /// - Returns: how many deliveries the server has waiting (they arrive as pushes).
     @discardableResult
     public func logIn(username: Username, password: SecretBytes) async throws(ClientError) -> Int {
-        guard let identity = try stored({ try stores.keys.identityKeyPair() }) else {
+        guard let identity = try stored({ () throws(StoreError) in try stores.keys.identityKeyPair() }) else {
             throw .storage(.notFound("this device has no identity for \(username); register first"))
         }
         // Set before the call: deliveries follow the answer at once and need the identity.
@@ -92,10 +92,10 @@ extension ParleyClient {
         var newOneTime: [OneTimePrekeyPair] = []
         if missing > 0 {
             do { newOneTime = try makeOneTimePrekeys(count: missing) } catch { throw .encryption("\(error)") }
-            try stored { try stores.keys.addOneTimePrekeyPairs(newOneTime) }
+            try stored { () throws(StoreError) in try stores.keys.addOneTimePrekeyPairs(newOneTime) }
         }
         let now = now()
-        let signedPrekeys = try stored { try stores.keys.signedPrekeyPairs() }
+        let signedPrekeys = try stored { () throws(StoreError) in try stores.keys.signedPrekeyPairs() }
         var newSigned: SignedPrekeyPair?
         let byAge = signedPrekeys.sorted { $0.createdAt < $1.createdAt }
         if let current = byAge.last, current.createdAt.adding(PrekeyPolicy.signedPrekeyRotation) <= now {
@@ -104,9 +104,9 @@ extension ParleyClient {
         // A key is retired when its successor is made; its secret is kept for messages in flight
         // for the retention period after that, then erased.
         for (retired, successor) in zip(byAge, byAge.dropFirst()) where successor.createdAt.adding(PrekeyPolicy.signedPrekeyRetention) <= now {
-            try stored { try stores.keys.removeSignedPrekeyPair(id: retired.id) }
+            try stored { () throws(StoreError) in try stores.keys.removeSignedPrekeyPair(id: retired.id) }
         }
-        if let newSigned { try stored { try stores.keys.addSignedPrekeyPair(newSigned) } }
+        if let newSigned { try stored { () throws(StoreError) in try stores.keys.addSignedPrekeyPair(newSigned) } }
         if newSigned != nil || !newOneTime.isEmpty {
             _ = try await call(.publishPrekeys(signedPrekey: newSigned?.publicPrekey, oneTimePrekeys: newOneTime.map(\.publicPrekey)))
         }

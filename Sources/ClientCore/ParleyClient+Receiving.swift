@@ -15,6 +15,8 @@ extension ParleyClient {
             if delay > .zero { try? await Task.sleep(for: delay) }
             switch push {
             case .delivery(let delivery):
+                // A new push is the natural moment to try again what could not be saved before.
+                await retryDeferredDeliveries()
                 await receive(delivery)
             case .signedInElsewhere:
                 emit(.signedInElsewhere)
@@ -25,17 +27,39 @@ extension ParleyClient {
         emit(.disconnected(reason: "the connection to the server closed"))
     }
 
-    /// Decrypts, stores and acknowledges one delivery. A delivery that can never be read (garbage,
-    /// a replay, a session we do not have) is acknowledged too: keeping it would only make the
-    /// server send it again forever.
-    func receive(_ delivery: Delivery) async {
+    /// Tries again, oldest first, the deliveries that could not be saved. Those that fail again
+    /// stay deferred (and unacknowledged).
+    public func retryDeferredDeliveries() async {
+        guard !deferredDeliveries.isEmpty else { return }
+        let waiting = deferredDeliveries
+        deferredDeliveries = []
+        for delivery in waiting { await receive(delivery, isRetry: true) }
+    }
+
+    /// How many deliveries wait for another attempt after a storage error.
+    public var deferredDeliveryCount: Int { deferredDeliveries.count }
+
+    /// Decrypts, stores and acknowledges one delivery.
+    ///
+    /// Everything the delivery changes is applied in one transaction, and the delivery is
+    /// acknowledged only after that transaction committed. A storage error leaves it
+    /// unacknowledged (deferred here, and on the server until the next login); only a delivery
+    /// that can never be read is acknowledged without being stored, after asking its sender to
+    /// send it again.
+    func receive(_ delivery: Delivery, isRetry: Bool = false) async {
         // Without a session nothing can be decrypted; leave it on the server for the next login.
         guard let (_, identity) = try? requireSession() else { return }
-        await process(delivery, identity: identity)
-        // Acknowledged only after it is stored (or known to be unreadable), so a crash before
-        // the acknowledgement means a re-delivery, which history shows once.
-        acknowledge(delivery.id)
-        deliveriesHandled += 1
+        let disposition = await process(delivery, identity: identity)
+        if !isRetry { deliveriesHandled += 1 }
+        switch disposition {
+        case .done:
+            acknowledge(delivery.id)
+        case .storageFailed(let error):
+            if deferredDeliveries.count < ClientLimits.maxDeferredDeliveries, !deferredDeliveries.contains(where: { $0.id == delivery.id }) {
+                deferredDeliveries.append(delivery)
+            }
+            emit(.storageFailed(from: delivery.sender, error: error))
+        }
     }
 
     /// Queues an acknowledgement. While one acknowledge request is in flight, later ids collect,
@@ -64,88 +88,106 @@ extension ParleyClient {
         }
     }
 
-    private func process(_ delivery: Delivery, identity: Ed25519KeyPair) async {
-        let sender = delivery.sender
+    private enum Disposition {
+        /// Stored, or known to be unreadable: acknowledge it.
+        case done
+        /// Nothing was stored: keep it for another attempt.
+        case storageFailed(StoreError)
+    }
+
+    private func process(_ delivery: Delivery, identity: Ed25519KeyPair) async -> Disposition {
         let envelope: CiphertextEnvelope
         do { envelope = try CiphertextEnvelope(decoding: delivery.envelope) } catch {
-            emit(.undecryptable(from: sender, reason: "malformed envelope"))
-            return
+            await recoverUndecryptable(delivery)
+            return .done
         }
+        let inbound = InboundDelivery(
+            cipher: cipher, imageValidator: imageValidator, images: stores.images, identity: identity, receivedAt: now())
+        // Written before the transaction (files are not part of it) and removed if it fails.
+        var savedImage: String?
+        let outcome: InboundDelivery.Outcome
         do {
-            var contact = try stores.contacts.contact(named: sender)
-            if contact?.status == .blocked { return }
-            let existing = try stores.sessions.session(with: sender)
-            let inbound: SessionCipher.Inbound
-            do {
-                inbound = try cipher.decrypt(envelope, from: sender, existing: existing, localIdentity: identity, keys: stores.keys)
-            } catch DecryptionError.duplicateMessage {
-                return
-            } catch {
-                emit(.undecryptable(from: sender, reason: "\(error)"))
-                return
+            outcome = try stores.unitOfWork.perform { transaction throws(StoreError) in
+                try inbound.apply(envelope, delivery: delivery, in: transaction, savedImage: &savedImage)
             }
-            let verdict = ContactPolicy.identityVerdict(presented: inbound.session.peerIdentityKey, known: contact)
-            switch verdict {
-            case .firstUse:
-                contact = Contact(username: sender, identityKey: inbound.session.peerIdentityKey, status: .requested)
-                try stores.contacts.saveContact(contact!)
-            case .unchanged:
-                break
-            case .changed:
-                try markIdentityChanged(sender, contact: contact, presented: inbound.session.peerIdentityKey, verdict: verdict)
-                contact = try stores.contacts.contact(named: sender)
-            }
-            try stores.sessions.saveSession(inbound.session)
-            if let used = inbound.oneTimePrekeyToErase { try stores.keys.removeOneTimePrekeyPair(id: used) }
-            try await handle(inbound.content, from: sender, contact: contact, acceptedAt: delivery.acceptedAt)
         } catch {
-            emit(.undecryptable(from: sender, reason: "\(error)"))
+            if let savedImage { try? stores.images.remove([savedImage]) }
+            return .storageFailed(error)
         }
+        await applyEffects(of: outcome, delivery: delivery, savedImage: savedImage)
+        return .done
     }
 
-    private func handle(_ content: MessageContent, from sender: Username, contact: Contact?, acceptedAt: Timestamp) async throws {
-        let isRequest = contact?.status != .accepted
-        let receivedAt = now()
-        switch content.body {
-        case .text(let text):
-            let entry = HistoryEntry(id: content.id, peer: sender, direction: .received, body: .text(text), sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
-            try await store(entry, acknowledgeTo: isRequest ? nil : sender)
-        case .image(let attachment):
-            // Never trust the sender's validation: decode and re-encode again here.
-            let validated: ValidatedImage
-            do { validated = try imageValidator.validate(UntrustedImage(bytes: attachment.png, fileName: attachment.fileName)) } catch {
-                emit(.undecryptable(from: sender, reason: "an image that failed validation (\(error)) was dropped"))
-                return
+    /// What happens once a delivery's transaction committed: events, receipts, resends.
+    private func applyEffects(of outcome: InboundDelivery.Outcome, delivery: Delivery, savedImage: String?) async {
+        let sender = delivery.sender
+        switch outcome {
+        case .ignored:
+            break
+        case .undecryptable:
+            await recoverUndecryptable(delivery)
+        case .stored(let effects):
+            if effects.identityChanged { emit(.identityChanged(sender)) }
+            switch effects.result {
+            case .none:
+                break
+            case .message(let entry, let sendReceipt):
+                guard let entry else {
+                    // Already in history (a re-delivery): the file saved for it again is not needed.
+                    if let savedImage { try? stores.images.remove([savedImage]) }
+                    return
+                }
+                emit(.message(entry))
+                if sendReceipt {
+                    _ = try? await deliver(MessageContent(id: MessageID.random(using: random), sentAt: now(), body: .deliveryReceipt([entry.id])), to: sender)
+                }
+            case .imageRefused(let reason):
+                emit(.imageRefused(from: sender, reason: reason))
+            case .receipts(let ids, let status):
+                emit(.receipts(peer: sender, ids: ids.map(\.hex), status: status))
+            case .requestDeclined:
+                emit(.requestDeclined(sender))
+            case .resend(let logged, let freshSession):
+                if let logged { await resend(logged, freshSession: freshSession) }
             }
-            let path = try stores.images.save(validated, peer: sender, messageID: content.id, receivedAt: receivedAt)
-            let entry = HistoryEntry(
-                id: content.id, peer: sender, direction: .received,
-                body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)),
-                sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
-            try await store(entry, acknowledgeTo: isRequest ? nil : sender)
-        case .deliveryReceipt(let ids):
-            try stores.history.raiseStatus(of: ids, to: .delivered)
-            emit(.receipts(peer: sender, ids: ids.map(\.hex), status: .delivered))
-        case .readReceipt(let ids):
-            try stores.history.raiseStatus(of: ids, to: .read)
-            emit(.receipts(peer: sender, ids: ids.map(\.hex), status: .read))
-        case .requestDeclined:
-            emit(.requestDeclined(sender))
         }
     }
 
-    /// Appends to history (once per message id) and tells an accepted contact it arrived.
-    private func store(_ entry: HistoryEntry, acknowledgeTo peer: Username?) async throws {
-        guard try stores.history.append(entry) else { return }
-        emit(.message(entry))
-        if let peer {
-            _ = try? await deliver(.deliveryReceipt([entry.id]), id: MessageID.random(using: random), to: peer)
+    /// A delivery that can never be read: tell the person (without a raw error name) and ask the
+    /// sender, in a new session, to send it again. At most one retry request per delivery.
+    private func recoverUndecryptable(_ delivery: Delivery) async {
+        var asked = false
+        if retryRequestedDeliveries.insert(delivery.id).inserted {
+            let request = MessageContent(
+                id: MessageID.random(using: random), sentAt: now(),
+                body: .retryRequest(envelopeID: delivery.id, acceptedAt: delivery.acceptedAt))
+            do {
+                _ = try await deliver(request, to: delivery.sender, freshSession: true, firstContactStatus: .requested)
+                asked = true
+            } catch {
+                asked = false
+            }
         }
+        emit(.decryptionFailed(from: delivery.sender, retryRequested: asked))
+    }
+
+    /// Sends a logged message again after its recipient could not decrypt it: same id, clock and
+    /// body, so the recipient shows it once. `freshSession` when the request did not itself start
+    /// a new session (then this side starts one from the recipient's bundle).
+    private func resend(_ logged: SentMessage, freshSession: Bool) async {
+        guard let sent = try? await deliver(logged.content, to: logged.peer, freshSession: freshSession) else { return }
+        var updated = logged
+        updated.envelopeID = sent.envelopeID
+        updated.acceptedAt = sent.acceptedAt
+        updated.resends += 1
+        let now = now()
+        try? stored { () throws(StoreError) in try stores.sentLog.record(updated, now: now) }
     }
 
     /// Tells `peer` their messages were seen (read receipts, from the interactive session).
     public func markRead(_ ids: [MessageID], from peer: Username) async {
         guard !ids.isEmpty, let contact = try? stores.contacts.contact(named: peer), contact.status == .accepted else { return }
-        _ = try? await deliver(.readReceipt(Array(ids.prefix(EnvelopeLimits.maxReceiptIDs))), id: MessageID.random(using: random), to: peer)
+        let receipt = MessageContent(id: MessageID.random(using: random), sentAt: now(), body: .readReceipt(Array(ids.prefix(EnvelopeLimits.maxReceiptIDs))))
+        _ = try? await deliver(receipt, to: peer)
     }
 }

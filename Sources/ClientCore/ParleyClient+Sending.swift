@@ -13,9 +13,9 @@ extension ParleyClient {
         guard text.utf8.count <= EnvelopeLimits.maxTextBytes else {
             throw .invalidMessage("the message is longer than \(EnvelopeLimits.maxTextBytes) bytes")
         }
-        let id = MessageID.random(using: random)
-        let entry = try await deliver(.text(text), id: id, to: peer)
-        return try record(entry, body: .text(text))
+        let content = MessageContent(id: MessageID.random(using: random), sentAt: now(), body: .text(text))
+        let sent = try await deliver(content, to: peer)
+        return try recordSent(content, sent: sent, to: peer, body: .text(text))
     }
 
     /// Validates an image with libpng, re-encodes it without metadata, and sends it.
@@ -25,67 +25,105 @@ extension ParleyClient {
         do { validated = try imageValidator.validate(UntrustedImage(bytes: bytes, fileName: fileName)) } catch { throw .image(error) }
         let safeName = String(fileName.split(separator: "/").last ?? "image.png").prefix(EnvelopeLimits.maxFileNameBytes / 4)
         let attachment = MessageContent.ImageAttachment(png: validated.png, fileName: String(safeName), width: UInt32(validated.width), height: UInt32(validated.height))
-        let id = MessageID.random(using: random)
-        let entry = try await deliver(.image(attachment), id: id, to: peer)
+        let content = MessageContent(id: MessageID.random(using: random), sentAt: now(), body: .image(attachment))
+        let sent = try await deliver(content, to: peer)
         // Keep our own copy where received images go, so history can show it too.
-        let path = try stored { try stores.images.save(validated, peer: peer, messageID: id, receivedAt: entry.sentAt) }
-        return try record(entry, body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)))
+        let path = try stored { () throws(StoreError) in try stores.images.save(validated, peer: peer, messageID: content.id, receivedAt: content.sentAt) }
+        do {
+            return try recordSent(content, sent: sent, to: peer, body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)))
+        } catch {
+            try? stored { () throws(StoreError) in try stores.images.remove([path]) }
+            throw error
+        }
     }
 
-    private func record(_ entry: HistoryEntry, body: HistoryEntry.Body) throws(ClientError) -> HistoryEntry {
-        let final = HistoryEntry(id: entry.id, peer: entry.peer, direction: .sent, body: body, sentAt: entry.sentAt, receivedAt: entry.receivedAt, status: .sent, isRequest: false)
-        try stored { try stores.history.append(final) }
-        return final
+    /// Records a message the server accepted, in one transaction: the history entry, the
+    /// sent-message log entry (for a resend if the recipient cannot decrypt it), and the
+    /// recipient becoming a contact (writing to someone, or answering them, accepts them).
+    private func recordSent(_ content: MessageContent, sent: Sent, to peer: Username, body: HistoryEntry.Body) throws(ClientError) -> HistoryEntry {
+        let entry = HistoryEntry(id: content.id, peer: peer, direction: .sent, body: body, sentAt: content.sentAt, receivedAt: content.sentAt, status: .sent, isRequest: false)
+        let logged = SentMessage(peer: peer, content: content, envelopeID: sent.envelopeID, acceptedAt: sent.acceptedAt, loggedAt: now())
+        let now = now()
+        try transaction { store throws(StoreError) in
+            if var contact = try store.contacts.contact(named: peer), contact.status == .requested {
+                contact.status = .accepted
+                try store.contacts.saveContact(contact)
+                try store.history.clearRequestFlag(for: peer)
+            }
+            try store.history.append(entry)
+            try store.sentLog.record(logged, now: now)
+        }
+        return entry
     }
 
-    /// Encrypts `body` for `peer` (starting a session from their bundle if needed) and hands it to
-    /// the server. Also used for receipts and request declines, which are not recorded in history.
-    func deliver(_ body: MessageContent.Body, id: MessageID, to peer: Username) async throws(ClientError) -> HistoryEntry {
+    /// What the server said about an envelope it accepted.
+    struct Sent: Sendable {
+        let envelopeID: UInt64
+        let acceptedAt: Timestamp
+    }
+
+    /// Encrypts `content` for `peer` and hands it to the server. Used for every kind of content;
+    /// only ``send(text:to:)`` and ``send(image:fileName:to:)`` record history.
+    ///
+    /// Sends in the record's current session, or starts one from `peer`'s bundle when there is
+    /// none, it is bound to another identity key, or `freshSession` is asked (a retry request,
+    /// and a resend after one whose request did not start a new session). The advanced record is
+    /// saved before the envelope leaves, so a crash can never reuse a message key.
+    /// - Parameter firstContactStatus: the status a peer never seen before gets: `.accepted` when
+    ///   we write to them, `.requested` when we only ask a stranger to send something again.
+    func deliver(
+        _ content: MessageContent, to peer: Username, freshSession: Bool = false, firstContactStatus: Contact.Status = .accepted
+    ) async throws(ClientError) -> Sent {
         let (_, identity) = try requireSession()
-        var contact = try stored { try stores.contacts.contact(named: peer) }
+        var contact = try stored { () throws(StoreError) in try stores.contacts.contact(named: peer) }
         if let contact {
             guard contact.status != .blocked else { throw .contactBlocked(peer) }
             guard ContactPolicy.maySend(to: contact) else { throw .identityUnconfirmed(peer) }
         }
-        var session: Session
-        if let existing = try stored({ try stores.sessions.session(with: peer) }), existing.peerIdentityKey == contact?.identityKey {
-            session = existing
-        } else {
-            session = try await startSession(with: peer, identity: identity, contact: &contact)
+        var record: SessionRecord
+        do {
+            record = try stores.sessions.record(with: peer) ?? SessionRecord(peer: peer)
+        } catch {
+            // A damaged record can never be used again: start over (the peer keeps its sessions,
+            // and a message in a new one is readable).
+            guard case .corrupt = error else { throw .storage(error) }
+            record = SessionRecord(peer: peer)
         }
-        let sentAt = now()
-        let content = MessageContent(id: id, sentAt: sentAt, body: body)
+        var session: Session
+        if !freshSession, let current = record.current, current.peerIdentityKey == contact?.identityKey, current.ratchet.canSend {
+            session = current
+        } else {
+            session = try await startSession(with: peer, identity: identity, contact: &contact, firstContactStatus: firstContactStatus)
+        }
         let envelope: CiphertextEnvelope
         do { envelope = try cipher.encrypt(content, in: &session) } catch { throw .encryption("\(error)") }
-        // Save the advanced ratchet before sending, so a crash can never reuse a message key.
-        try stored { try stores.sessions.saveSession(session) }
+        record.promote(session)
+        try stored { () throws(StoreError) in try stores.sessions.saveRecord(record) }
+        let response: Response.Body
         do {
-            _ = try await call(.send(recipient: peer, recipientIdentity: session.peerIdentityKey, envelope: envelope.encoded))
+            response = try await call(.send(recipient: peer, recipientIdentity: session.peerIdentityKey, envelope: envelope.encoded))
         } catch .refused(let error) where error.code == .identityChanged {
             // The account was registered again: learn the new key, warn, and hold sending.
             try await refreshIdentity(of: peer, identity: identity)
             throw .identityUnconfirmed(peer)
         }
-        // Writing to someone (or answering them) makes them a contact.
-        if var updated = contact, updated.status == .requested {
-            updated.status = .accepted
-            try stored {
-                try stores.contacts.saveContact(updated)
-                try stores.history.clearRequestFlag(for: peer)
-            }
+        guard case .accepted(let envelopeID, let acceptedAt) = response else {
+            throw .refused(WireError(.internalError, "the server answered a send with something else"))
         }
-        return HistoryEntry(id: id, peer: peer, direction: .sent, body: .text(""), sentAt: sentAt, receivedAt: sentAt, status: .sent, isRequest: false)
+        return Sent(envelopeID: envelopeID, acceptedAt: acceptedAt)
     }
 
     /// Fetches `peer`'s bundle, verifies it and starts a session; records a first contact or
     /// surfaces an identity change.
-    private func startSession(with peer: Username, identity: Ed25519KeyPair, contact: inout Contact?) async throws(ClientError) -> Session {
+    private func startSession(
+        with peer: Username, identity: Ed25519KeyPair, contact: inout Contact?, firstContactStatus: Contact.Status
+    ) async throws(ClientError) -> Session {
         let bundle = try await fetchVerifiedBundle(of: peer)
         let verdict = ContactPolicy.identityVerdict(presented: bundle.identityKey, known: contact)
         switch verdict {
         case .firstUse:
-            let created = Contact(username: peer, identityKey: bundle.identityKey, status: .accepted)
-            try stored { try stores.contacts.saveContact(created) }
+            let created = Contact(username: peer, identityKey: bundle.identityKey, status: firstContactStatus)
+            try stored { () throws(StoreError) in try stores.contacts.saveContact(created) }
             contact = created
         case .unchanged:
             break
@@ -109,7 +147,7 @@ extension ParleyClient {
 
     private func refreshIdentity(of peer: Username, identity: Ed25519KeyPair) async throws(ClientError) {
         let bundle = try await fetchVerifiedBundle(of: peer)
-        let contact = try stored { try stores.contacts.contact(named: peer) }
+        let contact = try stored { () throws(StoreError) in try stores.contacts.contact(named: peer) }
         let verdict = ContactPolicy.identityVerdict(presented: bundle.identityKey, known: contact)
         try markIdentityChanged(peer, contact: contact, presented: bundle.identityKey, verdict: verdict)
     }
@@ -117,10 +155,10 @@ extension ParleyClient {
     func markIdentityChanged(_ peer: Username, contact: Contact?, presented: Ed25519PublicKey, verdict: ContactPolicy.IdentityVerdict) throws(ClientError) {
         let base = contact ?? Contact(username: peer, identityKey: presented, status: .accepted)
         let updated = ContactPolicy.applying(verdict == .unchanged || verdict == .firstUse ? .changed(previous: base.identityKey) : verdict, presented: presented, to: base)
-        try stored {
-            try stores.contacts.saveContact(updated)
-            // The old session belongs to the old identity.
-            try stores.sessions.removeSession(with: peer)
+        try transaction { store throws(StoreError) in
+            try store.contacts.saveContact(updated)
+            // The old sessions belong to the old identity.
+            try store.sessions.removeRecord(with: peer)
         }
         emit(.identityChanged(peer))
     }

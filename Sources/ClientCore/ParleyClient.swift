@@ -5,21 +5,33 @@ import Primitives
 import WireProtocol
 
 /// The stores one account's client works with (all sealed at rest by the SQLite adapter).
+///
+/// A single read or write goes to a store directly; changes that belong together (everything one
+/// delivery changes, a sent message's history entry and log entry) go through ``unitOfWork``.
 public struct ClientStores: Sendable {
     public let keys: any LocalKeyStore
     public let sessions: any SessionStore
     public let contacts: any ContactStore
     public let history: any HistoryStore
     public let settings: any ClientSettingsStore
+    public let sentLog: any SentMessageLog
     public let images: any ImageLibrary
+    /// One transaction over all of the above but ``images`` (files are written before a
+    /// transaction and removed if it fails).
+    public let unitOfWork: any ClientUnitOfWork
 
-    public init(keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore, settings: any ClientSettingsStore, images: any ImageLibrary) {
+    public init(
+        keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
+        settings: any ClientSettingsStore, sentLog: any SentMessageLog, images: any ImageLibrary, unitOfWork: any ClientUnitOfWork
+    ) {
         self.keys = keys
         self.sessions = sessions
         self.contacts = contacts
         self.history = history
         self.settings = settings
+        self.sentLog = sentLog
         self.images = images
+        self.unitOfWork = unitOfWork
     }
 }
 
@@ -41,10 +53,16 @@ public actor ParleyClient {
     /// The logged-in account, once ``register(username:password:)`` or ``logIn(username:password:)`` succeeded.
     public internal(set) var username: Username?
     var identity: Ed25519KeyPair?
-    /// How many deliveries this client has processed since it started.
+    /// How many deliveries this client has handled since it started: stored, known unreadable,
+    /// or deferred after a storage error (each counted once, however often it is retried).
     public internal(set) var deliveriesHandled = 0
     /// Delivery ids stored but not yet acknowledged to the server.
     var pendingAcknowledgements: [UInt64] = []
+    /// Deliveries that could not be saved (a storage error), oldest first, to be tried again on
+    /// the next push or ``retryDeferredDeliveries()``; never acknowledged until saved.
+    var deferredDeliveries: [Delivery] = []
+    /// Deliveries this client already asked the sender to send again (one retry request each).
+    var retryRequestedDeliveries = Set<UInt64>()
     /// Whether an acknowledge request is in flight.
     var acknowledging = false
 
@@ -92,10 +110,14 @@ public actor ParleyClient {
 
     /// Runs a store call, mapping its failure to ``ClientError/storage(_:)``.
     @discardableResult
-    func stored<T>(_ body: () throws -> T) throws(ClientError) -> T {
-        do { return try body() } catch let error as StoreError { throw .storage(error) } catch {
-            throw .storage(.unavailable("\(error)"))
-        }
+    func stored<T>(_ body: () throws(StoreError) -> T) throws(ClientError) -> T {
+        do { return try body() } catch { throw .storage(error) }
+    }
+
+    /// Runs `body` as one transaction over the client's stores (``ClientUnitOfWork``).
+    @discardableResult
+    func transaction<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(ClientError) -> T {
+        do { return try stores.unitOfWork.perform(body) } catch { throw .storage(error) }
     }
 
     func now() -> Timestamp { clock.now() }

@@ -4,6 +4,10 @@ public enum ConversationLimits {
     public static let maxSkip: UInt32 = 1000
     /// Most skipped message keys kept per session; the oldest are evicted first.
     public static let maxSkippedMessageKeys = 2000
+    /// Previous sessions kept per peer besides the current one (libsignal keeps 40 too): enough for
+    /// two people who keep starting sessions at once to converge, bounded so that a peer who
+    /// floods prekey messages cannot grow the record without end.
+    public static let maxPreviousSessions = 40
     /// Iterations of SHA-512 per safety-number half.
     public static let safetyNumberIterations = 5200
 }

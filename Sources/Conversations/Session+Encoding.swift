@@ -3,11 +3,27 @@ import Primitives
 
 /// Session state serialisation, so that a store can persist it (sealed: it holds secrets).
 extension Session {
-    static let encodingVersion: UInt8 = 1
+    /// The version byte that starts a session's encoding.
+    public static let encodingVersion: UInt8 = 1
 
-    /// The session as bytes in secret storage.
+    /// The session alone as bytes in secret storage: the version 1 format, which is also how each
+    /// session is written inside a ``SessionRecord``.
     public func serialized() -> SecretBytes {
         var writer = ByteWriter(capacity: 512 + ratchet.skipped.count * 68)
+        write(to: &writer)
+        return writer.finishSecret()
+    }
+
+    /// Restores a session from ``serialized()``.
+    /// - Throws: ``DecodingError`` for anything that is not a complete, valid encoding.
+    public init(deserializing secret: SecretBytes) throws(DecodingError) {
+        var reader = ByteReader(secret.unsafeExportBytes())
+        try self.init(from: &reader)
+        try reader.expectEnd()
+    }
+
+    /// Appends the encoding (version byte first); self-delimiting, so records can chain sessions.
+    func write(to writer: inout ByteWriter) {
         writer.write(Self.encodingVersion)
         writer.writeString(peer.value)
         writer.writeRaw(peerIdentityKey.bytes)
@@ -22,24 +38,15 @@ extension Session {
             writer.write(prelude.oneTimePrekeyID ?? 0)
         }
         ratchet.write(to: &writer)
-        return writer.finishSecret()
     }
 
-    /// Restores a session from ``serialized()``.
-    /// - Throws: ``DecodingError`` for anything that is not a complete, valid encoding.
-    public init(deserializing secret: SecretBytes) throws(DecodingError) {
-        var reader = ByteReader(secret.unsafeExportBytes())
+    /// Reads one session written by ``write(to:)``, leaving the reader after it.
+    init(from reader: inout ByteReader) throws(DecodingError) {
         let version = try reader.readUInt8("session version")
         guard version == Self.encodingVersion else {
             throw .invalidValue(field: "session version", reason: "unsupported \(version)")
         }
-        do {
-            peer = try Username(try reader.readString("peer", limit: 64))
-        } catch let error as DecodingError {
-            throw error
-        } catch {
-            throw .invalidValue(field: "peer", reason: "\(error)")
-        }
+        peer = try reader.readUsername("peer")
         peerIdentityKey = try reader.readEd25519("peer identity")
         localIdentityKey = try reader.readEd25519("local identity")
         baseKey = try reader.readX25519("base key")
@@ -54,7 +61,6 @@ extension Session {
             pendingPrelude = nil
         }
         ratchet = try DoubleRatchet(from: &reader)
-        try reader.expectEnd()
     }
 }
 
@@ -118,6 +124,11 @@ extension DoubleRatchet {
 }
 
 extension ByteReader {
+    mutating func readUsername(_ field: String) throws(DecodingError) -> Username {
+        let text = try readString(field, limit: 64)
+        do { return try Username(text) } catch { throw .invalidValue(field: field, reason: "\(error)") }
+    }
+
     mutating func readX25519(_ field: String) throws(DecodingError) -> X25519PublicKey {
         let bytes = try readRaw(X25519PublicKey.byteCount, field)
         do { return try X25519PublicKey(bytes: bytes) } catch { throw .invalidValue(field: field, reason: "\(error)") }

@@ -5,9 +5,9 @@ import Primitives
 /// Starts sessions and encrypts and decrypts messages within them: the X3DH handshake feeding the
 /// Double Ratchet, and the envelope encoding around both.
 ///
-/// Pure: it reads the local keys through the ``LocalKeyStore`` port but changes nothing; what must
-/// be stored (the new session state, a one-time prekey to erase) comes back as a value for the
-/// caller to apply in one transaction.
+/// Pure: it reads and changes nothing but its arguments; what must be stored (the changed session
+/// record, a one-time prekey to erase) comes back as a value for the caller to apply in one
+/// transaction (``Inbound``).
 public struct SessionCipher: Sendable {
     private let crypto: any CryptoProvider
     private let random: any RandomSource
@@ -46,8 +46,10 @@ public struct SessionCipher: Sendable {
 
     /// What decrypting an incoming envelope produced, for the caller to store atomically.
     public struct Inbound: Sendable {
-        /// The session state to save (new, or the existing one advanced).
-        public let session: Session
+        /// The record to save: the session that decrypted is now its current one.
+        public let record: SessionRecord
+        /// The session the envelope decrypted in (new, or an existing one advanced).
+        public var session: Session { record.current! }
         public let content: MessageContent
         /// True when this envelope started a new session (the peer ran X3DH afresh).
         public let startedNewSession: Bool
@@ -55,36 +57,76 @@ public struct SessionCipher: Sendable {
         public let oneTimePrekeyToErase: UInt32?
     }
 
-    /// Decrypts an envelope from `sender`, within `existing` when it belongs to it, else by
-    /// accepting a new session from its X3DH prelude.
-    /// - Throws: ``DecryptionError``; nothing is changed on failure.
-    public func decrypt(
-        _ envelope: CiphertextEnvelope, from sender: Username, existing: Session?,
-        localIdentity: Ed25519KeyPair, keys: any LocalKeyStore
-    ) throws(DecryptionError) -> Inbound {
-        if var session = existing, envelope.prelude == nil || envelope.prelude?.ephemeralKey == session.baseKey {
-            let plaintext = try session.ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext, crypto: crypto, random: random)
-            let content = try decode(plaintext)
-            // A message without a prelude proves the peer holds the session: stop sending ours.
-            if envelope.prelude == nil { session.pendingPrelude = nil }
-            return Inbound(session: session, content: content, startedNewSession: false, oneTimePrekeyToErase: nil)
+    /// The responder's prekey secrets a prekey message may name, read by the caller from its
+    /// ``LocalKeyStore`` (so a storage failure stays the caller's storage error, never a
+    /// decryption error).
+    public struct ResponderPrekeys: Sendable {
+        public let signedPrekeys: [SignedPrekeyPair]
+        /// The one-time prekey the prelude names, if this device still holds it.
+        public let oneTimePrekey: OneTimePrekeyPair?
+
+        public init(signedPrekeys: [SignedPrekeyPair], oneTimePrekey: OneTimePrekeyPair?) {
+            self.signedPrekeys = signedPrekeys
+            self.oneTimePrekey = oneTimePrekey
         }
-        guard let prelude = envelope.prelude else { throw .noSession }
-        return try acceptSession(envelope, prelude: prelude, from: sender, localIdentity: localIdentity, keys: keys)
+    }
+
+    /// Decrypts an envelope from `sender` within `record`.
+    ///
+    /// A prekey message (one with an X3DH prelude) decrypts in the held session with its base key
+    /// if there is one, else starts a new session from the prelude, archiving the current one. A
+    /// plain message is tried in the current session, then in each previous one; the session it
+    /// decrypts in becomes current (so two sides that started sessions at once converge).
+    /// - Parameter prekeys: the local prekeys, needed only when `envelope` carries a prelude.
+    /// - Throws: ``DecryptionError``; nothing is changed on failure. When no session can read a
+    ///   plain message, the current session's error (or ``DecryptionError/noSession``).
+    public func decrypt(
+        _ envelope: CiphertextEnvelope, from sender: Username, record: SessionRecord?,
+        localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
+    ) throws(DecryptionError) -> Inbound {
+        var record = record ?? SessionRecord(peer: sender)
+        if let prelude = envelope.prelude {
+            if var session = record.session(withBaseKey: prelude.ephemeralKey) {
+                let content = try decrypt(envelope, in: &session)
+                record.promote(session)
+                return Inbound(record: record, content: content, startedNewSession: false, oneTimePrekeyToErase: nil)
+            }
+            let (session, content) = try acceptSession(envelope, prelude: prelude, from: sender, localIdentity: localIdentity, prekeys: prekeys)
+            record.promote(session)
+            return Inbound(record: record, content: content, startedNewSession: true, oneTimePrekeyToErase: prelude.oneTimePrekeyID)
+        }
+        var firstError: DecryptionError?
+        for candidate in record.sessions {
+            var session = candidate
+            do throws(DecryptionError) {
+                let content = try decrypt(envelope, in: &session)
+                // A message without a prelude proves the peer holds the session: stop sending ours.
+                session.pendingPrelude = nil
+                record.promote(session)
+                return Inbound(record: record, content: content, startedNewSession: false, oneTimePrekeyToErase: nil)
+            } catch {
+                // A replay is recognised by the session it belongs to: no other session can read it.
+                if case .duplicateMessage = error { throw error }
+                firstError = firstError ?? error
+            }
+        }
+        throw firstError ?? .noSession
+    }
+
+    private func decrypt(_ envelope: CiphertextEnvelope, in session: inout Session) throws(DecryptionError) -> MessageContent {
+        var ratchet = session.ratchet
+        let plaintext = try ratchet.decrypt(header: envelope.header, ciphertext: envelope.ciphertext, crypto: crypto, random: random)
+        let content = try decode(plaintext)
+        session.ratchet = ratchet
+        return content
     }
 
     private func acceptSession(
         _ envelope: CiphertextEnvelope, prelude: PrekeyPrelude, from sender: Username,
-        localIdentity: Ed25519KeyPair, keys: any LocalKeyStore
-    ) throws(DecryptionError) -> Inbound {
-        let signedPrekey: SignedPrekeyPair?
-        let oneTimePrekey: OneTimePrekeyPair?
-        do {
-            signedPrekey = try keys.signedPrekeyPairs().first { $0.id == prelude.signedPrekeyID }
-            oneTimePrekey = try prelude.oneTimePrekeyID.flatMap { try keys.oneTimePrekeyPair(id: $0) }
-        } catch {
-            throw .unknownPrekey(signedPrekeyID: prelude.signedPrekeyID, oneTimePrekeyID: prelude.oneTimePrekeyID)
-        }
+        localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
+    ) throws(DecryptionError) -> (Session, MessageContent) {
+        let signedPrekey = prekeys?.signedPrekeys.first { $0.id == prelude.signedPrekeyID }
+        let oneTimePrekey = prekeys?.oneTimePrekey.flatMap { $0.id == prelude.oneTimePrekeyID ? $0 : nil }
         guard let signedPrekey, prelude.oneTimePrekeyID == nil || oneTimePrekey != nil else {
             throw .unknownPrekey(signedPrekeyID: prelude.signedPrekeyID, oneTimePrekeyID: prelude.oneTimePrekeyID)
         }
@@ -102,7 +144,7 @@ public struct SessionCipher: Sendable {
         let session = Session(
             peer: sender, peerIdentityKey: prelude.identityKey, localIdentityKey: localIdentity.publicKey,
             baseKey: prelude.ephemeralKey, pendingPrelude: nil, ratchet: ratchet)
-        return Inbound(session: session, content: content, startedNewSession: true, oneTimePrekeyToErase: prelude.oneTimePrekeyID)
+        return (session, content)
     }
 
     private func decode(_ plaintext: [UInt8]) throws(DecryptionError) -> MessageContent {

@@ -27,6 +27,9 @@ public struct MessageContent: Hashable, Sendable {
         case readReceipt([MessageID])
         /// The recipient declined the sender's message request (and blocked the sender).
         case requestDeclined
+        /// The recipient could not decrypt the envelope the server accepted as `envelopeID` at
+        /// `acceptedAt`, and asks for its content again (sent in a new session).
+        case retryRequest(envelopeID: UInt64, acceptedAt: Timestamp)
     }
 
     /// A PNG image and what the sender said about it.
@@ -47,7 +50,7 @@ public struct MessageContent: Hashable, Sendable {
 
 extension MessageContent {
     private enum Tag: UInt8 {
-        case text = 1, image = 2, deliveryReceipt = 3, readReceipt = 4, requestDeclined = 5
+        case text = 1, image = 2, deliveryReceipt = 3, readReceipt = 4, requestDeclined = 5, retryRequest = 6
     }
 
     /// version (u8) || id (16) || sentAt ms (i64) || tag (u8) || body fields.
@@ -74,6 +77,10 @@ extension MessageContent {
             Self.write(ids, to: &writer)
         case .requestDeclined:
             writer.write(Tag.requestDeclined.rawValue)
+        case .retryRequest(let envelopeID, let acceptedAt):
+            writer.write(Tag.retryRequest.rawValue)
+            writer.write(envelopeID)
+            writer.write(acceptedAt.millisecondsSinceEpoch)
         }
         return writer.bytes
     }
@@ -121,6 +128,10 @@ extension MessageContent {
             body = tag == .deliveryReceipt ? .deliveryReceipt(ids) : .readReceipt(ids)
         case .requestDeclined:
             body = .requestDeclined
+        case .retryRequest:
+            let envelopeID = try reader.readUInt64("retry envelope id")
+            let acceptedAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("retry accepted at"))
+            body = .retryRequest(envelopeID: envelopeID, acceptedAt: acceptedAt)
         }
         try reader.expectEnd()
     }

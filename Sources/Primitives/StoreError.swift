@@ -10,6 +10,9 @@ public enum StoreError: Error, Equatable, Sendable {
     case limitReached(String)
     /// The stored data is unreadable or fails an integrity check.
     case corrupt(String)
-    /// The storage could not be reached or written (disk full, I/O error, closed).
+    /// The disk (or a quota or file-size limit) is full: nothing was written. Retrying after space
+    /// is freed succeeds; it is never a sign of bad data.
+    case diskFull(String)
+    /// The storage could not be reached or written (I/O error, locked, closed).
     case unavailable(String)
 }

@@ -67,9 +67,7 @@ struct ClientRuntime {
             throw CLIError.local("cannot open the local store for \(user): \(error)")
         }
         defer { store.close() }
-        let stores = ClientStores(
-            keys: store.keys, sessions: store.sessions, contacts: store.contacts, history: store.history,
-            settings: store.settings, images: FileSystemImageLibrary(root: folder))
+        let stores = store.clientStores(images: FileSystemImageLibrary(root: folder))
 
         let known = KnownServers(path: home.knownServersPath)
         let pinned = known.pinnedKey(for: server)
@@ -157,6 +155,8 @@ final class EventSink: Sendable {
     private let state = Mutex(State())
     let terminal: LineEditor?
     let json: Bool
+    /// How many deliveries could not be saved (each stays on the server for the next attempt).
+    let storageFailures = Mutex(0)
 
     init(terminal: LineEditor?, json: Bool) {
         self.terminal = terminal
@@ -187,13 +187,30 @@ final class EventSink: Sendable {
             warn("WARNING: \(user)'s identity key has changed! Their safety number is different now. Messages to \(user) are held until you compare safety numbers and run 'verify \(user)' (or 'trust \(user)').")
         case .requestDeclined(let user):
             warn("\(user) declined your message request.")
-        case .undecryptable(let user, let reason):
-            warn("a message from \(user) could not be read: \(reason)")
+        case .decryptionFailed(let user, let retryRequested):
+            warn(Self.decryptionFailureNotice(from: user, retryRequested: retryRequested))
+        case .storageFailed(let user, let error):
+            storageFailures.withLock { $0 += 1 }
+            warn(Self.storageFailureNotice(from: user, error: error))
+        case .imageRefused(let user, let reason):
+            warn("an image from \(user) was refused and dropped: \(reason)")
         case .signedInElsewhere:
             warn("this account logged in elsewhere; this session has ended.")
         default:
             break
         }
+    }
+
+    /// The dim notice for a message no session could read: never a raw error name.
+    static func decryptionFailureNotice(from user: Username, retryRequested: Bool) -> String {
+        retryRequested
+            ? "a message from \(user) could not be decrypted; asked \(user) to send it again"
+            : "a message from \(user) could not be decrypted"
+    }
+
+    /// The line for a message that arrived but could not be saved (it stays on the server).
+    static func storageFailureNotice(from user: Username, error: StoreError) -> String {
+        "Could not save a message from \(user): \(error.saveFailureAdvice)"
     }
 
     func warn(_ text: String) {

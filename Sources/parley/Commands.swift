@@ -172,6 +172,10 @@ struct Receive: AccountCommand {
         }
         let received = events.messages
         for entry in received { output.message(entry, me: user) }
+        let unsaved = events.storageFailures.withLock { $0 }
+        if unsaved > 0 {
+            throw CLIError.local("\(unsaved) message(s) could not be saved here; they stay on the server and will be retried")
+        }
         if received.isEmpty && !output.json { output.info("No new messages.") }
     }
 }

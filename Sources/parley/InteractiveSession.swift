@@ -147,8 +147,12 @@ final class ChatLoop: Sendable {
             editor.printAbove(style.red(style.bold("⚠ \(peer)'s identity key has changed!")) + " Messages to \(peer) are held. Compare safety numbers (/safety \(peer)), then /verify \(peer) or /trust \(peer).")
         case .requestDeclined(let peer):
             editor.printAbove(style.yellow("\(peer) declined your message request."))
-        case .undecryptable(let peer, let reason):
-            editor.printAbove(style.red("A message from \(peer) could not be read: \(reason)"))
+        case .decryptionFailed(let peer, let retryRequested):
+            editor.printAbove(style.dim(EventSink.decryptionFailureNotice(from: peer, retryRequested: retryRequested)))
+        case .storageFailed(let peer, let error):
+            editor.printAbove(style.red(EventSink.storageFailureNotice(from: peer, error: error)))
+        case .imageRefused(let peer, let reason):
+            editor.printAbove(style.yellow("An image from \(peer) was refused and dropped: \(reason)"))
         case .signedInElsewhere:
             editor.printAbove(style.red("This account logged in elsewhere; this session has ended."))
             ended.withLock { $0 = true }

@@ -53,12 +53,8 @@ final class TestWorld: Sendable {
     /// A device: one account's stores, which outlive connections (as the sealed database does).
     func device(_ name: String) throws -> Device {
         let folder = root.appendingPathComponent(name).appendingPathComponent(UUID().uuidString)
-        return Device(
-            stores: ClientStores(
-                keys: InMemoryLocalKeyStore(), sessions: InMemorySessionStore(), contacts: InMemoryContactStore(),
-                history: InMemoryHistoryStore(), settings: InMemoryClientSettingsStore(),
-                images: FileSystemImageLibrary(root: folder.path)),
-            world: self)
+        let memory = InMemoryClientStores()
+        return Device(stores: memory.clientStores(images: FileSystemImageLibrary(root: folder.path)), memory: memory, world: self)
     }
 
     /// Connects a device to the server and starts its background loops.
@@ -81,6 +77,8 @@ final class TestWorld: Sendable {
 
 struct Device: Sendable {
     let stores: ClientStores
+    /// The in-memory stores behind ``stores``, for tests that look inside them.
+    let memory: InMemoryClientStores
     let world: TestWorld
 }
 

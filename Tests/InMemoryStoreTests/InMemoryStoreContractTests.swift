@@ -53,4 +53,14 @@ struct InMemoryClientStoreContractTests {
     func historyStore(_ check: ContractCheck<HistoryStoreFactory>) async throws {
         try await check.run { InMemoryHistoryStore() }
     }
+
+    @Test(arguments: SentMessageLogContract.checks)
+    func sentMessageLog(_ check: ContractCheck<SentMessageLogFactory>) async throws {
+        try await check.run { limits in InMemorySentMessageLog(limits: limits) }
+    }
+
+    @Test(arguments: UnitOfWorkContract.checks)
+    func unitOfWork(_ check: ContractCheck<UnitOfWorkFactory>) async throws {
+        try await check.run { InMemoryClientStores() }
+    }
 }

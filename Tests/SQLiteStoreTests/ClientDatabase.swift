@@ -1,3 +1,4 @@
+import ClientCore
 import Primitives
 import SQLiteStore
 import SodiumCrypto
@@ -9,7 +10,9 @@ enum ClientDatabase {
 
     static func secret(_ text: String) -> SecretBytes { SecretBytes(copying: Array(text.utf8)) }
 
-    static func open(_ path: String, password: String = password, cost: Argon2Cost = .minimum) throws(ClientStoreError) -> SQLiteClientStore {
+    static func open(
+        _ path: String, password: String = password, cost: Argon2Cost = .minimum, sentLogLimits: SentLogLimits = .standard
+    ) throws(ClientStoreError) -> SQLiteClientStore {
         let crypto: SodiumCryptoProvider
         let random: SodiumRandomSource
         do {
@@ -18,6 +21,6 @@ enum ClientDatabase {
         } catch {
             throw .unavailable("libsodium: \(error)")
         }
-        return try SQLiteClientStore.open(path: path, password: secret(password), crypto: crypto, random: random, cost: cost)
+        return try SQLiteClientStore.open(path: path, password: secret(password), crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits)
     }
 }

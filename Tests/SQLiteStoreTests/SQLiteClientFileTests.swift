@@ -58,7 +58,7 @@ struct SQLiteClientFileTests {
         try store.keys.setIdentityKeyPair(sample.identity)
         try store.keys.addSignedPrekeyPair(sample.signed)
         try store.keys.addOneTimePrekeyPairs([sample.oneTime])
-        try store.sessions.saveSession(sample.session)
+        try store.sessions.saveRecord(SessionRecord(peer: sample.session.peer, current: sample.session))
         try store.contacts.saveContact(sample.contact)
         #expect(try store.history.append(sample.message))
         #expect(try store.history.append(sample.image))
@@ -81,7 +81,7 @@ struct SQLiteClientFileTests {
         #expect(try reopened.keys.identityKeyPair() == sample.identity)
         #expect(try reopened.keys.signedPrekeyPairs() == [sample.signed])
         #expect(try reopened.keys.oneTimePrekeyPair(id: sample.oneTime.id) == sample.oneTime)
-        #expect(try reopened.sessions.session(with: zebediah) == sample.session)
+        #expect(try reopened.sessions.record(with: zebediah)?.current == sample.session)
         #expect(try reopened.contacts.allContacts() == [sample.contact])
         #expect(try reopened.history.entries(with: zebediah, limit: 10) == [sample.message, sample.image])
         #expect(try reopened.settings.value(forKey: "own username") == Array("zebediah-setting".utf8))
@@ -122,7 +122,7 @@ struct SQLiteClientFileTests {
         }
         #expect(throws: ClientStoreError.wrongPassword) { try ClientDatabase.open(path) }
         let reopened = try ClientDatabase.open(path, password: "new password")
-        #expect(try reopened.sessions.session(with: zebediah) == sample.session)
+        #expect(try reopened.sessions.record(with: zebediah)?.current == sample.session)
     }
 
     @Test func aDifferentCostRewrapsTheKeyringOnOpen() throws {
@@ -247,7 +247,7 @@ struct SQLiteClientFileTests {
         expectCorrupt { try opened.history.entries(with: zebediah, limit: 10) }
         expectCorrupt { try opened.contacts.contact(named: zebediah) }
         expectCorrupt { try opened.contacts.allContacts() }
-        expectCorrupt { try opened.sessions.session(with: zebediah) }
+        expectCorrupt { try opened.sessions.record(with: zebediah)?.current }
         expectCorrupt { try opened.keys.identityKeyPair() }
     }
 
@@ -259,7 +259,7 @@ struct SQLiteClientFileTests {
         let conversationWithCarol = try fixture.conversation(initiator: alice, responder: carol)
         let sample = try sample()
         try store(sample, in: opened)
-        try opened.sessions.saveSession(conversationWithCarol.initiator)
+        try opened.sessions.saveRecord(SessionRecord(peer: conversationWithCarol.initiator.peer, current: conversationWithCarol.initiator))
         try opened.history.append(HistoryStoreContract.entry(1, peer: carol))
 
         // Zebediah's session blob copied over Carol's: it names the wrong row.
@@ -268,7 +268,7 @@ struct SQLiteClientFileTests {
             UPDATE sessions SET sealed = (SELECT sealed FROM sessions ORDER BY peer_hash LIMIT 1)
             WHERE peer_hash = (SELECT peer_hash FROM sessions ORDER BY peer_hash DESC LIMIT 1)
             """, onDatabaseAt: path)
-        let outcomes = [try? opened.sessions.session(with: zebediah), try? opened.sessions.session(with: carol)]
+        let outcomes = [try? opened.sessions.record(with: zebediah)?.current, try? opened.sessions.record(with: carol)?.current]
         #expect(outcomes.filter { $0 == nil }.count == 1, "exactly the overwritten row fails")
 
         // A history row re-filed under another conversation.

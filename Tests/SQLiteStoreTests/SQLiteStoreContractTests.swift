@@ -65,4 +65,18 @@ struct SQLiteClientStoreContractTests {
         let path = directory.file(SQLiteClientStore.fileName)
         try await check.run { try ClientDatabase.open(path).history }
     }
+
+    @Test(arguments: SentMessageLogContract.checks)
+    func sentMessageLog(_ check: ContractCheck<SentMessageLogFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { limits in try ClientDatabase.open(path, sentLogLimits: limits).sentLog }
+    }
+
+    @Test(arguments: UnitOfWorkContract.checks)
+    func unitOfWork(_ check: ContractCheck<UnitOfWorkFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path) }
+    }
 }

@@ -54,11 +54,9 @@ public struct ClientFixture: Sendable {
     public func conversation(initiator: Username, responder: Username) throws -> Conversation {
         let aliceIdentity = try identity()
         let bobIdentity = try identity()
-        let bobKeys = FixtureKeyStore()
         let signed = try signedPrekey(id: 1, signedBy: bobIdentity)
         let oneTime = try oneTimePrekey(id: 100)
-        try bobKeys.addSignedPrekeyPair(signed)
-        try bobKeys.addOneTimePrekeyPairs([oneTime])
+        let bobKeys = SessionCipher.ResponderPrekeys(signedPrekeys: [signed], oneTimePrekey: oneTime)
         let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(UnverifiedPrekeyBundle(
             identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey))
         let cipher = SessionCipher(crypto: crypto, random: random)
@@ -66,14 +64,14 @@ public struct ClientFixture: Sendable {
         let envelopes = try (0..<3).map { index in
             try cipher.encrypt(text("message \(index)", at: Int64(index)), in: &aliceSession)
         }
-        let inbound = try cipher.decrypt(envelopes[2], from: initiator, existing: nil, localIdentity: bobIdentity, keys: bobKeys)
+        let inbound = try cipher.decrypt(envelopes[2], from: initiator, record: nil, localIdentity: bobIdentity, prekeys: bobKeys)
         return Conversation(initiator: aliceSession, responder: inbound.session, delayed: Array(envelopes[0..<2]), responderIdentity: bobIdentity)
     }
 
-    /// Decrypts `envelope` within `session` (which must not need a key store).
-    public func decrypt(_ envelope: CiphertextEnvelope, in session: Session, from sender: Username, identity: Ed25519KeyPair) throws -> MessageContent {
+    /// Decrypts `envelope` within `record` (one of whose sessions must read it: no prekeys are given).
+    public func decrypt(_ envelope: CiphertextEnvelope, in record: SessionRecord, from sender: Username, identity: Ed25519KeyPair) throws -> MessageContent {
         try SessionCipher(crypto: crypto, random: random)
-            .decrypt(envelope, from: sender, existing: session, localIdentity: identity, keys: FixtureKeyStore()).content
+            .decrypt(envelope, from: sender, record: record, localIdentity: identity, prekeys: nil).content
     }
 
     private func text(_ body: String, at milliseconds: Int64) -> MessageContent {
@@ -98,25 +96,4 @@ public final class SeededRandomSource: RandomSource {
             }
         }
     }
-}
-
-/// Bob's keys while the fixture builds a session. Deliberately not an adapter under test (the
-/// contract suite must not depend on the fakes it checks).
-private final class FixtureKeyStore: LocalKeyStore {
-    private struct State {
-        var signed: [SignedPrekeyPair] = []
-        var oneTime: [UInt32: OneTimePrekeyPair] = [:]
-    }
-    private let state = Mutex(State())
-
-    func identityKeyPair() throws -> Ed25519KeyPair? { nil }
-    func setIdentityKeyPair(_ keyPair: Ed25519KeyPair) throws {}
-    func signedPrekeyPairs() throws -> [SignedPrekeyPair] { state.withLock { $0.signed } }
-    func addSignedPrekeyPair(_ pair: SignedPrekeyPair) throws { state.withLock { $0.signed.append(pair) } }
-    func removeSignedPrekeyPair(id: UInt32) throws {}
-    func oneTimePrekeyPair(id: UInt32) throws -> OneTimePrekeyPair? { state.withLock { $0.oneTime[id] } }
-    func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws {
-        state.withLock { for pair in pairs { $0.oneTime[pair.id] = pair } }
-    }
-    func removeOneTimePrekeyPair(id: UInt32) throws {}
 }

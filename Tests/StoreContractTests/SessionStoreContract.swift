@@ -5,61 +5,75 @@ import Testing
 /// Makes a fresh, empty ``SessionStore``.
 public typealias SessionStoreFactory = @Sendable () throws -> any SessionStore
 
-/// The behaviour every ``SessionStore`` adapter must have: a session comes back equal, ratchet
-/// secrets, skipped keys and pending prelude included, and keeps working.
+/// The behaviour every ``SessionStore`` adapter must have: a record comes back equal (its current
+/// and previous sessions, ratchet secrets, skipped keys and pending preludes included), in order,
+/// and keeps working.
 public enum SessionStoreContract {
     public static let checks: [ContractCheck<SessionStoreFactory>] = [
-        ContractCheck("there is no session with a peer until one is saved") { make in
+        ContractCheck("there is no record with a peer until one is saved") { make in
             let store = try make()
-            #expect(try store.session(with: user("bob")) == nil)
-            try store.removeSession(with: user("bob"))
+            #expect(try store.record(with: user("bob")) == nil)
+            try store.removeRecord(with: user("bob"))
         },
-        ContractCheck("a saved session loads back equal, with its pending prelude and skipped keys") { make in
+        ContractCheck("a saved record loads back equal, with its pending prelude and skipped keys") { make in
             let store = try make()
             let (alice, bob) = (try user("alice"), try user("bob"))
             let conversation = try ClientFixture(seed: 21).conversation(initiator: alice, responder: bob)
             #expect(conversation.initiator.pendingPrelude != nil)
             #expect(conversation.responder.ratchet.skippedMessageKeyCount == 2)
-            try store.saveSession(conversation.initiator)
-            try store.saveSession(conversation.responder)
-            #expect(try store.session(with: bob) == conversation.initiator)
-            #expect(try store.session(with: alice) == conversation.responder)
+            try store.saveRecord(SessionRecord(peer: bob, current: conversation.initiator))
+            try store.saveRecord(SessionRecord(peer: alice, current: conversation.responder))
+            #expect(try store.record(with: bob) == SessionRecord(peer: bob, current: conversation.initiator))
+            #expect(try store.record(with: alice) == SessionRecord(peer: alice, current: conversation.responder))
         },
-        ContractCheck("a loaded session still decrypts with the skipped keys it was saved with") { make in
+        ContractCheck("previous sessions come back in order, and an empty record stays empty") { make in
+            let store = try make()
+            let (alice, bob) = (try user("alice"), try user("bob"))
+            let fixture = try ClientFixture(seed: 25)
+            let sessions = try (0..<3).map { _ in try fixture.conversation(initiator: alice, responder: bob).initiator }
+            let record = SessionRecord(peer: bob, current: sessions[2], previous: [sessions[1], sessions[0]])
+            try store.saveRecord(record)
+            #expect(try store.record(with: bob) == record)
+            try store.saveRecord(SessionRecord(peer: alice))
+            #expect(try store.record(with: alice)?.isEmpty == true)
+        },
+        ContractCheck("a loaded record still decrypts with the skipped keys of a previous session") { make in
             let store = try make()
             let (alice, bob) = (try user("alice"), try user("bob"))
             let fixture = try ClientFixture(seed: 22)
             let conversation = try fixture.conversation(initiator: alice, responder: bob)
-            try store.saveSession(conversation.responder)
-            let loaded = try #require(try store.session(with: alice))
+            let later = try fixture.conversation(initiator: alice, responder: bob).responder
+            // The session that can read the delayed messages is archived behind a newer one.
+            try store.saveRecord(SessionRecord(peer: alice, current: later, previous: [conversation.responder]))
+            let loaded = try #require(try store.record(with: alice))
             let content = try fixture.decrypt(conversation.delayed[0], in: loaded, from: alice, identity: conversation.responderIdentity)
             #expect(content.body == .text("message 0"))
         },
-        ContractCheck("saving again replaces the peer's session; other peers are untouched") { make in
+        ContractCheck("saving again replaces the peer's record; other peers are untouched") { make in
             let store = try make()
             let (alice, bob, carol) = (try user("alice"), try user("bob"), try user("carol"))
             let fixture = try ClientFixture(seed: 23)
-            let older = try fixture.conversation(initiator: alice, responder: bob).initiator
-            let newer = try fixture.conversation(initiator: alice, responder: bob).initiator
-            let other = try fixture.conversation(initiator: alice, responder: carol).initiator
+            let older = SessionRecord(peer: bob, current: try fixture.conversation(initiator: alice, responder: bob).initiator)
+            let newer = SessionRecord(peer: bob, current: try fixture.conversation(initiator: alice, responder: bob).initiator)
+            let other = SessionRecord(peer: carol, current: try fixture.conversation(initiator: alice, responder: carol).initiator)
             #expect(older != newer)
-            try store.saveSession(older)
-            try store.saveSession(other)
-            try store.saveSession(newer)
-            #expect(try store.session(with: bob) == newer)
-            #expect(try store.session(with: carol) == other)
+            try store.saveRecord(older)
+            try store.saveRecord(other)
+            try store.saveRecord(newer)
+            #expect(try store.record(with: bob) == newer)
+            #expect(try store.record(with: carol) == other)
         },
-        ContractCheck("removing a session removes that peer's only") { make in
+        ContractCheck("removing a record removes that peer's only") { make in
             let store = try make()
             let (alice, bob, carol) = (try user("alice"), try user("bob"), try user("carol"))
             let fixture = try ClientFixture(seed: 24)
-            let withBob = try fixture.conversation(initiator: alice, responder: bob).initiator
-            let withCarol = try fixture.conversation(initiator: alice, responder: carol).initiator
-            try store.saveSession(withBob)
-            try store.saveSession(withCarol)
-            try store.removeSession(with: bob)
-            #expect(try store.session(with: bob) == nil)
-            #expect(try store.session(with: carol) == withCarol)
+            let withBob = SessionRecord(peer: bob, current: try fixture.conversation(initiator: alice, responder: bob).initiator)
+            let withCarol = SessionRecord(peer: carol, current: try fixture.conversation(initiator: alice, responder: carol).initiator)
+            try store.saveRecord(withBob)
+            try store.saveRecord(withCarol)
+            try store.removeRecord(with: bob)
+            #expect(try store.record(with: bob) == nil)
+            #expect(try store.record(with: carol) == withCarol)
         },
     ]
 }

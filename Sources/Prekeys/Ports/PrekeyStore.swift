@@ -6,19 +6,19 @@ import Primitives
 /// Every method throws ``StoreError`` only.
 public protocol PrekeyStore: Sendable {
     /// Sets `user`'s current signed prekey, replacing any previous one.
-    func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws
+    func setSignedPrekey(_ prekey: SignedPrekey, for user: Username) throws(StoreError)
 
     /// Adds one-time prekeys to `user`'s pool. Ids already in the pool are ignored.
-    func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws
+    func addOneTimePrekeys(_ prekeys: [OneTimePrekey], for user: Username) throws(StoreError)
 
     /// `user`'s signed prekey and one of their one-time prekeys, which is removed in the same
     /// atomic step so that it is handed out at most once, even to concurrent callers. `nil` when
     /// the user has no signed prekey; the one-time prekey is `nil` when the pool is empty.
-    func takePrekeys(for user: Username) throws -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)?
+    func takePrekeys(for user: Username) throws(StoreError) -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)?
 
     /// How many one-time prekeys `user` has left.
-    func oneTimePrekeyCount(for user: Username) throws -> Int
+    func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int
 
     /// Removes every prekey of `user` (account deletion).
-    func removeAll(for user: Username) throws
+    func removeAll(for user: Username) throws(StoreError)
 }

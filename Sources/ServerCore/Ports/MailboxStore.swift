@@ -19,16 +19,16 @@ public protocol MailboxStore: Sendable {
     /// ids in batch order, greater than every id handed out before.
     /// - Throws: ``StoreError/unavailable(_:)`` when the batch could not be committed; then none of
     ///   it was stored.
-    func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome]
+    func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome]
 
     /// Up to `limit` envelopes waiting for `recipient` with an id greater than `id` (all when
     /// `id` is nil), in increasing id order. Empty when `limit` is not positive.
-    func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope]
+    func pending(for recipient: Username, after id: UInt64?, limit: Int) throws(StoreError) -> [MailboxEnvelope]
 
     /// Deletes the envelopes with these ids that are addressed to `recipient`, and returns how many
     /// were deleted. Ids of other recipients' envelopes, and unknown ids, are ignored, so a client
     /// cannot delete mail that is not its own.
-    func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int
+    func acknowledge(_ ids: [UInt64], for recipient: Username) throws(StoreError) -> Int
 
     /// Applies `acknowledgements`, then stores `batch`, all in one transaction (one sync to disk
     /// for a durable store), and returns one outcome per draft, in order.
@@ -39,14 +39,14 @@ public protocol MailboxStore: Sendable {
     /// next batch, instead of committing each acknowledgement on its own.
     /// - Throws: ``StoreError/unavailable(_:)`` when the transaction could not be committed; then
     ///   none of it took effect.
-    func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome]
+    func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws(StoreError) -> [EnqueueOutcome]
 
     /// Deletes every envelope addressed to `user` (account deletion). Envelopes `user` sent to
     /// others stay: they belong to their recipients.
-    func removeAll(for user: Username) throws
+    func removeAll(for user: Username) throws(StoreError)
 
     /// How many envelopes, and how many payload bytes, are waiting for `recipient`.
-    func usage(for recipient: Username) throws -> MailboxUsage
+    func usage(for recipient: Username) throws(StoreError) -> MailboxUsage
 }
 
 /// A recipient's acknowledgement of envelopes by id, as applied by

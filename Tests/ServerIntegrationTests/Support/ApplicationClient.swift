@@ -27,10 +27,7 @@ struct ApplicationClient: Sendable {
 extension IntegrationEnvironment {
     /// One device's stores; they outlive connections, as a real device's database does.
     func deviceStores(imagesIn directory: String) -> ClientStores {
-        ClientStores(
-            keys: InMemoryLocalKeyStore(), sessions: InMemorySessionStore(), contacts: InMemoryContactStore(),
-            history: InMemoryHistoryStore(), settings: InMemoryClientSettingsStore(),
-            images: FileSystemImageLibrary(root: directory))
+        InMemoryClientStores().clientStores(images: FileSystemImageLibrary(root: directory))
     }
 
     /// Connects a device to `127.0.0.1:port` (pinning `serverKey`), runs the client's background

@@ -1,0 +1,75 @@
+import ClientCore
+import Conversations
+import Prekeys
+import Primitives
+import Synchronization
+
+/// One account's client stores in memory, and the ``ClientUnitOfWork`` over them: a transaction
+/// snapshots every store, runs, and restores the snapshot if anything in it threw, so a failure
+/// anywhere leaves nothing applied (as the SQLite transaction does). Passes `UnitOfWorkContract`.
+///
+/// Transactions are serialised with each other. A write made directly on one of the stores
+/// while a transaction runs is not (the in-memory stores exist for tests, whose clients are
+/// actors that do not do that).
+public final class InMemoryClientStores: ClientUnitOfWork {
+    public let keys = InMemoryLocalKeyStore()
+    public let sessions = InMemorySessionStore()
+    public let contacts = InMemoryContactStore()
+    public let history = InMemoryHistoryStore()
+    public let settings = InMemoryClientSettingsStore()
+    public let sentLog = InMemorySentMessageLog()
+    private let serial = Mutex(())
+
+    public init() {}
+
+    /// The stores as a transaction sees them (here: the stores themselves).
+    public var transaction: ClientTransaction {
+        ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog)
+    }
+
+    /// The application's view of these stores, with `images` for received and sent pictures.
+    public func clientStores(images: any ImageLibrary) -> ClientStores {
+        ClientStores(
+            keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
+            images: images, unitOfWork: self)
+    }
+
+    public func perform<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
+        try serial.withLock { (_: inout ()) throws(StoreError) -> T in
+            let saved = Snapshot(of: self)
+            do throws(StoreError) {
+                return try body(transaction)
+            } catch {
+                saved.restore(into: self)
+                throw error
+            }
+        }
+    }
+
+    private struct Snapshot {
+        let keys: InMemoryLocalKeyStore.State
+        let sessions: [Username: SecretBytes]
+        let contacts: [Username: Contact]
+        let history: [HistoryEntry]
+        let settings: [String: [UInt8]]
+        let sentLog: [SentMessage]
+
+        init(of stores: InMemoryClientStores) {
+            keys = stores.keys.snapshot
+            sessions = stores.sessions.snapshot
+            contacts = stores.contacts.snapshot
+            history = stores.history.snapshot
+            settings = stores.settings.snapshot
+            sentLog = stores.sentLog.snapshot
+        }
+
+        func restore(into stores: InMemoryClientStores) {
+            stores.keys.snapshot = keys
+            stores.sessions.snapshot = sessions
+            stores.contacts.snapshot = contacts
+            stores.history.snapshot = history
+            stores.settings.snapshot = settings
+            stores.sentLog.snapshot = sentLog
+        }
+    }
+}

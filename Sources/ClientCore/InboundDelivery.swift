@@ -1,0 +1,148 @@
+import Conversations
+import Envelope
+import Prekeys
+import Primitives
+import WireProtocol
+
+/// Decides and applies, inside one client transaction, everything one delivery changes: the
+/// session record, the one-time prekey erasure, the contact, the history entry, receipt statuses
+/// and the sent-message log. What must happen after the commit (events, receipts, resends) comes
+/// back as an ``Outcome``.
+///
+/// Why one transaction: the ratchet consumes a message key when it decrypts. If the advanced
+/// session were saved and the history entry then failed (a full disk), the re-delivered envelope
+/// would be a "duplicate" and the message lost; if the history entry were saved and the session
+/// not, the session would fall behind. Either all of it is committed, or none and the delivery
+/// stays unacknowledged.
+struct InboundDelivery: Sendable {
+    let cipher: SessionCipher
+    let imageValidator: any ImageValidator
+    let images: any ImageLibrary
+    let identity: Ed25519KeyPair
+    let receivedAt: Timestamp
+
+    enum Outcome: Sendable {
+        /// Nothing to do: a blocked sender, or a replay of something already decrypted.
+        case ignored
+        /// No session held can read it and it cannot start one; nothing was written.
+        case undecryptable
+        /// Decrypted; the changes are in the transaction.
+        case stored(Effects)
+    }
+
+    struct Effects: Sendable {
+        var identityChanged = false
+        var result: Result = .none
+    }
+
+    enum Result: Sendable {
+        case none
+        /// A text or image message; `entry` is nil when history already held its id.
+        case message(HistoryEntry?, sendReceipt: Bool)
+        case imageRefused(String)
+        case receipts([MessageID], HistoryEntry.Status)
+        case requestDeclined
+        /// The sender asks for a message again; `message` is nil when it is no longer logged, was
+        /// sent again too often, or the request does not match what the server said.
+        case resend(SentMessage?, freshSession: Bool)
+    }
+
+    /// Applies `envelope` from `delivery.sender` to `transaction`.
+    /// - Parameter savedImage: set to the path of an image file written for this delivery, so the
+    ///   caller can remove it if the transaction does not commit.
+    /// - Throws: only ``StoreError``, from the stores; a decryption failure is an outcome.
+    func apply(
+        _ envelope: CiphertextEnvelope, delivery: Delivery, in transaction: ClientTransaction, savedImage: inout String?
+    ) throws(StoreError) -> Outcome {
+        let sender = delivery.sender
+        var contact = try transaction.contacts.contact(named: sender)
+        if contact?.status == .blocked { return .ignored }
+
+        let record: SessionRecord?
+        do {
+            record = try transaction.sessions.record(with: sender)
+        } catch {
+            // A record that fails its integrity check can never decrypt anything: treat it as
+            // absent, so a prekey message can replace it and anything else is asked for again.
+            guard case .corrupt = error else { throw error }
+            record = nil
+        }
+        var prekeys: SessionCipher.ResponderPrekeys?
+        if let prelude = envelope.prelude {
+            let oneTime = try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try transaction.keys.oneTimePrekeyPair(id: id) }
+            prekeys = SessionCipher.ResponderPrekeys(signedPrekeys: try transaction.keys.signedPrekeyPairs(), oneTimePrekey: oneTime)
+        }
+        let inbound: SessionCipher.Inbound
+        do {
+            inbound = try cipher.decrypt(envelope, from: sender, record: record, localIdentity: identity, prekeys: prekeys)
+        } catch {
+            if case .duplicateMessage = error { return .ignored }
+            return .undecryptable
+        }
+
+        var effects = Effects()
+        let presented = inbound.session.peerIdentityKey
+        let verdict = ContactPolicy.identityVerdict(presented: presented, known: contact)
+        switch verdict {
+        case .firstUse:
+            contact = Contact(username: sender, identityKey: presented, status: .requested)
+            try transaction.contacts.saveContact(contact!)
+        case .unchanged:
+            break
+        case .changed:
+            let updated = ContactPolicy.applying(verdict, presented: presented, to: contact!)
+            try transaction.contacts.saveContact(updated)
+            contact = updated
+            effects.identityChanged = true
+        }
+        // The record keeps only sessions bound to the presented identity (see SessionRecord.promote).
+        try transaction.sessions.saveRecord(inbound.record)
+        if let used = inbound.oneTimePrekeyToErase { try transaction.keys.removeOneTimePrekeyPair(id: used) }
+
+        let content = inbound.content
+        let isRequest = contact?.status != .accepted
+        switch content.body {
+        case .text(let text):
+            let entry = HistoryEntry(
+                id: content.id, peer: sender, direction: .received, body: .text(text), sentAt: content.sentAt,
+                receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
+            let isNew = try transaction.history.append(entry)
+            effects.result = .message(isNew ? entry : nil, sendReceipt: isNew && !isRequest)
+        case .image(let attachment):
+            // A re-delivery of a stored image: do not write its file again.
+            if try transaction.history.contains(content.id) {
+                effects.result = .message(nil, sendReceipt: false)
+                return .stored(effects)
+            }
+            // Never trust the sender's validation: decode and re-encode again here.
+            let validated: ValidatedImage
+            do { validated = try imageValidator.validate(UntrustedImage(bytes: attachment.png, fileName: attachment.fileName)) } catch {
+                effects.result = .imageRefused("\(error)")
+                return .stored(effects)
+            }
+            let path = try images.save(validated, peer: sender, messageID: content.id, receivedAt: receivedAt)
+            savedImage = path
+            let entry = HistoryEntry(
+                id: content.id, peer: sender, direction: .received,
+                body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)),
+                sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
+            let isNew = try transaction.history.append(entry)
+            effects.result = .message(isNew ? entry : nil, sendReceipt: isNew && !isRequest)
+        case .deliveryReceipt(let ids):
+            try transaction.history.raiseStatus(of: ids, to: .delivered)
+            try transaction.sentLog.remove(messageIDs: ids)
+            effects.result = .receipts(ids, .delivered)
+        case .readReceipt(let ids):
+            try transaction.history.raiseStatus(of: ids, to: .read)
+            try transaction.sentLog.remove(messageIDs: ids)
+            effects.result = .receipts(ids, .read)
+        case .requestDeclined:
+            effects.result = .requestDeclined
+        case .retryRequest(let envelopeID, let acceptedAt):
+            let logged = try transaction.sentLog.message(to: sender, envelopeID: envelopeID)
+            let usable = logged.flatMap { $0.acceptedAt == acceptedAt && $0.resends < ClientLimits.maxResends ? $0 : nil }
+            effects.result = .resend(usable, freshSession: !inbound.startedNewSession)
+        }
+        return .stored(effects)
+    }
+}
