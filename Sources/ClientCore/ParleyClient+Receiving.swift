@@ -55,10 +55,11 @@ extension ParleyClient {
         case .done:
             acknowledge(delivery.id)
         case .storageFailed(let error):
+            // Told once per delivery, not at every retry.
+            if !isRetry { emit(.storageFailed(from: delivery.sender, error: error)) }
             if deferredDeliveries.count < ClientLimits.maxDeferredDeliveries, !deferredDeliveries.contains(where: { $0.id == delivery.id }) {
                 deferredDeliveries.append(delivery)
             }
-            emit(.storageFailed(from: delivery.sender, error: error))
         }
     }
 

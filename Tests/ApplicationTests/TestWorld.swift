@@ -44,6 +44,7 @@ final class TestWorld: Sendable {
             logger: Logger(label: "test.server"))
         serverKey = try crypto.generateX25519KeyPair(using: random)
         root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-app-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
     }
 
     deinit {
@@ -51,14 +52,20 @@ final class TestWorld: Sendable {
     }
 
     /// A device: one account's stores, which outlive connections (as the sealed database does).
-    func device(_ name: String) throws -> Device {
-        let folder = root.appendingPathComponent(name).appendingPathComponent(UUID().uuidString)
+    /// - Parameter wrap: puts a double around the stores (e.g. ``FailingClientStores``).
+    func device(_ name: String, wrap: (ClientStores) -> ClientStores = { $0 }) throws -> Device {
         let memory = InMemoryClientStores()
-        return Device(stores: memory.clientStores(images: FileSystemImageLibrary(root: folder.path)), memory: memory, world: self)
+        let images = FileSystemImageLibrary(root: imageFolder(name).path)
+        return Device(stores: wrap(memory.clientStores(images: images)), memory: memory, world: self)
+    }
+
+    /// Where a device named `name` keeps its images (one folder per device name).
+    func imageFolder(_ name: String) -> URL {
+        root.appendingPathComponent(name)
     }
 
     /// Connects a device to the server and starts its background loops.
-    func connect(_ device: Device, clock: any Clock = SystemWallClock()) throws -> Connected {
+    func connect(_ device: Device, clock: any Clock = SystemWallClock(), pushDelay: Duration = .zero) throws -> Connected {
         let id = nextConnection.withLock { $0 += 1; return $0 }
         let clientKey = try crypto.generateX25519KeyPair(using: random)
         let (clientEnd, serverEnd) = InMemoryConnection.pair(id: id, serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
@@ -70,7 +77,7 @@ final class TestWorld: Sendable {
             imageValidator: LibPNGImageValidator())
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }
-        let pushTask = Task { await client.processPushes() }
+        let pushTask = Task { await client.processPushes(delayingEachBy: pushDelay) }
         return Connected(client: client, wire: wire, recorder: recorder, tasks: [serverTask, wireTask, eventsTask, pushTask])
     }
 }
