@@ -96,8 +96,6 @@ struct InteractiveSessionTests {
             }
         }
 
-        try await terminal.read(until: "Username [zed]")
-        terminal.type("\r")
         try await terminal.read(until: "Password for zed")
         let beforePassword = terminal.transcript.endIndex
         terminal.type("zed-password-123\r")
@@ -134,5 +132,28 @@ struct InteractiveSessionTests {
         tcgetattr(terminal.slave, &settings)
         #expect(settings.c_lflag & tcflag_t(ECHO) != 0)
         #expect(settings.c_lflag & tcflag_t(ICANON) != 0)
+    }
+
+    @Test("started with --user NAME, it asks for NAME's password at once (again after a wrong one), never for the username")
+    func userOptionGoesStraightToThePassword() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("uma")
+        let client = try InteractiveClient("uma", in: world)
+        let first = try await client.terminal.read(untilAny: ["Password for uma", "Username"])
+        #expect(first == "Password for uma", "the first prompt was not uma's password:\n\(client.transcript)")
+        guard first == "Password for uma" else { return }
+
+        let beforeWrong = client.transcript.endIndex
+        client.type(line: "not-uma-password")
+        try await client.read(until: "wrong password", from: beforeWrong)
+        let next = try await client.terminal.read(untilAny: ["Password for uma", "Username"], from: beforeWrong)
+        #expect(next == "Password for uma", "after a wrong password it did not ask for uma's password again:\n\(client.transcript)")
+        guard next == "Password for uma" else { return }
+
+        client.type(line: "uma-password-123")
+        try await client.read(until: "Logged in as uma")
+        #expect(!client.transcript.contains("Username"), "\(client.transcript)")
+        #expect(try await client.quit() == 0, "\(client.transcript)")
     }
 }
