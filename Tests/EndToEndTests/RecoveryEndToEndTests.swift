@@ -108,4 +108,70 @@ struct RecoveryEndToEndTests {
             #expect(try historyTexts(history).sorted() == expected, "\(user)'s history:\n\(history)")
         }
     }
+
+    /// Sends `texts` from `sender` to `recipient` through one interactive session, typed a batch
+    /// at a time (each batch waits for its last sent line), and leaves.
+    func sendThroughOneSession(_ texts: [String], from sender: String, to recipient: String, in world: World) async throws {
+        let client = try InteractiveClient(sender, in: world)
+        try await client.logIn()
+        client.type(line: "/chat \(recipient)")
+        try await client.read(until: "conversation with \(recipient)")
+        var start = 0
+        while start < texts.count {
+            let batch = texts[start..<min(start + 25, texts.count)]
+            let before = client.transcript.endIndex
+            client.terminal.type(batch.map { $0 + "\r" }.joined())
+            try await client.read(until: "\(sender): \(batch.last!)", from: before, timeout: .seconds(30))
+            start += batch.count
+        }
+        #expect(try await client.quit() == 0, "\(client.transcript.suffix(2000))")
+    }
+
+    @Test("parley receive killed with SIGKILL in the middle of a 1,000-message catch-up: after a rerun every message is in history exactly once")
+    func killedCatchUpLosesNothing() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("gale")
+        try await world.register("hugo")
+        let texts = (1...1000).map { "catch-up message \(String(1000 + $0).dropFirst())" }
+        try await sendThroughOneSession(texts, from: "gale", to: "hugo", in: world)
+        let server = try RowCounter(path: world.serverDatabase)
+        #expect(try server.count("mailbox") == texts.count, "the server should hold every message before the catch-up")
+
+        // Kill the receiver once it has stored some of the messages but not all; nine times, at
+        // different points and a moment (0-3 ms) after a stored message was seen, since one kill
+        // lands between two writes of one delivery only by chance (about one in three here).
+        let history = try RowCounter(path: world.clientDatabase("hugo"))
+        var killedAt: [Int] = []
+        for threshold in stride(from: 100, through: 900, by: 100) {
+            let receive = try world.start("hugo", ["receive"])
+            let killDeadline = ContinuousClock.now + .seconds(30)
+            var stored = try history.count("history")
+            while receive.isRunning, ContinuousClock.now < killDeadline, stored < threshold {
+                try await Task.sleep(for: .milliseconds(2))
+                stored = try history.count("history")
+            }
+            usleep(UInt32.random(in: 0...3000))
+            receive.signal(SIGKILL)
+            let killed = try await receive.finish(timeout: .seconds(10))
+            stored = try history.count("history")
+            killedAt.append(stored)
+            #expect(killed.status == SIGKILL, "receive was not killed in the middle: \(killed)")
+            #expect(stored > 0 && stored < texts.count, "killed after \(stored) stored messages, not in the middle")
+        }
+
+        let rerun = try await world.parley("hugo", ["--json", "receive"])
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(!rerun.stderr.contains("could not be read"), "\(rerun.stderr.prefix(2000))")
+        let listed = try await world.parley("hugo", ["--json", "history", "gale", "--limit", "5000"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let shown = try historyTexts(listed)
+        let counts = Dictionary(shown.map { ($0, 1) }, uniquingKeysWith: +)
+        let missing = texts.filter { counts[$0] == nil }
+        let doubled = counts.filter { $0.value > 1 }.keys.sorted()
+        #expect(missing.isEmpty, "\(missing.count) message(s) lost (killed after \(killedAt) stored), e.g. \(missing.prefix(5))")
+        #expect(doubled.isEmpty, "\(doubled.count) message(s) shown more than once, e.g. \(doubled.prefix(5))")
+        #expect(shown.count == texts.count)
+        #expect(try server.count("mailbox") == 0, "the server still holds envelopes after the rerun")
+    }
 }
