@@ -174,4 +174,46 @@ struct RecoveryEndToEndTests {
         #expect(shown.count == texts.count)
         #expect(try server.count("mailbox") == 0, "the server still holds envelopes after the rerun")
     }
+
+    @Test("a full disk: parley receive says it could not save each message, acknowledges nothing, and a rerun with space shows every message once")
+    func fullDiskKeepsDeliveriesOnTheServer() async throws {
+        let world = try World()
+        try await world.server.start()
+        let disk: SmallDisk
+        do {
+            disk = try SmallDisk(at: world.root.appendingPathComponent("small-disk").path, megabytes: 2)
+        } catch let error as SmallDisk.Unavailable {
+            try Test.cancel("needs a tmpfs to fill (run as root with CAP_SYS_ADMIN): \(error)")
+        }
+        defer { disk.unmount() }
+        let home = disk.path + "/home-jude"
+        try await world.register("ines")
+        try await world.register("jude", home: home)
+        let texts = (1...5).map { "sent while jude's disk is full, number \($0)" }
+        for text in texts { #expect(try await world.parley("ines", ["send", "jude", text]).status == 0) }
+        let server = try RowCounter(path: world.serverDatabase)
+        #expect(try server.count("mailbox") == texts.count)
+
+        // Room for SQLite's 32 KiB shared-memory index, so that the database opens and jude logs
+        // in, and none for the write-ahead log: every write fails with SQLITE_FULL.
+        try disk.fill(leaving: 32 << 10)
+        let full = try await world.parley("jude", ["--json", "receive"], home: home, timeout: .seconds(90))
+        let lines = full.stderr.split(whereSeparator: \.isNewline).map { $0.lowercased() }
+        let saysNotSaved = lines.contains { $0.contains("could not save a message from ines") && $0.contains("disk is full") }
+        let saysUnreadable = lines.contains { $0.contains("could not be read") }
+        #expect(saysNotSaved, "no 'Could not save a message from ines: the disk is full' line:\n\(full)")
+        #expect(!saysUnreadable, "a storage failure was reported as an unreadable message")
+        #expect(!texts.contains { full.stdout.contains($0) }, "a message was shown as received although it could not be saved: \(full)")
+        // An acknowledgement would have been committed well within this.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try server.count("mailbox") == texts.count, "deliveries that could not be saved were acknowledged (the server deleted them)")
+
+        try disk.free()
+        let rerun = try await world.parley("jude", ["--json", "receive"], home: home)
+        #expect(rerun.status == 0, "\(rerun)")
+        #expect(try historyTexts(rerun).sorted() == texts.sorted(), "\(rerun)")
+        let history = try await world.parley("jude", ["--json", "history", "ines", "--limit", "100"], home: home)
+        #expect(try historyTexts(history).sorted() == texts.sorted(), "\(history)")
+        #expect(try server.count("mailbox") == 0)
+    }
 }
