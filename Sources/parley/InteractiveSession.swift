@@ -21,14 +21,28 @@ struct InteractiveSession {
         defer { editor.restore() }
         let style = TerminalStyle.detect()
         editor.printAbove(style.bold("Parley") + " — end-to-end encrypted messages. Server \(options.serverAddress). Ctrl-D quits.")
+        // `--user NAME` has already chosen the account: ask for its password at once (and again
+        // after a wrong one) instead of asking for the name again with NAME as the default. The
+        // username prompt comes back once that account is done with: logged out, the password
+        // prompt left with Ctrl-C or Ctrl-D, or no such account on this device.
+        var named = options.user.flatMap { try? Username($0) }
         while true {
-            guard let (user, mode) = try await chooseAccount(runtime: runtime, editor: editor) else { return }
+            let account: (Username, ClientRuntime.Mode)
+            if let name = named, let preselected = namedAccount(name, editor: editor) {
+                account = preselected
+            } else {
+                named = nil
+                guard let chosen = try await chooseAccount(runtime: runtime, editor: editor) else { return }
+                account = chosen
+            }
+            let (user, mode) = account
             let prompt = mode == .register ? "Choose a password for \(user): " : "Password for \(user): "
             let password: SecretBytes
             do {
                 password = try await PasswordReader.read(options: options, editor: editor, prompt: prompt, confirm: mode == .register)
             } catch let error as CLIError {
                 editor.printAbove(style.red(error.description))
+                named = nil
                 continue
             }
             do {
@@ -37,11 +51,20 @@ struct InteractiveSession {
                     return try await chat.run(pending: pending, password: password)
                 }
                 if ending == .quit { return }
+                named = nil
             } catch let error as CLIError {
                 editor.printAbove(style.red(error.description))
                 if case .unreachable = error { return }
             }
         }
+    }
+
+    /// The account `--user` names, to log in to; nil (after saying why) when this device has no
+    /// such account for the server, so that the person is asked instead.
+    private func namedAccount(_ name: Username, editor: LineEditor) -> (Username, ClientRuntime.Mode)? {
+        if options.resolvedHome.accounts(on: options.serverAddress).all.contains(name) { return (name, .logIn) }
+        editor.printAbove("There is no account \(name) on this device for \(options.serverAddress). Type 'register \(name)' to create it.")
+        return nil
     }
 
     /// Asks which account to use; nil when the user quits.

@@ -172,9 +172,9 @@ final class World: @unchecked Sendable {
     func home(_ user: String) -> String { root.appendingPathComponent("home-\(user)").path }
 
     /// Runs `parley` as `user` with the password on stdin.
-    func parley(_ user: String, _ arguments: [String], password: String? = nil, home: String? = nil) async throws -> RunResult {
+    func parley(_ user: String, _ arguments: [String], password: String? = nil, home: String? = nil, timeout: Duration = .seconds(60)) async throws -> RunResult {
         let common = ["--server", "127.0.0.1:\(server.port)", "--home", home ?? self.home(user), "--user", user, "--password-stdin"]
-        return try await run(Binaries.parley, common + arguments, input: (password ?? "\(user)-password-123") + "\n")
+        return try await run(Binaries.parley, common + arguments, input: (password ?? "\(user)-password-123") + "\n", timeout: timeout)
     }
 
     /// Registers `user` and fails loudly if it did not work.
@@ -182,4 +182,77 @@ final class World: @unchecked Sendable {
         let result = try await parley(user, ["register", user], home: home)
         guard result.status == 0 else { throw HarnessError(description: "register \(user) failed: \(result)") }
     }
+}
+
+/// A `parley` command left running, for tests that interrupt it (SIGKILL in the middle of work).
+final class RunningCommand: @unchecked Sendable {
+    private let process: Process
+    private let stdout: OutputCollector
+    private let stderr: OutputCollector
+    let description: String
+
+    init(_ executable: URL, _ arguments: [String], input: String, environment: [String: String] = [:]) throws {
+        process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["NO_COLOR"] = "1"
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let stdin = Pipe(), out = Pipe(), err = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        stdout = OutputCollector(out.fileHandleForReading)
+        stderr = OutputCollector(err.fileHandleForReading)
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try? stdin.fileHandleForWriting.close()
+        description = "\(executable.lastPathComponent) \(arguments.joined(separator: " "))"
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` to this process (by its PID only).
+    func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the exit (bounded; SIGKILL by PID after `timeout`) and returns what it printed.
+    func finish(timeout: Duration = .seconds(60)) async throws -> RunResult {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        let timedOut = process.isRunning
+        if timedOut { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let drainDeadline = ContinuousClock.now + .seconds(5)
+        while !(stdout.finished && stderr.finished), ContinuousClock.now < drainDeadline { try await Task.sleep(for: .milliseconds(5)) }
+        let result = RunResult(status: process.terminationStatus, stdout: stdout.text, stderr: stderr.text)
+        if timedOut { throw HarnessError(description: "\(description) did not finish within \(timeout)\n\(result)") }
+        return result
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+extension World {
+    /// Starts `parley` as `user` (password on stdin) and leaves it running.
+    func start(_ user: String, _ arguments: [String], home: String? = nil, environment: [String: String] = [:]) throws -> RunningCommand {
+        let common = ["--server", "127.0.0.1:\(server.port)", "--home", home ?? self.home(user), "--user", user, "--password-stdin"]
+        return try RunningCommand(Binaries.parley, common + arguments, input: "\(user)-password-123\n", environment: environment)
+    }
+
+    /// The path of `user`'s client database under `home`.
+    func clientDatabase(_ user: String, home: String? = nil) -> String {
+        (home ?? self.home(user)) + "/127.0.0.1_\(server.port)/\(user)/parley-client.sqlite"
+    }
+
+    /// The path of the server's database.
+    var serverDatabase: String { server.dataDirectory.appendingPathComponent("parley-server.sqlite").path }
 }

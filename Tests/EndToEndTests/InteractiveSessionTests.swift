@@ -29,21 +29,39 @@ final class PseudoTerminal: @unchecked Sendable {
         _ = bytes.withUnsafeBytes { write(master, $0.baseAddress, $0.count) }
     }
 
+    /// Moves whatever the child has written so far into ``transcript``; returns how many bytes.
+    @discardableResult
+    func drain() -> Int {
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, $0.count) }
+            guard count > 0 else { return total }
+            transcript += String(decoding: buffer.prefix(count), as: UTF8.self)
+            total += count
+        }
+    }
+
     /// Reads until `needle` appears in what was read since `from` (bounded).
     @discardableResult
     func read(until needle: String, from start: String.Index? = nil, timeout: Duration = .seconds(20)) async throws -> String {
+        _ = try await read(untilAny: [needle], from: start, timeout: timeout)
+        return transcript
+    }
+
+    /// Reads until one of `needles` appears in what was read since `from` (bounded); returns the
+    /// one seen first.
+    func read(untilAny needles: [String], from start: String.Index? = nil, timeout: Duration = .seconds(20)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, $0.count) }
-            if count > 0 {
-                transcript += String(decoding: buffer.prefix(count), as: UTF8.self)
-            }
-            let searched = start.map { String(transcript[$0...]) } ?? transcript
-            if searched.contains(needle) { return transcript }
-            if count <= 0 { try await Task.sleep(for: .milliseconds(20)) }
+        while true {
+            let count = drain()
+            let searched = start.map { transcript[$0...] } ?? transcript[...]
+            let found = needles.compactMap { needle in searched.range(of: needle).map { (needle, $0.lowerBound) } }
+            if let first = found.min(by: { $0.1 < $1.1 }) { return first.0 }
+            guard ContinuousClock.now < deadline else { break }
+            if count == 0 { try await Task.sleep(for: .milliseconds(20)) }
         }
-        throw HarnessError(description: "did not see \(needle.debugDescription); the terminal showed:\n\(transcript)")
+        throw HarnessError(description: "did not see \(needles.map(\.debugDescription).joined(separator: " or ")); the terminal showed:\n\(transcript)")
     }
 }
 
@@ -78,8 +96,6 @@ struct InteractiveSessionTests {
             }
         }
 
-        try await terminal.read(until: "Username [zed]")
-        terminal.type("\r")
         try await terminal.read(until: "Password for zed")
         let beforePassword = terminal.transcript.endIndex
         terminal.type("zed-password-123\r")
@@ -116,5 +132,28 @@ struct InteractiveSessionTests {
         tcgetattr(terminal.slave, &settings)
         #expect(settings.c_lflag & tcflag_t(ECHO) != 0)
         #expect(settings.c_lflag & tcflag_t(ICANON) != 0)
+    }
+
+    @Test("started with --user NAME, it asks for NAME's password at once (again after a wrong one), never for the username")
+    func userOptionGoesStraightToThePassword() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("uma")
+        let client = try InteractiveClient("uma", in: world)
+        let first = try await client.terminal.read(untilAny: ["Password for uma", "Username"])
+        #expect(first == "Password for uma", "the first prompt was not uma's password:\n\(client.transcript)")
+        guard first == "Password for uma" else { return }
+
+        let beforeWrong = client.transcript.endIndex
+        client.type(line: "not-uma-password")
+        try await client.read(until: "wrong password", from: beforeWrong)
+        let next = try await client.terminal.read(untilAny: ["Password for uma", "Username"], from: beforeWrong)
+        #expect(next == "Password for uma", "after a wrong password it did not ask for uma's password again:\n\(client.transcript)")
+        guard next == "Password for uma" else { return }
+
+        client.type(line: "uma-password-123")
+        try await client.read(until: "Logged in as uma")
+        #expect(!client.transcript.contains("Username"), "\(client.transcript)")
+        #expect(try await client.quit() == 0, "\(client.transcript)")
     }
 }
