@@ -36,6 +36,8 @@ public final class InMemorySentMessageLog: SentMessageLog {
         entries.withLock { $0.removeAll { ids.contains($0.content.id) } }
     }
 
+    public func pendingResends() throws(StoreError) -> [SentMessage] { entries.withLock { $0.filter(\.resendPending) } }
+
     public func count() throws(StoreError) -> Int { entries.withLock { $0.count } }
 
     var snapshot: [SentMessage] {

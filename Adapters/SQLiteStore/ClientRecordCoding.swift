@@ -185,7 +185,7 @@ enum ClientRecordCoding {
     // MARK: Sent-message log
 
     /// version || peer || message content (its own versioned encoding, u32 length) || envelope id
-    /// (u64) || accepted at (i64 ms) || logged at (i64 ms) || resends (u8).
+    /// (u64) || accepted at (i64 ms) || logged at (i64 ms) || resends (u8) || resend pending (u8 0/1).
     static func encode(_ message: SentMessage) -> [UInt8] {
         let content = message.content.encoded
         var writer = ByteWriter(capacity: 64 + content.count)
@@ -196,6 +196,7 @@ enum ClientRecordCoding {
         writer.write(message.acceptedAt.millisecondsSinceEpoch)
         writer.write(message.loggedAt.millisecondsSinceEpoch)
         writer.write(UInt8(clamping: message.resends))
+        writer.write(message.resendPending)
         return writer.bytes
     }
 
@@ -208,8 +209,11 @@ enum ClientRecordCoding {
         let acceptedAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("sent message accepted at"))
         let loggedAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("sent message logged at"))
         let resends = Int(try reader.readUInt8("sent message resends"))
+        let resendPending = try reader.readBool("sent message resend pending")
         try reader.expectEnd()
-        return SentMessage(peer: peer, content: content, envelopeID: envelopeID, acceptedAt: acceptedAt, loggedAt: loggedAt, resends: resends)
+        return SentMessage(
+            peer: peer, content: content, envelopeID: envelopeID, acceptedAt: acceptedAt, loggedAt: loggedAt, resends: resends,
+            resendPending: resendPending)
     }
 
     // MARK: Fields

@@ -64,12 +64,14 @@ extension SQLiteClientStore {
             // The sender's log of recent messages, for resending after a retry request. `seq` is
             // the logging order, so expiry walks from the oldest row and stops at the first that
             // has not expired (the time itself is sealed). UNIQUE(message_hash) replaces an entry
-            // on resend; envelope_hash finds the entry a retry request names.
+            // on resend; envelope_hash finds the entry a retry request names; resend_pending (in
+            // clear: it only says that some message awaits a resend) finds the work left to do.
             """
             CREATE TABLE sent_log (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
                 message_hash BLOB NOT NULL UNIQUE,
                 envelope_hash BLOB NOT NULL,
+                resend_pending INTEGER NOT NULL CHECK (resend_pending IN (0, 1)),
                 sealed BLOB NOT NULL
             ) STRICT
             """,

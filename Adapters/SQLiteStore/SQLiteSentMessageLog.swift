@@ -28,8 +28,8 @@ public struct SQLiteSentMessageLog: SentMessageLog {
         try database.transaction { connection throws(StoreError) in
             try connection.execute("DELETE FROM sent_log WHERE message_hash = ?", [.blob(messageHash)])
             try connection.execute(
-                "INSERT INTO sent_log (message_hash, envelope_hash, sealed) VALUES (?, ?, ?)",
-                [.blob(messageHash), .blob(envelopeHash), .blob(sealed)])
+                "INSERT INTO sent_log (message_hash, envelope_hash, resend_pending, sealed) VALUES (?, ?, ?, ?)",
+                [.blob(messageHash), .blob(envelopeHash), .integer(message.resendPending ? 1 : 0), .blob(sealed)])
             try expire(before: oldest, on: connection)
             try connection.execute(
                 "DELETE FROM sent_log WHERE seq IN (SELECT seq FROM sent_log ORDER BY seq DESC LIMIT -1 OFFSET ?)",
@@ -58,6 +58,19 @@ public struct SQLiteSentMessageLog: SentMessageLog {
         guard !hashes.isEmpty else { return }
         try database.transaction { connection throws(StoreError) in
             for hash in hashes { try connection.execute("DELETE FROM sent_log WHERE message_hash = ?", [.blob(hash)]) }
+        }
+    }
+
+    public func pendingResends() throws(StoreError) -> [SentMessage] {
+        let rows = try database.withConnection { connection throws(StoreError) in
+            try connection.query("SELECT message_hash, envelope_hash, sealed FROM sent_log WHERE resend_pending = 1 ORDER BY seq") { row throws(StoreError) in
+                (try row.blob(0), try row.blob(1), try row.blob(2))
+            }
+        }
+        return try rows.map { (messageHash, envelopeHash, sealed) throws(StoreError) in
+            let message = try open(sealed, messageHash: messageHash, envelopeHash: envelopeHash)
+            guard message.resendPending else { throw .corrupt("a sent-message log entry's resend flag disagrees with its row") }
+            return message
         }
     }
 

@@ -42,9 +42,9 @@ struct InboundDelivery: Sendable {
         case imageRefused(String)
         case receipts([MessageID], HistoryEntry.Status)
         case requestDeclined
-        /// The sender asks for a message again; `message` is nil when it is no longer logged, was
-        /// sent again too often, or the request does not match what the server said.
-        case resend(SentMessage?, freshSession: Bool)
+        /// The sender asks for a message again; when it is still logged, matches what the server
+        /// said and was not resent too often, it is now marked ``SentMessage/resendPending``.
+        case resendRequested(marked: Bool)
     }
 
     /// Applies `envelope` from `delivery.sender` to `transaction`.
@@ -67,6 +67,9 @@ struct InboundDelivery: Sendable {
             guard case .corrupt = error else { throw error }
             record = nil
         }
+        // Processed before, but the acknowledgement never reached the server (a crash or a lost
+        // connection between the commit and the acknowledgement): nothing to do again.
+        if record?.hasProcessed(delivery: delivery.id) == true { return .ignored }
         var prekeys: SessionCipher.ResponderPrekeys?
         if let prelude = envelope.prelude {
             let oneTime = try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try transaction.keys.oneTimePrekeyPair(id: id) }
@@ -96,7 +99,9 @@ struct InboundDelivery: Sendable {
             effects.identityChanged = true
         }
         // The record keeps only sessions bound to the presented identity (see SessionRecord.promote).
-        try transaction.sessions.saveRecord(inbound.record)
+        var updated = inbound.record
+        updated.noteProcessed(delivery: delivery.id)
+        try transaction.sessions.saveRecord(updated)
         if let used = inbound.oneTimePrekeyToErase { try transaction.keys.removeOneTimePrekeyPair(id: used) }
 
         let content = inbound.content
@@ -140,9 +145,15 @@ struct InboundDelivery: Sendable {
             effects.result = .requestDeclined
         case .retryRequest(let envelopeID, let acceptedAt):
             let logged = try transaction.sentLog.message(to: sender, envelopeID: envelopeID)
-            let usable = logged.flatMap { $0.acceptedAt == acceptedAt && $0.resends < ClientLimits.maxResends ? $0 : nil }
-            effects.result = .resend(usable, freshSession: !inbound.startedNewSession)
+            if var usable = logged, usable.acceptedAt == acceptedAt, usable.resends < ClientLimits.maxResends, !usable.resendPending {
+                usable.resendPending = true
+                try transaction.sentLog.record(usable, now: receivedAt)
+                effects.result = .resendRequested(marked: true)
+            } else {
+                effects.result = .resendRequested(marked: false)
+            }
         }
         return .stored(effects)
     }
 }
+

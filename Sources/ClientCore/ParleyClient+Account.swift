@@ -63,6 +63,8 @@ extension ParleyClient {
             throw error
         }
         try await maintainPrekeys()
+        // Resends a crash or a failure left undone.
+        await resendPendingMessages()
         if case .loggedIn(let pending) = response { return Int(pending) }
         return 0
     }

@@ -15,9 +15,10 @@ extension ParleyClient {
             if delay > .zero { try? await Task.sleep(for: delay) }
             switch push {
             case .delivery(let delivery):
-                // A new push is the natural moment to try again what could not be saved before.
+                // A new push is the natural moment to try again what could not be saved or sent.
                 await retryDeferredDeliveries()
                 await receive(delivery)
+                await resendPendingMessages()
             case .signedInElsewhere:
                 emit(.signedInElsewhere)
             case .prekeysLow:
@@ -99,8 +100,7 @@ extension ParleyClient {
     private func process(_ delivery: Delivery, identity: Ed25519KeyPair) async -> Disposition {
         let envelope: CiphertextEnvelope
         do { envelope = try CiphertextEnvelope(decoding: delivery.envelope) } catch {
-            await recoverUndecryptable(delivery)
-            return .done
+            return await recoverUndecryptable(delivery)
         }
         let inbound = InboundDelivery(
             cipher: cipher, imageValidator: imageValidator, images: stores.images, identity: identity, receivedAt: now())
@@ -115,6 +115,7 @@ extension ParleyClient {
             if let savedImage { try? stores.images.remove([savedImage]) }
             return .storageFailed(error)
         }
+        if case .undecryptable = outcome { return await recoverUndecryptable(delivery) }
         await applyEffects(of: outcome, delivery: delivery, savedImage: savedImage)
         return .done
     }
@@ -123,10 +124,8 @@ extension ParleyClient {
     private func applyEffects(of outcome: InboundDelivery.Outcome, delivery: Delivery, savedImage: String?) async {
         let sender = delivery.sender
         switch outcome {
-        case .ignored:
+        case .ignored, .undecryptable:
             break
-        case .undecryptable:
-            await recoverUndecryptable(delivery)
         case .stored(let effects):
             if effects.identityChanged { emit(.identityChanged(sender)) }
             switch effects.result {
@@ -148,41 +147,58 @@ extension ParleyClient {
                 emit(.receipts(peer: sender, ids: ids.map(\.hex), status: status))
             case .requestDeclined:
                 emit(.requestDeclined(sender))
-            case .resend(let logged, let freshSession):
-                if let logged { await resend(logged, freshSession: freshSession) }
+            case .resendRequested(let marked):
+                if marked { await resendPendingMessages() }
             }
         }
     }
 
-    /// A delivery that can never be read: tell the person (without a raw error name) and ask the
-    /// sender, in a new session, to send it again. At most one retry request per delivery.
-    private func recoverUndecryptable(_ delivery: Delivery) async {
-        var asked = false
-        if retryRequestedDeliveries.insert(delivery.id).inserted {
-            let request = MessageContent(
-                id: MessageID.random(using: random), sentAt: now(),
-                body: .retryRequest(envelopeID: delivery.id, acceptedAt: delivery.acceptedAt))
-            do {
-                _ = try await deliver(request, to: delivery.sender, freshSession: true, firstContactStatus: .requested)
-                asked = true
-            } catch {
-                asked = false
-            }
+    /// A delivery that can never be read: ask the sender, in a new session, to send it again, and
+    /// tell the person (a dim notice, never a raw error name). It is acknowledged once the retry
+    /// request is on the server, or when none can be sent (the sender is blocked, or their new
+    /// identity is not confirmed yet); while the request cannot be sent (offline, a full disk) it
+    /// stays unacknowledged and is tried again like any delivery that could not be saved.
+    private func recoverUndecryptable(_ delivery: Delivery) async -> Disposition {
+        if retryRequestedDeliveries.contains(delivery.id) { return .done }
+        let request = MessageContent(
+            id: MessageID.random(using: random), sentAt: now(),
+            body: .retryRequest(envelopeID: delivery.id, acceptedAt: delivery.acceptedAt))
+        do {
+            _ = try await deliver(request, to: delivery.sender, freshSession: true, firstContactStatus: .requested)
+        } catch .storage(let error) {
+            return .storageFailed(error)
+        } catch .connection(let error) {
+            return .storageFailed(.unavailable("the retry request could not be sent: \(error)"))
+        } catch {
+            emit(.decryptionFailed(from: delivery.sender, retryRequested: false))
+            return .done
         }
-        emit(.decryptionFailed(from: delivery.sender, retryRequested: asked))
+        if retryRequestedDeliveries.count >= ClientLimits.maxDeferredDeliveries { retryRequestedDeliveries.removeAll() }
+        retryRequestedDeliveries.insert(delivery.id)
+        emit(.decryptionFailed(from: delivery.sender, retryRequested: true))
+        return .done
     }
 
-    /// Sends a logged message again after its recipient could not decrypt it: same id, clock and
-    /// body, so the recipient shows it once. `freshSession` when the request did not itself start
-    /// a new session (then this side starts one from the recipient's bundle).
-    private func resend(_ logged: SentMessage, freshSession: Bool) async {
-        guard let sent = try? await deliver(logged.content, to: logged.peer, freshSession: freshSession) else { return }
-        var updated = logged
-        updated.envelopeID = sent.envelopeID
-        updated.acceptedAt = sent.acceptedAt
-        updated.resends += 1
-        let now = now()
-        try? stored { () throws(StoreError) in try stores.sentLog.record(updated, now: now) }
+    /// Sends again, each in a fresh session started from the recipient's bundle, the logged
+    /// messages whose recipients asked for them (same id, clock and body, so each is shown once).
+    /// One that cannot be sent now stays marked and is tried on the next push or login.
+    public func resendPendingMessages() async {
+        guard !resending else { return }
+        resending = true
+        defer { resending = false }
+        guard let pending = try? stores.sentLog.pendingResends() else { return }
+        for logged in pending {
+            guard let sent = try? await deliver(logged.content, to: logged.peer, freshSession: true) else { continue }
+            var updated = logged
+            updated.envelopeID = sent.envelopeID
+            updated.acceptedAt = sent.acceptedAt
+            updated.resends += 1
+            updated.resendPending = false
+            let now = now()
+            // If this write fails the message stays marked and is sent once more later, which the
+            // recipient shows once (same id): a duplicate envelope, never a lost message.
+            try? stored { () throws(StoreError) in try stores.sentLog.record(updated, now: now) }
+        }
     }
 
     /// Tells `peer` their messages were seen (read receipts, from the interactive session).

@@ -56,6 +56,12 @@ extension ParleyClient {
         return entry
     }
 
+    private enum DeliverAttempt: Sendable {
+        case needsSession
+        case failed(String)
+        case sealed(CiphertextEnvelope, Session)
+    }
+
     /// What the server said about an envelope it accepted.
     struct Sent: Sendable {
         let envelopeID: UInt64
@@ -80,25 +86,48 @@ extension ParleyClient {
             guard contact.status != .blocked else { throw .contactBlocked(peer) }
             guard ContactPolicy.maySend(to: contact) else { throw .identityUnconfirmed(peer) }
         }
-        var record: SessionRecord
-        do {
-            record = try stores.sessions.record(with: peer) ?? SessionRecord(peer: peer)
-        } catch {
-            // A damaged record can never be used again: start over (the peer keeps its sessions,
-            // and a message in a new one is readable).
-            guard case .corrupt = error else { throw .storage(error) }
-            record = SessionRecord(peer: peer)
+        // The record is read, the message encrypted and the advanced record saved in one
+        // transaction with no suspension in between: a delivery processed while this call waits
+        // (for a bundle, say) would otherwise be overwritten by a stale copy, losing the session
+        // the peer just started. A bundle is fetched outside, and the decision made again after.
+        var prepared: Session?
+        var sealed: (envelope: CiphertextEnvelope, session: Session)?
+        while sealed == nil {
+            let knownKey = contact?.identityKey
+            let attempt = try transaction { store throws(StoreError) -> DeliverAttempt in
+                var record: SessionRecord
+                do throws(StoreError) {
+                    record = try store.sessions.record(with: peer) ?? SessionRecord(peer: peer)
+                } catch {
+                    // A damaged record can never be used again: start over (the peer keeps its
+                    // sessions, and a message in a new one is readable).
+                    guard case .corrupt = error else { throw error }
+                    record = SessionRecord(peer: peer)
+                }
+                var session: Session
+                if !freshSession, let current = record.current, current.peerIdentityKey == knownKey, current.ratchet.canSend {
+                    session = current
+                } else if let prepared {
+                    session = prepared
+                } else {
+                    return .needsSession
+                }
+                let envelope: CiphertextEnvelope
+                do { envelope = try cipher.encrypt(content, in: &session) } catch { return .failed("\(error)") }
+                record.promote(session)
+                try store.sessions.saveRecord(record)
+                return .sealed(envelope, session)
+            }
+            switch attempt {
+            case .needsSession:
+                prepared = try await startSession(with: peer, identity: identity, contact: &contact, firstContactStatus: firstContactStatus)
+            case .failed(let reason):
+                throw .encryption(reason)
+            case .sealed(let envelope, let session):
+                sealed = (envelope, session)
+            }
         }
-        var session: Session
-        if !freshSession, let current = record.current, current.peerIdentityKey == contact?.identityKey, current.ratchet.canSend {
-            session = current
-        } else {
-            session = try await startSession(with: peer, identity: identity, contact: &contact, firstContactStatus: firstContactStatus)
-        }
-        let envelope: CiphertextEnvelope
-        do { envelope = try cipher.encrypt(content, in: &session) } catch { throw .encryption("\(error)") }
-        record.promote(session)
-        try stored { () throws(StoreError) in try stores.sessions.saveRecord(record) }
+        let (envelope, session) = sealed!
         let response: Response.Body
         do {
             response = try await call(.send(recipient: peer, recipientIdentity: session.peerIdentityKey, envelope: envelope.encoded))

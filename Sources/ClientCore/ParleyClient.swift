@@ -63,6 +63,8 @@ public actor ParleyClient {
     var deferredDeliveries: [Delivery] = []
     /// Deliveries this client already asked the sender to send again (one retry request each).
     var retryRequestedDeliveries = Set<UInt64>()
+    /// Whether ``resendPendingMessages()`` is running (one at a time).
+    var resending = false
     /// Whether an acknowledge request is in flight.
     var acknowledging = false
 

@@ -8,6 +8,10 @@ public enum ConversationLimits {
     /// two people who keep starting sessions at once to converge, bounded so that a peer who
     /// floods prekey messages cannot grow the record without end.
     public static let maxPreviousSessions = 40
+    /// Server delivery ids remembered per peer, so that a delivery processed but not acknowledged
+    /// (a crash between the commit and the acknowledgement) is recognised when it comes again,
+    /// even after its chain has moved on (the ratchet alone would call it unreadable then).
+    public static let maxRememberedDeliveries = 512
     /// Iterations of SHA-512 per safety-number half.
     public static let safetyNumberIterations = 5200
 }

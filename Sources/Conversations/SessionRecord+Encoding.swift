@@ -5,6 +5,7 @@ import Primitives
 /// ```
 /// record = version (u8 = 2) || peer (u32 length || UTF-8) || has current (u8 0/1)
 ///          [ current session ] || previous count (u8, <= 40) || previous sessions, newest first
+///          || processed delivery count (u16, <= 512) || delivery ids (u64 each), oldest first
 /// ```
 /// Each session is its version 1 encoding (``Session/serialized()``), which is self-delimiting.
 /// Version 1 of this format is a bare session: what client schema 1 stored per peer before
@@ -24,6 +25,8 @@ extension SessionRecord {
         current?.write(to: &writer)
         writer.write(UInt8(previous.count))
         for session in previous { session.write(to: &writer) }
+        writer.write(UInt16(processedDeliveries.count))
+        for id in processedDeliveries { writer.write(id) }
         return writer.finishSecret()
     }
 
@@ -49,11 +52,17 @@ extension SessionRecord {
             }
             var previous: [Session] = []
             for _ in 0..<count { previous.append(try Session(from: &reader)) }
+            let deliveryCount = Int(try reader.readUInt16("processed delivery count"))
+            guard deliveryCount <= ConversationLimits.maxRememberedDeliveries else {
+                throw .tooLong(field: "processed deliveries", length: deliveryCount, limit: ConversationLimits.maxRememberedDeliveries)
+            }
+            var deliveries: [UInt64] = []
+            for _ in 0..<deliveryCount { deliveries.append(try reader.readUInt64("processed delivery id")) }
             try reader.expectEnd()
             guard ([current].compactMap { $0 } + previous).allSatisfy({ $0.peer == peer }) else {
                 throw .invalidValue(field: "session peer", reason: "a session in the record is with someone else")
             }
-            self.init(peer: peer, current: current, previous: previous)
+            self.init(peer: peer, current: current, previous: previous, processedDeliveries: deliveries)
         default:
             throw .invalidValue(field: "session record version", reason: "unsupported \(version)")
         }

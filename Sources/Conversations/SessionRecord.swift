@@ -19,21 +19,40 @@ public struct SessionRecord: Sendable, Equatable {
     public private(set) var current: Session?
     /// Older sessions that may still receive, most recently current first.
     public private(set) var previous: [Session]
+    /// The server ids of the latest deliveries from the peer that were processed, oldest first
+    /// (at most ``ConversationLimits/maxRememberedDeliveries``): saved with the record in the
+    /// same transaction, so a re-delivery of one of them is ignored instead of failing to decrypt.
+    public private(set) var processedDeliveries: [UInt64]
 
     /// An empty record (no session yet).
     public init(peer: Username) {
         self.peer = peer
         current = nil
         previous = []
+        processedDeliveries = []
     }
 
     /// A record with the given sessions, trimmed to the limit (the oldest dropped).
     /// - Precondition: every session is with `peer` (a caller bug otherwise).
-    public init(peer: Username, current: Session?, previous: [Session] = []) {
+    public init(peer: Username, current: Session?, previous: [Session] = [], processedDeliveries: [UInt64] = []) {
         precondition(([current].compactMap { $0 } + previous).allSatisfy { $0.peer == peer }, "a session record holds sessions with one peer")
         self.peer = peer
         self.current = current
         self.previous = Array(previous.prefix(ConversationLimits.maxPreviousSessions))
+        self.processedDeliveries = Array(processedDeliveries.suffix(ConversationLimits.maxRememberedDeliveries))
+    }
+
+    /// Whether the delivery with server id `id` was already processed.
+    public func hasProcessed(delivery id: UInt64) -> Bool {
+        processedDeliveries.contains(id)
+    }
+
+    /// Remembers that the delivery with server id `id` was processed (the oldest id is forgotten
+    /// beyond the limit).
+    public mutating func noteProcessed(delivery id: UInt64) {
+        guard !hasProcessed(delivery: id) else { return }
+        processedDeliveries.append(id)
+        if processedDeliveries.count > ConversationLimits.maxRememberedDeliveries { processedDeliveries.removeFirst() }
     }
 
     /// The sessions in the order decryption tries them: the current one, then the previous ones.

@@ -181,6 +181,7 @@ private struct FailingSentLog: SentMessageLog {
         try gate.write("forget sent messages")
         try inner.remove(messageIDs: messageIDs)
     }
+    func pendingResends() throws(StoreError) -> [SentMessage] { try inner.pendingResends() }
     func count() throws(StoreError) -> Int { try inner.count() }
 }
 

@@ -50,6 +50,25 @@ public enum SentMessageLogContract {
             #expect(try log.message(to: bob, envelopeID: 90) == sent)
             #expect(try log.count() == 1)
         },
+        ContractCheck("entries marked for a resend are listed, oldest first, until the mark is cleared") { make in
+            let log = try make(roomy)
+            let bob = try user("bob")
+            for seed in UInt8(1)...4 { try log.record(try message(seed, to: bob, envelopeID: UInt64(seed)), now: start) }
+            #expect(try log.pendingResends() == [])
+            for envelopeID in [UInt64(3), 1] {
+                var marked = try #require(try log.message(to: bob, envelopeID: envelopeID))
+                marked.resendPending = true
+                try log.record(marked, now: start)
+            }
+            #expect(try log.pendingResends().map(\.envelopeID) == [3, 1])
+            var resent = try #require(try log.message(to: bob, envelopeID: 3))
+            resent.resendPending = false
+            resent.envelopeID = 30
+            resent.resends = 1
+            try log.record(resent, now: start)
+            #expect(try log.pendingResends().map(\.envelopeID) == [1])
+            #expect(try log.message(to: bob, envelopeID: 30) == resent)
+        },
         ContractCheck("removing by message id forgets those entries only") { make in
             let log = try make(roomy)
             let bob = try user("bob")

@@ -16,14 +16,22 @@ public struct SentMessage: Sendable, Equatable {
     public let loggedAt: Timestamp
     /// How often it was sent again after retry requests (bounded by ``ClientLimits/maxResends``).
     public var resends: Int
+    /// The recipient asked for it again and it has not been resent yet. Set in the transaction
+    /// that handles the retry request, cleared by the one that records the resend, so a resend
+    /// that fails (offline, a full disk) or is cut by a crash is done later, never forgotten.
+    public var resendPending: Bool
 
-    public init(peer: Username, content: MessageContent, envelopeID: UInt64, acceptedAt: Timestamp, loggedAt: Timestamp, resends: Int = 0) {
+    public init(
+        peer: Username, content: MessageContent, envelopeID: UInt64, acceptedAt: Timestamp, loggedAt: Timestamp, resends: Int = 0,
+        resendPending: Bool = false
+    ) {
         self.peer = peer
         self.content = content
         self.envelopeID = envelopeID
         self.acceptedAt = acceptedAt
         self.loggedAt = loggedAt
         self.resends = resends
+        self.resendPending = resendPending
     }
 }
 
@@ -41,6 +49,8 @@ public protocol SentMessageLog: Sendable {
     /// Forgets the entries with these message ids (their delivery receipts arrived); unknown ids
     /// are ignored.
     func remove(messageIDs: [MessageID]) throws(StoreError)
+    /// The entries with ``SentMessage/resendPending`` set, oldest first.
+    func pendingResends() throws(StoreError) -> [SentMessage]
     /// How many entries are logged.
     func count() throws(StoreError) -> Int
 }
