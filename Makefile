@@ -7,7 +7,7 @@ PIP_PACKAGES := pynacl noiseprotocol
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: help deps build test vectors demo server client bench clean
+.PHONY: help deps build test vectors demo server client bench chaos clean
 
 help:
 	@echo "make demo    build and run a real server with two clients (the quick start)"
@@ -16,6 +16,7 @@ help:
 	@echo "make server  run parley-server on 127.0.0.1:50007 (data in ./parley-data)"
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
 	@echo "make bench   build the benchmark suite (release) and run it (~5-10 min; see BENCHMARKS.md)"
+	@echo "make chaos   one long seeded chaos run: make chaos SEED=42 STEPS=20000"
 
 # Installs the system libraries and Python test peers, only when something is missing.
 deps:
@@ -61,6 +62,14 @@ BENCH_ARGS ?=
 bench: deps
 	cd Benchmarks && swift build -c release
 	Benchmarks/.build/release/parley-bench $(BENCH_ARGS)
+
+# One long run of the seeded chaos test (Tests/ApplicationTests/ChaosTests.swift). A seed that
+# fails is printed with the steps before the failure; keep it in ChaosTests.regressionSeeds.
+SEED ?= 1
+STEPS ?= 20000
+chaos: deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	PARLEY_CHAOS_SEED=$(SEED) PARLEY_CHAOS_STEPS=$(STEPS) swift test --skip-build $(SWIFT_BUILD_FLAGS) --filter ChaosTests
 
 clean:
 	rm -rf .build

@@ -255,14 +255,19 @@ struct ChaosRun {
     }
 
     /// Deletes the account and registers it again on a new device (a new identity key). Only
-    /// when nothing this person sent is still waiting on the server: what it sent before must
-    /// stay readable by its recipients, who will hold only its new identity afterwards.
+    /// when the old device has nothing left to do for others: nothing it sent is still waiting
+    /// on the server, nothing waits for it (a retry request, say), and it owes no resend. A
+    /// message whose sender deletes the account before answering a retry request cannot be
+    /// recovered by anyone, here or in Signal.
     mutating func reRegister(_ person: Person) async throws {
         guard let client = person.connection?.client, person.failingFor == 0 else { return }
         for other in people where other !== person {
             let waiting = try world.mailbox.pending(for: other.name, after: nil, limit: 10_000)
             if waiting.contains(where: { $0.sender == person.name }) { return }
         }
+        guard try world.mailbox.usage(for: person.name).count == 0, await client.deferredDeliveryCount == 0,
+            try person.device.memory.sentLog.pendingResends().isEmpty
+        else { return }
         do {
             try await client.deleteAccount(password: password())
         } catch {
