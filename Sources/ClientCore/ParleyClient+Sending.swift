@@ -84,7 +84,12 @@ extension ParleyClient {
         var contact = try stored { () throws(StoreError) in try stores.contacts.contact(named: peer) }
         if let contact {
             guard contact.status != .blocked else { throw .contactBlocked(peer) }
-            guard ContactPolicy.maySend(to: contact) else { throw .identityUnconfirmed(peer) }
+            // The hold on a changed identity keeps our words from a key not yet confirmed. A retry
+            // request carries none (only the server's id of an envelope we could not read), so it
+            // goes out anyway: otherwise that message would be lost while the person decides.
+            if case .retryRequest = content.body {} else {
+                guard ContactPolicy.maySend(to: contact) else { throw .identityUnconfirmed(peer) }
+            }
         }
         // The record is read, the message encrypted and the advanced record saved in one
         // transaction with no suspension in between: a delivery processed while this call waits
