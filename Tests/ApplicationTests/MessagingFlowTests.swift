@@ -168,7 +168,8 @@ struct MessagingFlowTests {
         #expect(try world.mailbox.usage(for: name("bob")).count == 3)
     }
 
-    @Test("history survives logout and a new connection; a re-delivered message is shown once")
+    /// Re-delivery (a lost acknowledgement) is forced in `ReceivePathTests.redeliveredMessageShownOnce`.
+    @Test("history survives logout and a new connection")
     func historySurvivesLogout() async throws {
         let world = try TestWorld()
         let aliceDevice = try world.device("alice")
