@@ -36,6 +36,7 @@ struct SessionTests {
         let inbound = try env.cipher.decrypt(envelopes[0], from: alice.name, existing: nil, localIdentity: bob.identity, keys: bob.keys)
         #expect(inbound.startedNewSession)
         #expect(inbound.oneTimePrekeyToErase == otpkID)
+        // The test plays the client here; ReceivePathTests checks that the client itself erases it.
         try bob.keys.removeOneTimePrekeyPair(id: otpkID)
         // The later messages of the same session decrypt within it, though they repeat the prelude.
         var bobSession = inbound.session
