@@ -99,9 +99,9 @@ let package = Package(
         // The client-side suites build real sessions (SessionCipher over libsodium) to round-trip.
         .target(
             name: "StoreContractTests",
-            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "SodiumCrypto"],
+            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "SodiumCrypto"],
             path: "Tests/StoreContractTests"),
-        .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"], path: "Tests/InMemoryStoreTests"),
+        .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore", "ClientCore"], path: "Tests/InMemoryStoreTests"),
         .testTarget(
             name: "SecureChannelTests",
             dependencies: ["SecureChannel", "Primitives", "SodiumCrypto"],
@@ -120,7 +120,7 @@ let package = Package(
             name: "SQLiteStoreTests",
             dependencies: [
                 "SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations",
-                "ServerCore", "SodiumCrypto",
+                "ServerCore", "ClientCore", "SodiumCrypto",
             ],
             path: "Tests/SQLiteStoreTests"),
         .testTarget(

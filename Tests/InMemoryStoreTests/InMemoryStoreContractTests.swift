@@ -1,3 +1,4 @@
+import ClientCore
 import InMemoryStore
 import StoreContractTests
 import Testing
@@ -52,5 +53,10 @@ struct InMemoryClientStoreContractTests {
     @Test(arguments: HistoryStoreContract.checks)
     func historyStore(_ check: ContractCheck<HistoryStoreFactory>) async throws {
         try await check.run { InMemoryHistoryStore() }
+    }
+
+    @Test(arguments: ClientSettingsStoreContract.checks)
+    func clientSettingsStore(_ check: ContractCheck<ClientSettingsStoreFactory>) async throws {
+        try await check.run { InMemoryClientSettingsStore() }
     }
 }

@@ -1,3 +1,4 @@
+import ClientCore
 import SQLiteStore
 import StoreContractTests
 import Testing
@@ -64,5 +65,12 @@ struct SQLiteClientStoreContractTests {
         let directory = try TemporaryDirectory()
         let path = directory.file(SQLiteClientStore.fileName)
         try await check.run { try ClientDatabase.open(path).history }
+    }
+
+    @Test(arguments: ClientSettingsStoreContract.checks)
+    func clientSettingsStore(_ check: ContractCheck<ClientSettingsStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path).settings }
     }
 }
