@@ -51,7 +51,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
         let sessions: [Username: SecretBytes]
         let contacts: [Username: Contact]
         let history: [HistoryEntry]
-        let settings: [String: [UInt8]]
+        let settings: [[UInt8]: [UInt8]]
         let sentLog: [SentMessage]
 
         init(of stores: InMemoryClientStores) {

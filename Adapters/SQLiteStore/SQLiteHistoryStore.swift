@@ -14,6 +14,10 @@ public struct SQLiteHistoryStore: HistoryStore {
     private let database: SQLiteScope
     private let cipher: ClientRecordCipher
 
+    /// The newest `?` entries of one peer (`peer_hash = ?`), newest first. One statement, shared
+    /// with the test that checks it is answered from the `history_by_peer` index.
+    static let recentEntriesStatement = "SELECT message_hash, sealed FROM history WHERE peer_hash = ? ORDER BY seq DESC LIMIT ?"
+
     init(database: SQLiteScope, cipher: ClientRecordCipher) {
         self.database = database
         self.cipher = cipher
@@ -49,7 +53,7 @@ public struct SQLiteHistoryStore: HistoryStore {
         // Newest first through history_by_peer, stopping after `limit` rows; reversed below.
         let rows = try database.withConnection { connection throws(StoreError) in
             try connection.query(
-                "SELECT message_hash, sealed FROM history WHERE peer_hash = ? ORDER BY seq DESC LIMIT ?",
+                Self.recentEntriesStatement,
                 [.blob(peerHash), .integer(Int64(limit))]
             ) { row throws(StoreError) in (try row.blob(0), try row.blob(1)) }
         }

@@ -71,6 +71,11 @@ extension CiphertextEnvelope {
             let signedPrekeyID = try reader.readUInt32("signed prekey id")
             let hasOneTimePrekey = try reader.readBool("has one-time prekey")
             let oneTimePrekeyID = try reader.readUInt32("one-time prekey id")
+            // Without a one-time prekey the id field is always written as 0; refusing anything
+            // else keeps the encoding canonical (one byte string per envelope).
+            guard hasOneTimePrekey || oneTimePrekeyID == 0 else {
+                throw .invalidValue(field: "one-time prekey id", reason: "set without a one-time prekey")
+            }
             do {
                 prelude = PrekeyPrelude(
                     identityKey: try Ed25519PublicKey(bytes: identity),

@@ -58,11 +58,20 @@ struct AccountServiceTests {
 
     @Test func anOverlongPasswordFailsWithoutBeingHashed() throws {
         let env = try TestEnvironment()
-        try env.register()
+        let record = try env.register()
+        let verificationsBefore = env.hasher.verifyCalls.count
+        let hashingsBefore = env.hasher.hashedLengths.count
         #expect(throws: AccountError.invalidCredentials) {
             try env.service.logIn(username: "alice", password: secret(String(repeating: "x", count: 1025)))
         }
         #expect(try env.record()?.failedLoginCount == 1)
+        // The 1025 bytes never reached the hasher: the one verification it paid for (so the timing
+        // matches a wrong password) was of an empty password against the dummy hash, not the
+        // account's, and nothing was hashed.
+        let calls = Array(env.hasher.verifyCalls.dropFirst(verificationsBefore))
+        #expect(calls.count == 1)
+        #expect(calls.allSatisfy { $0.passwordLength == 0 && $0.hash != record.passwordHash }, "\(calls)")
+        #expect(env.hasher.hashedLengths.count == hashingsBefore)
     }
 
     @Test func aHashMadeWithAnOldCostIsUpgradedAtLogin() throws {

@@ -22,17 +22,32 @@ final class ManualClock: Clock {
 /// Wraps the real Argon2id hasher and counts verifications, so tests can see whether a login
 /// checked a password (and against what) without timing anything.
 final class CountingHasher: PasswordHasher {
+    /// One call that reached the hasher: how long the password was and which hash it was checked
+    /// against (never the password itself).
+    struct Call: Equatable {
+        let passwordLength: Int
+        let hash: String
+    }
+
     let inner: Argon2idPasswordHasher
-    private let verifications = Mutex(0)
+    private let verifications = Mutex([Call]())
+    private let hashings = Mutex([Int]())
 
     init(inner: Argon2idPasswordHasher) { self.inner = inner }
 
-    var verifyCount: Int { verifications.withLock { $0 } }
+    var verifyCount: Int { verifications.withLock { $0.count } }
+    /// Every `verify` call, in order.
+    var verifyCalls: [Call] { verifications.withLock { $0 } }
+    /// The password length of every `hash` call, in order.
+    var hashedLengths: [Int] { hashings.withLock { $0 } }
 
-    func hash(_ password: SecretBytes) throws(CryptoError) -> String { try inner.hash(password) }
+    func hash(_ password: SecretBytes) throws(CryptoError) -> String {
+        hashings.withLock { $0.append(password.count) }
+        return try inner.hash(password)
+    }
 
     func verify(_ password: SecretBytes, against hash: String) -> Bool {
-        verifications.withLock { $0 += 1 }
+        verifications.withLock { $0.append(Call(passwordLength: password.count, hash: hash)) }
         return inner.verify(password, against: hash)
     }
 

@@ -213,8 +213,10 @@ struct NothingLostTests {
         try await alice.client.send(text: "hello", to: bobName)
         try await bob.waitFor("hello") { $0.messageText == "hello" }
         try await bob.client.accept(aliceName)
-        try await bob.client.send(text: "hi", to: aliceName)
+        let hi = try await bob.client.send(text: "hi", to: aliceName)
         try await alice.waitFor("hi") { $0.messageText == "hi" }
+        // Alice's delivery receipt travels in the old session too: let it land first.
+        try await bob.waitFor("receipt for hi") { $0.isReceipt(for: hi.id) }
 
         // Bob's device loses its sessions with Alice (say, restored from an older copy): her next
         // message, in the session she holds, has no prelude and no session here can read it.

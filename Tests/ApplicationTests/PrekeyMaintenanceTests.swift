@@ -17,17 +17,26 @@ struct PrekeyMaintenanceTests {
         #expect(try world.prekeys.oneTimePrekeyCount(for: name("bob")) == 100)
         // Others fetch 80 bundles: each consumes one one-time prekey; below 25 the server pushes
         // "prekeys low" and Bob's client publishes fresh ones.
-        for _ in 0..<80 { _ = try world.prekeys.takePrekeys(for: name("bob")) }
+        var taken: [UInt32] = []
+        for _ in 0..<80 {
+            let bundle = try #require(try world.prekeys.takePrekeys(for: name("bob")))
+            taken.append(try #require(bundle.oneTimePrekey).id)
+        }
+        #expect(Set(taken).count == 80)
         let alice = try world.connect(try world.device("alice"))
         try await alice.client.register(username: name("alice"), password: password())
         try await alice.client.send(text: "hi", to: name("bob"))
         try await waitUntil { (try? world.prekeys.oneTimePrekeyCount(for: name("bob"))) == 100 }
-        // The new ids never reuse old ones: all 100 on the server have secrets on Bob's device.
+        // The new ids never reuse old ones: none of the 100 now on the server is one of the 80
+        // already handed out (a client that restarted its id counter would reissue them), and all
+        // 100 have secrets on Bob's device.
         var served: [UInt32] = []
-        while let taken = try world.prekeys.takePrekeys(for: name("bob")), let oneTime = taken.oneTimePrekey {
+        while let bundle = try world.prekeys.takePrekeys(for: name("bob")), let oneTime = bundle.oneTimePrekey {
             served.append(oneTime.id)
         }
+        #expect(served.count == 100)
         #expect(Set(served).count == served.count)
+        #expect(Set(served).isDisjoint(with: taken), "reissued ids: \(Set(served).intersection(taken).sorted())")
         for id in served { #expect(try bobDevice.stores.keys.oneTimePrekeyPair(id: id) != nil) }
     }
 

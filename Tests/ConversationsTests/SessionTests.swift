@@ -36,6 +36,7 @@ struct SessionTests {
         let inbound = try env.cipher.decrypt(envelopes[0], from: alice.name, existing: nil, localIdentity: bob.identity, keys: bob.keys)
         #expect(inbound.startedNewSession)
         #expect(inbound.oneTimePrekeyToErase == otpkID)
+        // The test plays the client here; ReceivePathTests checks that the client itself erases it.
         try bob.keys.removeOneTimePrekeyPair(id: otpkID)
         // The later messages of the same session decrypt within it, though they repeat the prelude.
         var bobSession = inbound.session
@@ -187,6 +188,13 @@ struct SessionTests {
             #expect(throws: DecryptionError.authenticationFailed) {
                 try env.cipher.decrypt(forgery, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
             }
+            // The cipher works on a copy of the session, so the roll-back that matters is the
+            // ratchet's own: call the mutating ratchet directly and compare it after the throw.
+            var ratchet = bobSession.ratchet
+            #expect(throws: DecryptionError.authenticationFailed) {
+                try ratchet.decrypt(header: forgery.header, ciphertext: forgery.ciphertext, crypto: env.crypto, random: env.random)
+            }
+            #expect(ratchet == bobSession.ratchet)
             #expect(bobSession.serialized() == before)
         }
         // Different associated data (a session bound to other identities) fails the same way.
@@ -227,6 +235,23 @@ struct SessionTests {
         #expect(throws: DecryptionError.tooManySkippedMessages(requested: ConversationLimits.maxSkip + 1, limit: ConversationLimits.maxSkip)) {
             try env.cipher.decrypt(far, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
         }
+        // The same through the mutating ratchet itself, which must roll back on the throw.
+        var ratchet = bobSession.ratchet
+        #expect(throws: DecryptionError.tooManySkippedMessages(requested: ConversationLimits.maxSkip + 1, limit: ConversationLimits.maxSkip)) {
+            try ratchet.decrypt(header: far.header, ciphertext: far.ciphertext, crypto: env.crypto, random: env.random)
+        }
+        #expect(ratchet == bobSession.ratchet)
+        // A new ratchet key gets further before the limit trips: it keeps a skipped key of the
+        // current chain and takes a DH step, then finds the new chain too far ahead. All of that
+        // must be rolled back.
+        let stepThenFar = RatchetHeader(
+            ratchetKey: try env.crypto.generateX25519KeyPair(using: env.random).publicKey,
+            previousChainLength: genuine.header.messageNumber + 1, messageNumber: ConversationLimits.maxSkip + 1)
+        #expect(throws: DecryptionError.tooManySkippedMessages(requested: ConversationLimits.maxSkip + 1, limit: ConversationLimits.maxSkip)) {
+            try ratchet.decrypt(header: stepThenFar, ciphertext: genuine.ciphertext, crypto: env.crypto, random: env.random)
+        }
+        #expect(ratchet == bobSession.ratchet)
+        #expect(ratchet.skippedMessageKeyCount == 0)
         #expect(bobSession.serialized() == before)
         // Exactly MAX_SKIP skipped keys is allowed.
         bobSession = try env.cipher.decrypt(genuine, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys).session

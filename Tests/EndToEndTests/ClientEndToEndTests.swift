@@ -1,6 +1,7 @@
 import ClientCore
 import Foundation
 import PNGImages
+import Synchronization
 import Testing
 
 /// The built `parley` and `parley-server` binaries over loopback, used as a person or a script
@@ -170,31 +171,57 @@ struct ClientEndToEndTests {
         FileManager.default.createFile(atPath: notPNG, contents: Data("just text".utf8))
         #expect(try await world.parley("ivy", ["send-image", "jack", notPNG]).status == 65)
         let nothing = try await world.parley("jack", ["--json", "receive"])
+        #expect(nothing.status == 0, "\(nothing)")
         #expect(try jsonLines(nothing.stdout).isEmpty, "\(nothing)")
     }
 
-    @Test("no plaintext in the server's or the clients' databases")
+    @Test("no plaintext in any file of the server's data or the clients' homes, while the processes run and after")
     func noPlaintextAtRest() async throws {
         let world = try World()
         try await world.server.start()
         try await world.register("kate")
         try await world.register("liam")
         let secret = "PARLEY-E2E-PLAINTEXT-\(UUID().uuidString.prefix(8))"
+        let needles = [secret, "kate-password-123", "liam-password-123"].map { Data($0.utf8) }
         #expect(try await world.parley("kate", ["send", "liam", secret]).status == 0)
-        #expect(try await world.parley("liam", ["receive", "--wait", "5"]).stdout.contains(secret))
+        // While the server runs and a client is connected and waiting (WAL files, journals and
+        // anything else they keep open are on disk now): scan until the client has finished.
+        let finished = Mutex(false)
+        let waiting = Task {
+            defer { finished.withLock { $0 = true } }
+            return try await world.parley("liam", ["receive", "--wait", "3"])
+        }
+        var scansWhileRunning = 0
+        var seenWhileRunning: Set<String> = []
+        repeat {
+            seenWhileRunning.formUnion(try scanForPlaintext(world.root, needles))
+            scansWhileRunning += 1
+            try await Task.sleep(for: .milliseconds(100))
+        } while !finished.withLock({ $0 })
+        #expect(try await waiting.value.stdout.contains(secret))
+        #expect(scansWhileRunning >= 2)
         #expect(try await world.parley("liam", ["send", "kate", "reply " + secret]).status == 0)
         #expect(try await world.parley("kate", ["receive", "--wait", "5"]).status == 0)
         world.server.stop(signal: SIGTERM)
-        let needles = [secret, "kate-password-123", "liam-password-123"].map { Data($0.utf8) }
-        let enumerator = FileManager.default.enumerator(at: world.root, includingPropertiesForKeys: nil)
-        var scanned = 0
+        let seenAfter = try scanForPlaintext(world.root, needles)
+        // Every file, whatever its name: databases, WAL files, known_servers, images, pins.
+        #expect(seenAfter.contains { $0.hasSuffix("/known_servers") }, "\(seenAfter.sorted())")
+        #expect(seenAfter.filter { $0.contains("sqlite") }.count >= 3, "\(seenAfter.sorted())")
+        #expect(seenWhileRunning.contains { $0.hasSuffix("-wal") }, "no WAL file was seen while the processes ran: \(seenWhileRunning.sorted())")
+        #expect(!world.server.logText.contains(secret))
+    }
+
+    /// Reads every regular file under `root` and records an issue for each that contains one of
+    /// `needles`; returns the paths read. A file that vanishes mid-scan (a journal) is skipped.
+    private func scanForPlaintext(_ root: URL, _ needles: [Data]) throws -> Set<String> {
+        var scanned: Set<String> = []
+        let enumerator = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
         while let url = enumerator?.nextObject() as? URL {
-            guard url.lastPathComponent.contains("sqlite") else { continue }
-            let bytes = try Data(contentsOf: url)
-            scanned += 1
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true,
+                  let bytes = try? Data(contentsOf: url) else { continue }
+            scanned.insert(url.path)
             for needle in needles { #expect(bytes.range(of: needle) == nil, "\(url.path) contains a plaintext") }
         }
-        #expect(scanned >= 3)
-        #expect(!world.server.logText.contains(secret))
+        return scanned
     }
 }

@@ -113,12 +113,16 @@ struct InteractiveSessionTests {
 
         let received = try await world.parley("yan", ["receive", "--wait", "5"])
         #expect(received.stdout.contains("hi yan, typing in a real terminal"), "\(received)")
-        // A reply appears live, above whatever is being typed.
+        // A reply appears live, above whatever is being typed: the half-typed line is echoed
+        // first, and must be drawn again after the reply (the echo alone does not count).
+        let beforeTyping = terminal.transcript.endIndex
         terminal.type("half-typed")
+        try await terminal.read(until: "half-typed", from: beforeTyping)
         let beforeReply = terminal.transcript.endIndex
         #expect(try await world.parley("yan", ["send", "zed", "live reply from yan"]).status == 0)
         try await terminal.read(until: "live reply from yan", from: beforeReply)
-        try await terminal.read(until: "half-typed", from: beforeReply)
+        let reply = try #require(terminal.transcript.range(of: "live reply from yan", range: beforeReply..<terminal.transcript.endIndex))
+        try await terminal.read(until: "half-typed", from: reply.upperBound)
 
         terminal.type("\u{15}")  // Ctrl-U clears the half-typed line
         terminal.type("\u{04}")  // Ctrl-D on an empty line leaves

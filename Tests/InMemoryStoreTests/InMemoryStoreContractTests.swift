@@ -1,3 +1,4 @@
+import ClientCore
 import InMemoryStore
 import StoreContractTests
 import Testing
@@ -62,5 +63,10 @@ struct InMemoryClientStoreContractTests {
     @Test(arguments: UnitOfWorkContract.checks)
     func unitOfWork(_ check: ContractCheck<UnitOfWorkFactory>) async throws {
         try await check.run { InMemoryClientStores() }
+    }
+
+    @Test(arguments: ClientSettingsStoreContract.checks)
+    func clientSettingsStore(_ check: ContractCheck<ClientSettingsStoreFactory>) async throws {
+        try await check.run { InMemoryClientSettingsStore() }
     }
 }

@@ -6,8 +6,9 @@ import SQLiteStore
 import ServerCore
 import Testing
 
-/// What only a file-backed store can get wrong: persistence across reopening, migrations, hostile
-/// or damaged files, and file permissions.
+/// What only a file-backed store can get wrong: persistence across reopening, schema versions (a
+/// new file gets the latest; files written by an older build are opened in
+/// `SQLiteClientV1FixtureTests`), hostile or damaged files, and file permissions.
 @Suite("SQLite database files")
 struct SQLiteFileTests {
     let alice: Username
@@ -65,18 +66,18 @@ struct SQLiteFileTests {
         #expect(next.id > envelope.id)
     }
 
-    @Test func aNewFileIsMigratedToTheLatestSchema() throws {
+    @Test func aNewFileGetsTheLatestSchemaVersion() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("server.sqlite")
         let store = try SQLiteServerStore(path: path)
         #expect(try store.schemaVersion() == SQLiteServerStore.latestSchemaVersion)
         #expect(SQLiteServerStore.latestSchemaVersion >= 1)
         store.close()
-        // Reopening a migrated file migrates nothing and keeps the version.
+        // Reopening changes nothing and keeps the version.
         #expect(try SQLiteServerStore(path: path).schemaVersion() == SQLiteServerStore.latestSchemaVersion)
     }
 
-    @Test func anEmptyExistingFileIsMigratedToo() throws {
+    @Test func anEmptyExistingFileGetsTheLatestSchemaVersion() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("server.sqlite")
         #expect(FileManager.default.createFile(atPath: path, contents: Data()))

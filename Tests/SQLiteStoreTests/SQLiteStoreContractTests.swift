@@ -1,3 +1,4 @@
+import ClientCore
 import SQLiteStore
 import StoreContractTests
 import Testing
@@ -78,5 +79,12 @@ struct SQLiteClientStoreContractTests {
         let directory = try TemporaryDirectory()
         let path = directory.file(SQLiteClientStore.fileName)
         try await check.run { try ClientDatabase.open(path) }
+    }
+
+    @Test(arguments: ClientSettingsStoreContract.checks)
+    func clientSettingsStore(_ check: ContractCheck<ClientSettingsStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { try ClientDatabase.open(path).settings }
     }
 }

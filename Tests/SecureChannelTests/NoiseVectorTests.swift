@@ -21,6 +21,8 @@ import Testing
         let handshake_hash: String
         /// The hash both this implementation and PyPI noiseprotocol compute (see the file's note).
         let parley_checked_handshake_hash: String
+        /// Why the published `handshake_hash` is not the computed one, when it is not.
+        let handshake_hash_disagreement: String?
         let messages: [Message]
     }
 
@@ -64,6 +66,14 @@ import Testing
                 }
             }
             #expect(Hex.encode(initiator.handshakeHash) == vector.parley_checked_handshake_hash)
+            // The published hash is compared too: equal, or differing exactly as recorded.
+            if let disagreement = vector.handshake_hash_disagreement {
+                #expect(!disagreement.isEmpty)
+                #expect(vector.handshake_hash != vector.parley_checked_handshake_hash)
+                #expect(Hex.encode(initiator.handshakeHash) != vector.handshake_hash, "the published hash matches now: drop handshake_hash_disagreement")
+            } else {
+                #expect(Hex.encode(initiator.handshakeHash) == vector.handshake_hash)
+            }
             #expect(responder.handshakeHash == initiator.handshakeHash)
             #expect(initiator.remoteStaticKey == responderStatic.publicKey)
             #expect(responder.remoteStaticKey == initiatorStatic.publicKey)

@@ -1,4 +1,6 @@
 import ClientCore
+import Primitives
+import Synchronization
 import SecureChannel
 import TCPTransport
 import Testing
@@ -8,11 +10,14 @@ import WireProtocol
 /// handshake and then never answers (a hung server, as opposed to a dead connection).
 @Suite("Client request timeout", .timeLimit(.minutes(1)))
 struct ClientTimeoutTests {
-    /// Reads every frame and answers none.
-    struct SilentHandler: FrameConnectionHandler {
+    /// Reads every frame and answers none, remembering what arrived.
+    final class SilentHandler: FrameConnectionHandler {
+        private let frames = Mutex([[UInt8]]())
+        var received: [[UInt8]] { frames.withLock { $0 } }
+
         func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
             do {
-                for try await _ in inbound {}
+                for try await frame in inbound { frames.withLock { $0.append(frame) } }
             } catch {
                 // The test closed the connection.
             }
@@ -32,9 +37,10 @@ struct ClientTimeoutTests {
         let keys = try environment.keyPair()
         let server = try await NIOServerTransport.bind(
             host: "127.0.0.1", port: 0, localStatic: keys, crypto: environment.crypto, random: environment.random, logger: .quiet)
+        let handler = SilentHandler()
         try await withThrowingTaskGroup(of: Void.self) { serving in
             serving.addTask {
-                do { try await server.serve(SilentHandler()) } catch where Task.isCancelled {}
+                do { try await server.serve(handler) } catch where Task.isCancelled {}
             }
             defer { serving.cancelAll() }
             let outcome = try await environment.clientTransport().withConnection(
@@ -58,6 +64,23 @@ struct ClientTimeoutTests {
                         return .stillWaiting
                     }
                     let first = try await group.next() ?? .stillWaiting
+                    guard first == .failed(.timedOut(seconds: 1)) else {
+                        await wire.close()
+                        group.cancelAll()
+                        return first
+                    }
+                    // The connection stayed open: a second request still reaches the server.
+                    group.addTask {
+                        do throws(ClientConnectionError) {
+                            return .answered(try await wire.request(.prekeyCount))
+                        } catch {
+                            return .failed(error)
+                        }
+                    }
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while handler.received.count < 2, ContinuousClock.now < deadline {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
                     // Closing the connection releases a request that is still stuck, so the group can end.
                     await wire.close()
                     group.cancelAll()
@@ -65,6 +88,17 @@ struct ClientTimeoutTests {
                 }
             }
             #expect(outcome == .failed(.timedOut(seconds: 1)))
+            let requests = try handler.received.map { frame in
+                guard case .request(let request) = try WireCodec.decode(frame) else { throw DecodingError.invalidValue(field: "frame", reason: "not a request") }
+                return request.body
+            }
+            #expect(requests.count == 2, "the server received \(requests.count) requests")
+            if requests.count == 2 {
+                guard case .ping = requests[0], case .prekeyCount = requests[1] else {
+                    Issue.record("the server received \(requests)")
+                    return
+                }
+            }
         }
     }
 }

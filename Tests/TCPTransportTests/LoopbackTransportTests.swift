@@ -186,9 +186,21 @@ struct LoopbackTransportTests {
             await #expect(throws: expected) {
                 try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort, expectedServerKey: pinned) { _, _ in }
             }
+            // Read only once the server has settled: it has seen that connection end (so its
+            // handshake is over, one way or the other) while it is still serving.
+            try await waitUntil { server.connectionCount == 0 }
+            // The client aborted before sending its static key: the server never authenticated it.
+            #expect(echo.recorder.seenKeys.isEmpty)
+            // The recorder does see a client that completes the handshake, so the emptiness above
+            // means something.
+            let honest = try environment.keyPair()
+            try await environment.client(keys: honest).withConnection(host: "127.0.0.1", port: server.localPort, expectedServerKey: serverKeys.publicKey) { connection, inbound in
+                try await connection.send([1])
+                var iterator = inbound.makeAsyncIterator()
+                #expect(try await iterator.next() == [1])
+            }
+            #expect(echo.recorder.seenKeys == [honest.publicKey])
         }
-        // The client aborted before sending its static key: the server never authenticated it.
-        #expect(echo.recorder.seenKeys.isEmpty)
     }
 
     @Test func idleAuthenticatedConnectionIsKeptAliveByPings() async throws {
@@ -243,9 +255,10 @@ struct LoopbackTransportTests {
         try await environment.withServer(handler: flood) { server in
             try await environment.client().withConnection(host: "127.0.0.1", port: server.localPort) { connection, inbound in
                 try await connection.send([1])  // start the flood
-                try await Task.sleep(for: .seconds(1))
-                // 25 MiB cannot all be queued (socket buffers hold a few MiB): the server is suspended in send.
-                let sentWhileBlocked = flood.sent
+                // Wait until the flood stops advancing (no frame sent for 300 ms, polled) instead of
+                // sleeping a fixed second: 25 MiB cannot all be queued (socket buffers hold a few
+                // MiB), so the server ends up suspended in send.
+                let sentWhileBlocked = try await flood.waitUntilStalled(quietFor: .milliseconds(300), within: .seconds(20))
                 #expect(sentWhileBlocked < frameCount)
                 var received = 0
                 for try await frame in inbound {
@@ -272,6 +285,26 @@ final class FloodHandler: FrameConnectionHandler {
     }
 
     var sent: Int { counter.withLock { $0 } }
+
+    /// Polls `sent` until it has not changed for `quiet` (the sender is blocked) and returns it;
+    /// throws if the flood is still moving after `limit`.
+    func waitUntilStalled(quietFor quiet: Duration, within limit: Duration) async throws -> Int {
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var last = sent
+        var unchangedSince = clock.now
+        while clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            let current = sent
+            if current != last {
+                last = current
+                unchangedSince = clock.now
+            } else if current > 0, clock.now - unchangedSince >= quiet {
+                return current
+            }
+        }
+        throw TimedOut(seconds: limit.seconds)
+    }
 
     func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
         var iterator = inbound.makeAsyncIterator()

@@ -68,7 +68,12 @@ struct LineEditorLineModeTests {
         defer { input.close() }
         let editor = LineEditor(input: input.readEnd, output: STDERR_FILENO)
         let read = Task { await editor.readLine(prompt: "") }
-        try await Task.sleep(for: .milliseconds(50))
+        // Wait until the read is really waiting on the pipe: it has consumed a partial line (the
+        // pipe is empty again) and has no newline yet. A fixed sleep could cancel before it began.
+        input.write("partial")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while input.unreadByteCount > 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(input.unreadByteCount == 0)
         read.cancel()
         #expect(await result(of: read) == .endOfInput)
 

@@ -63,6 +63,12 @@ final class Pipe: Sendable {
         }
     }
 
+    /// How many bytes are in the pipe, written and not yet read (`FIONREAD`).
+    var unreadByteCount: Int {
+        var count: Int32 = 0
+        return ioctl(readEnd, UInt(FIONREAD), &count) == 0 ? Int(count) : -1
+    }
+
     /// Whatever is in the pipe now, without blocking.
     func drain() -> String {
         _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
