@@ -19,7 +19,19 @@ import WireProtocol
 @Suite("Chaos", .timeLimit(.minutes(10)))
 struct ChaosTests {
     /// Seeds that once failed, kept as regression cases (with the step count that found them).
-    static let regressionSeeds: [(seed: UInt64, steps: Int)] = []
+    /// The steps are the seed's; the interleaving of pushes is not, so a seed fails only in some
+    /// runs of the bug it found (each failed at least once in 2 to 6 runs before its fix).
+    static let regressionSeeds: [(seed: UInt64, steps: Int)] = [
+        // A send that waited for a bundle saved a stale copy of the session record over the
+        // session the peer had just started (lost update across an await in the actor).
+        (7, 5000),
+        // The sender re-registered before answering a retry request (the chaos test now waits
+        // until a device has nothing left to do for others, as a person would have to).
+        (11, 5000),
+        // A retry request was held back while the contact's changed identity awaited
+        // confirmation, and the unreadable delivery was acknowledged: the message was lost.
+        (15, 4000),
+    ]
 
     static var runs: [ChaosConfiguration] {
         let environment = ProcessInfo.processInfo.environment
@@ -27,8 +39,10 @@ struct ChaosTests {
             let steps = environment["PARLEY_CHAOS_STEPS"].flatMap(Int.init) ?? 5000
             return [ChaosConfiguration(seed: seed, steps: steps)]
         }
+        // The short run of `make test`: two fresh seeds and every regression seed, each capped so
+        // the whole suite stays a few seconds on an idle machine (`make chaos` runs them in full).
         return [ChaosConfiguration(seed: 1, steps: 600), ChaosConfiguration(seed: 2, steps: 600)]
-            + regressionSeeds.map { ChaosConfiguration(seed: $0.seed, steps: $0.steps) }
+            + regressionSeeds.map { ChaosConfiguration(seed: $0.seed, steps: min($0.steps, 800)) }
     }
 
     @Test("every message recorded as sent arrives exactly once, whatever happens on the way", arguments: runs)
