@@ -198,12 +198,9 @@ actor ConnectionSession {
         let confirmed = try await hashing { _ in
             try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: current.username.value, password: password) }
         }
-        try await storage { deps in
-            try Self.mapAccountError { () throws(AccountError) in try deps.accountService.delete(confirmed) }
-            try deps.prekeys.removeAll(for: confirmed.username)
-            try deps.mailbox.removeAll(for: confirmed.username)
-            try deps.blocks.removeAll(for: confirmed.username)
-        }
+        // One transaction: a failure leaves the account whole (and the client may retry), never
+        // a record gone with its mailbox or blocks left behind for the next owner of the name.
+        _ = try await storage { deps in try deps.accountDeletion.deleteAccount(confirmed.username) }
         endSession()
         deps.events.publish(.accountDeleted, to: confirmed.username)
         logger.info("account deleted", metadata: ["user": "\(confirmed.username)"])

@@ -19,6 +19,8 @@ public final class ParleyServer: FrameConnectionHandler {
         let prekeys: any PrekeyStore
         let mailbox: any MailboxStore
         let blocks: any BlockStore
+        /// Account deletion across the four stores, in one transaction.
+        let accountDeletion: any AccountDeletionStore
         let events: any AccountEventBus
         let verifier: PrekeyBundleVerifier
         let random: any RandomSource
@@ -38,7 +40,7 @@ public final class ParleyServer: FrameConnectionHandler {
     /// - Throws: ``AccountError/hashingFailed(_:)`` if the password cost cannot run here.
     public init(
         accounts: any AccountStore, prekeys: any PrekeyStore, mailbox: any MailboxStore, blocks: any BlockStore,
-        events: any AccountEventBus, crypto: any CryptoProvider, random: any RandomSource, clock: any Clock,
+        accountDeletion: any AccountDeletionStore, events: any AccountEventBus, crypto: any CryptoProvider, random: any RandomSource, clock: any Clock,
         configuration: ServerConfiguration = ServerConfiguration(), logger: Logger
     ) throws(AccountError) {
         let hasher = Argon2idPasswordHasher(crypto: crypto, cost: configuration.passwordCost)
@@ -46,7 +48,7 @@ public final class ParleyServer: FrameConnectionHandler {
         dependencies = Dependencies(
             accounts: accounts,
             accountService: try AccountService(store: accounts, hasher: hasher, clock: clock),
-            prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: events,
+            prekeys: prekeys, mailbox: mailbox, blocks: blocks, accountDeletion: accountDeletion, events: events,
             verifier: PrekeyBundleVerifier(crypto: crypto), random: random, clock: clock,
             configuration: configuration, logger: logger,
             storage: BlockingExecutor(label: "parley.storage", serial: false, width: 4),

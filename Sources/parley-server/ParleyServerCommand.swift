@@ -89,6 +89,7 @@ struct ParleyServerCommand: AsyncParsableCommand {
         }
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
+            accountDeletion: store.accountDeletion,
             events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: logger)
 

@@ -39,7 +39,9 @@ final class TestWorld: Sendable {
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = .minimum
         server = try ParleyServer(
-            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: InMemoryEventBus(),
+            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks,
+            accountDeletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks),
+            events: InMemoryEventBus(),
             crypto: crypto, random: random, clock: SystemWallClock(), configuration: configuration,
             logger: Logger(label: "test.server"))
         serverKey = try crypto.generateX25519KeyPair(using: random)

@@ -185,6 +185,7 @@ final class InProcessServer: Sendable {
         logger.logLevel = .warning
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: mailbox, blocks: store.blocks,
+            accountDeletion: store.accountDeletion,
             events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: logger)
         var limits = ChannelLimits()

@@ -33,6 +33,7 @@ extension IntegrationEnvironment {
         defer { store.close() }
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
+            accountDeletion: store.accountDeletion,
             events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: .quiet)
         let keys = try keyPair()
