@@ -20,8 +20,9 @@ actor ConnectionSession {
     /// The account's events, queued by the bus's handler and handled in order on this actor by
     /// a task that runs only while some are waiting (no task, no stream, per idle connection).
     private let events = Mutex(EventQueue())
-    /// Whether this connection has logged in (or registered) at least once.
-    private(set) var hasLoggedIn = false
+    /// Whether an account is logged in (or registered) on this connection now. False again after
+    /// a logout, so the login deadline applies again (see ``ParleyServer/serve(_:inbound:)``).
+    var isLoggedIn: Bool { account != nil }
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
     private var lastPushedID: UInt64 = 0
     /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
@@ -64,11 +65,11 @@ actor ConnectionSession {
 
     // MARK: Frames
 
-    /// Handles one frame; returns whether this connection has logged in (now or before).
+    /// Handles one frame; returns whether an account is logged in on this connection afterwards.
     @discardableResult
     func receive(_ frame: [UInt8]) async -> Bool {
         await handleFrame(frame)
-        return hasLoggedIn
+        return isLoggedIn
     }
 
     private func handleFrame(_ frame: [UInt8]) async {
@@ -322,7 +323,6 @@ actor ConnectionSession {
         let newToken = SessionToken(rawValue: UInt64(deps.random.uint32()) << 32 | UInt64(deps.random.uint32()))
         account = authenticated
         token = newToken
-        hasLoggedIn = true
         lastPushedID = 0
         sessionCount.add(1)
         // Subscribe before announcing, so nothing stored from now on can be missed.

@@ -68,28 +68,36 @@ public final class ParleyServer: FrameConnectionHandler {
 
     public func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
         let session = ConnectionSession(connection: connection, dependencies: dependencies, sessionCount: sessionCount)
-        let deadline = dependencies.configuration.loginDeadline
-        let logger = dependencies.logger
-        let loginWatch = Task {
-            try? await Task.sleep(for: deadline)
-            guard !Task.isCancelled, await !session.hasLoggedIn else { return }
-            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
-            await connection.close()
-        }
-        defer { loginWatch.cancel() }
-        // Once logged in, the watch has nothing left to do: end it now rather than keep a
-        // sleeping task (and its timer) per idle connection until the deadline.
-        var watching = true
+        // The login deadline runs whenever no account is logged in on the connection: from the
+        // handshake, and again from every logout, so that one account cannot log in, log out and
+        // keep the connection (and its slot) forever. While logged in there is no watch at all,
+        // rather than a sleeping task and its timer per idle connection.
+        var loginWatch: Task<Void, Never>? = watchLogin(on: connection, session)
+        defer { loginWatch?.cancel() }
         do {
             for try await frame in inbound {
-                if await session.receive(frame), watching {
-                    loginWatch.cancel()
-                    watching = false
+                if await session.receive(frame) {
+                    loginWatch?.cancel()
+                    loginWatch = nil
+                } else if loginWatch == nil {
+                    loginWatch = watchLogin(on: connection, session)
                 }
             }
         } catch {
             dependencies.logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "reason": "\(error)"])
         }
         await session.end()
+    }
+
+    /// Closes `connection` after the login deadline unless an account is logged in on it by then.
+    private func watchLogin(on connection: any FrameConnection, _ session: ConnectionSession) -> Task<Void, Never> {
+        let deadline = dependencies.configuration.loginDeadline
+        let logger = dependencies.logger
+        return Task {
+            try? await Task.sleep(for: deadline)
+            guard !Task.isCancelled, await !session.isLoggedIn else { return }
+            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
+            await connection.close()
+        }
     }
 }

@@ -15,7 +15,8 @@ public struct ServerConfiguration: Sendable {
     /// How many Argon2id computations may run at once (each takes `passwordCost.memoryBytes`).
     public var maxConcurrentPasswordHashes: Int
     /// A connection that has not logged in or registered by then is closed, so that silent
-    /// handshaken connections cannot hold connection slots forever.
+    /// handshaken connections cannot hold connection slots forever. Measured from the handshake,
+    /// and again from each logout.
     public var loginDeadline: Duration
 
     public init(
