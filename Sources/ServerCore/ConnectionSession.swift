@@ -23,6 +23,8 @@ actor ConnectionSession {
     /// Whether an account is logged in (or registered) on this connection now. False again after
     /// a logout, so the login deadline applies again (see ``ParleyServer/serve(_:inbound:)``).
     var isLoggedIn: Bool { account != nil }
+    /// Whether the transport accepts large frames on this connection (only while logged in).
+    private var largeFramesAllowed = false
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
     private var lastPushedID: UInt64 = 0
     /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
@@ -91,6 +93,12 @@ actor ConnectionSession {
             return
         }
         let body = await handle(request.body)
+        // Lifted before the login answer goes out (the client may send a large frame as soon as it
+        // reads it), restored after a logout.
+        if isLoggedIn != largeFramesAllowed {
+            largeFramesAllowed = isLoggedIn
+            await connection.allowLargeInboundFrames(isLoggedIn)
+        }
         await reply(request.id, body)
         // Deliveries follow the login answer, never precede it.
         if case .loggedIn = body { await beginDelivery() }

@@ -12,7 +12,7 @@ struct IdleConnectionMemoryTests {
     @Test func idleAuthenticatedConnectionsStaySmall() async throws {
         let environment = try TransportEnvironment()
         let count = 200
-        try await environment.withServer(limits: ChannelLimits(maxConnections: 1000)) { server in
+        try await environment.withServer(limits: ChannelLimits(maxConnections: 1000, maxConnectionsPerAddress: 1000)) { server in
             let client = try environment.client()
             _ = try await Self.holdConnections(20, client: client, port: server.localPort) { }  // warm-up
             let before = Self.residentBytes()
