@@ -173,8 +173,9 @@ actor ConnectionSession {
         guard deps.verifier.isValid(signedPrekey, identityKey: identityKey) else {
             throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under the identity key")
         }
+        try admitAuthenticationAttempt()
         let service = deps.accountService
-        let registered = try await hashing { _ in
+        let registered = try await hashing(.unauthenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in
                 try service.registerAndAuthenticate(username: username.value, password: password, identityKey: identityKey)
             }
@@ -190,8 +191,9 @@ actor ConnectionSession {
 
     private func logIn(_ username: Username, _ password: SecretBytes) async throws -> Response.Body {
         guard account == nil else { throw WireError(.alreadyAuthenticated, "already logged in; log out first") }
+        try admitAuthenticationAttempt()
         let service = deps.accountService
-        let authenticated = try await hashing { _ in
+        let authenticated = try await hashing(.unauthenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: username.value, password: password) }
         }
         startSession(authenticated)
@@ -204,7 +206,7 @@ actor ConnectionSession {
         let current = try requireAccount()
         let service = deps.accountService
         // Re-authenticate: a session left open must not be enough to destroy the account.
-        let confirmed = try await hashing { _ in
+        let confirmed = try await hashing(.authenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: current.username.value, password: password) }
         }
         // One transaction: a failure leaves the account whole (and the client may retry), never
@@ -448,9 +450,27 @@ actor ConnectionSession {
         return try await deps.storage.run { try body(deps) }
     }
 
-    private func hashing<T: Sendable>(_ body: @escaping @Sendable (ParleyServer.Dependencies) throws -> T) async throws -> T {
+    /// Runs `body` on the password-hashing pool in `lane`.
+    /// - Throws: ``WireError/Code/busy`` when the pool's queue for connections not logged in is
+    ///   full (nothing ran); whatever `body` throws.
+    private func hashing<T: Sendable>(
+        _ lane: PasswordHashingPool.Lane, _ body: @escaping @Sendable (ParleyServer.Dependencies) throws -> T
+    ) async throws -> T {
         let deps = self.deps
-        return try await deps.hashing.run { try body(deps) }
+        do {
+            return try await deps.hashing.run(lane) { try body(deps) }
+        } catch is PasswordHashingPool.Busy {
+            throw WireError(.busy, "the server is busy; retry in a few seconds")
+        }
+    }
+
+    /// Counts a login or registration against this connection's source address.
+    /// - Throws: ``WireError/Code/throttled`` past the per-address limit.
+    private func admitAuthenticationAttempt() throws(WireError) {
+        guard let wait = deps.authenticationLimiter.admit(connection.remoteAddress) else { return }
+        let seconds = max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
+        logger.debug("login or registration refused: per-address limit", metadata: ["connection": "\(connection.id)"])
+        throw WireError(.throttled, "too many login or registration attempts from your address; try again in \(seconds) s")
     }
 
     /// Turns the Accounts domain's errors into wire errors with stable codes. Server faults say

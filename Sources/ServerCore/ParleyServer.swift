@@ -29,8 +29,11 @@ public final class ParleyServer: FrameConnectionHandler {
         let logger: Logger
         /// Reads and small writes.
         let storage: BlockingExecutor
-        /// Argon2id, bounded in concurrency (each run takes tens of MiB).
-        let hashing: BlockingExecutor
+        /// Argon2id on threads of its own, bounded in concurrency (each run takes tens of MiB) and,
+        /// for connections not logged in, in queue length.
+        let hashing: PasswordHashingPool
+        /// Logins and registrations per source address.
+        let authenticationLimiter: SourceAddressLimiter
         let batcher: EnvelopeBatcher
     }
 
@@ -52,13 +55,17 @@ public final class ParleyServer: FrameConnectionHandler {
             verifier: PrekeyBundleVerifier(crypto: crypto), random: random, clock: clock,
             configuration: configuration, logger: logger,
             storage: BlockingExecutor(label: "parley.storage", serial: false, width: 4),
-            hashing: BlockingExecutor(label: "parley.password-hashing", serial: false, width: configuration.maxConcurrentPasswordHashes),
+            hashing: PasswordHashingPool(
+                label: "parley-hash", threads: configuration.maxConcurrentPasswordHashes,
+                maxQueuedUnauthenticated: configuration.maxQueuedPasswordHashes),
+            authenticationLimiter: SourceAddressLimiter(limit: configuration.authenticationAttemptsPerAddress, clock: clock),
             batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize))
     }
 
     /// Waits until every accepted send is committed and every store call has returned, so the
     /// stores can be closed. Call after the transport has stopped.
     public func drain() async {
+        await dependencies.hashing.drain()
         await dependencies.batcher.drain()
         await dependencies.storage.drain()
     }

@@ -29,6 +29,8 @@ extension IntegrationEnvironment {
         defer { directory.remove() }
         var configuration = ServerConfiguration(mailboxLimits: mailboxLimits)
         configuration.passwordCost = .minimum
+        // Every test client comes from 127.0.0.1: the per-address limits have tests of their own.
+        configuration.authenticationAttemptsPerAddress = AddressRateLimit(burst: 100_000, refillInterval: .milliseconds(1))
         let store = try SQLiteServerStore(dataDirectory: directory.path, mailboxLimits: mailboxLimits)
         defer { store.close() }
         let application = try ParleyServer(
