@@ -40,4 +40,14 @@ public final class InMemoryAccountStore: AccountStore {
     public func delete(_ username: Username) throws(StoreError) -> Bool {
         accounts.withLock { $0.removeValue(forKey: username) != nil }
     }
+
+    /// Runs `removeRelated` and then deletes the record, all under this store's lock, so that no
+    /// account operation sees one without the other; if `removeRelated` throws, the record stays.
+    /// For ``InMemoryAccountDeletionStore``.
+    func deleting(_ username: Username, removeRelated: () throws(StoreError) -> Void) throws(StoreError) -> Bool {
+        try accounts.withLock { accounts throws(StoreError) in
+            try removeRelated()
+            return accounts.removeValue(forKey: username) != nil
+        }
+    }
 }

@@ -9,7 +9,8 @@ import Musl
 import Darwin
 #endif
 
-/// The server's durable storage: one SQLite file, opened once, that vends the four store ports.
+/// The server's durable storage: one SQLite file, opened once, that vends the four store ports and
+/// the account deletion that spans them.
 ///
 /// The stores share one connection (see `SQLiteDatabase`), so one process never contends with
 /// itself for SQLite's write lock, and a use case that touches several stores sees one consistent
@@ -22,6 +23,8 @@ public final class SQLiteServerStore: Sendable {
     public let prekeys: SQLitePrekeyStore
     public let mailbox: SQLiteMailboxStore
     public let blocks: SQLiteBlockStore
+    /// Deletes an account across all four stores in one transaction.
+    public let accountDeletion: SQLiteAccountDeletionStore
     private let database: SQLiteDatabase
 
     /// Opens, creating if absent (mode 0600), the database file at `path` and brings its schema up
@@ -35,6 +38,7 @@ public final class SQLiteServerStore: Sendable {
         prekeys = SQLitePrekeyStore(database: database)
         mailbox = SQLiteMailboxStore(database: database, limits: mailboxLimits)
         blocks = SQLiteBlockStore(database: database)
+        accountDeletion = SQLiteAccountDeletionStore(database: database)
     }
 
     /// Opens ``fileName`` inside `dataDirectory`, creating the directory with mode 0700 if it does

@@ -101,7 +101,7 @@ public struct NIOClientTransport: Sendable {
         return try await connected.channel.executeThenClose { inbound, _ in
             let connection = NIOFrameConnection(
                 id: id, remoteStaticKey: outcome.remoteStaticKey, handshakeHash: outcome.handshakeHash,
-                maxFrameBytes: limits.maxFrameBytes, channel: channel)
+                maxFrameBytes: limits.maxFrameBytes, channel: channel, remoteAddress: SourceAddress(channel.remoteAddress))
             return try await body(connection, InboundFrames(inbound))
         }
     }

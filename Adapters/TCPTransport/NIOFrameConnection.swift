@@ -20,6 +20,7 @@ struct NIOFrameConnection: FrameConnection {
     let handshakeHash: [UInt8]
     let maxFrameBytes: Int
     let channel: any Channel
+    let remoteAddress: SourceAddress?
 
     func send(_ frame: [UInt8]) async throws(ConnectionError) {
         guard !frame.isEmpty else { throw .emptyFrame }
@@ -48,6 +49,13 @@ struct NIOFrameConnection: FrameConnection {
         } catch {
             throw ConnectionError.translating(error)
         }
+    }
+
+    func allowLargeInboundFrames(_ allowed: Bool) async {
+        let channel = self.channel
+        try? await channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.handler(type: NoiseChannelHandler.self).allowLargeInboundFrames(allowed)
+        }.get()
     }
 
     func close() async {

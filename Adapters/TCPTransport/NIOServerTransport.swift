@@ -20,14 +20,18 @@ import SecureChannel
 ///
 /// Limits (all from ``ChannelLimits``): a handshake must finish within `handshakeTimeout`, and an
 /// unauthenticated connection silent for `unauthenticatedIdleTimeout` is dropped; at most
-/// `maxConnections` connections exist at once and further ones are closed on accept; idle
+/// `maxConnections` connections exist at once, at most `maxConnectionsPerAddress` from one source
+/// address, and further ones are closed on accept; frames are limited to `preLoginMaxFrameBytes`
+/// until the application lifts the limit at login; all connections together hold at most
+/// `maxBufferedInboundBytes` of inbound frames, and one that would exceed it is closed; idle
 /// authenticated connections stay open, kept alive by pings, until nothing has arrived for
 /// `deadPeerTimeout`; `send` suspends under back-pressure; any malformed input closes only the
 /// connection that sent it.
 public struct NIOServerTransport: Sendable {
     private let listener: NIOAsyncChannel<AcceptedConnection, Never>
     private let logger: Logger
-    private let activeConnections: NIOLockedValueBox<Int>
+    private let admission: ConnectionAdmission
+    private let inboundBudget: InboundByteBudget
 
     /// The TCP port the server listens on (useful after binding port 0).
     public let localPort: Int
@@ -57,7 +61,8 @@ public struct NIOServerTransport: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "parley.transport.server")
     ) async throws(ConnectionError) -> NIOServerTransport {
-        let activeConnections = NIOLockedValueBox(0)
+        let admission = ConnectionAdmission(limits: limits)
+        let inboundBudget = InboundByteBudget(limit: limits.maxBufferedInboundBytes)
         let nextID = ManagedCounter()
         let listener: NIOAsyncChannel<AcceptedConnection, Never>
         do {
@@ -67,18 +72,23 @@ public struct NIOServerTransport: Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.outboundLowWaterMark, high: limits.outboundHighWaterMark))
                 .bind(host: host, port: port) { channel in
-                    let admitted = activeConnections.withLockedValue { count -> Bool in
-                        guard count < limits.maxConnections else { return false }
-                        count += 1
-                        return true
-                    }
-                    guard admitted else {
+                    let address = SourceAddress(channel.remoteAddress)
+                    switch admission.admit(address) {
+                    case nil:
+                        break
+                    case .total?:
                         logger.notice("connection limit reached, closing new connection", metadata: ["limit": "\(limits.maxConnections)"])
+                        channel.close(promise: nil)
+                        return channel.eventLoop.makeFailedFuture(ConnectionError.closed)
+                    case .perAddress?:
+                        logger.notice("per-address connection limit reached, closing new connection", metadata: [
+                            "limit": "\(limits.maxConnectionsPerAddress)", "address": "\(address.map(String.init(describing:)) ?? "-")",
+                        ])
                         channel.close(promise: nil)
                         return channel.eventLoop.makeFailedFuture(ConnectionError.closed)
                     }
                     channel.closeFuture.whenComplete { _ in
-                        activeConnections.withLockedValue { $0 -= 1 }
+                        admission.release(address)
                     }
                     let id = ConnectionID(rawValue: nextID.next())
                     var connectionLogger = logger
@@ -86,7 +96,8 @@ public struct NIOServerTransport: Sendable {
                     return channel.eventLoop.makeCompletedFuture {
                         try AcceptedConnection(
                             configuring: channel, id: id, role: .responder, localStatic: localStatic, expectedRemoteStaticKey: nil,
-                            crypto: crypto, random: random, limits: limits, logger: connectionLogger)
+                            crypto: crypto, random: random, limits: limits, logger: connectionLogger,
+                            inboundBytes: ConnectionInboundBytes(budget: inboundBudget), remoteAddress: address)
                     }
                 }
         } catch {
@@ -97,12 +108,16 @@ public struct NIOServerTransport: Sendable {
             throw .connectFailed(host: host, port: port, reason: "no local address after bind")
         }
         return NIOServerTransport(
-            listener: listener, logger: logger, activeConnections: activeConnections,
+            listener: listener, logger: logger, admission: admission, inboundBudget: inboundBudget,
             localPort: boundPort, localStaticKey: localStatic.publicKey)
     }
 
     /// How many connections (authenticated or still handshaking) are open right now.
-    public var connectionCount: Int { activeConnections.withLockedValue { $0 } }
+    public var connectionCount: Int { admission.count }
+
+    /// Inbound bytes held for all connections right now (see
+    /// ``ChannelLimits/maxBufferedInboundBytes``).
+    public var bufferedInboundBytes: Int { inboundBudget.current }
 
     /// Accepts connections and serves each authenticated one with `handler`, each in its own child
     /// task, until the calling task is cancelled; then stops listening, and returns once every
@@ -139,13 +154,15 @@ public struct NIOServerTransport: Sendable {
             try? await connection.channel.executeThenClose { _, _ in }
             return
         }
+        defer { connection.inboundBytes?.end() }
         do {
             try await connection.channel.executeThenClose { inbound, _ in
                 let frameConnection = NIOFrameConnection(
                     id: connection.id, remoteStaticKey: outcome.remoteStaticKey,
                     handshakeHash: outcome.handshakeHash, maxFrameBytes: connection.maxFrameBytes,
-                    channel: channel)
-                await handler.serve(frameConnection, inbound: InboundFrames(inbound))
+                    channel: channel, remoteAddress: connection.remoteAddress)
+                let frames = connection.inboundBytes.map { InboundFrames(BudgetedInbound(base: inbound, bytes: $0), translateError: ConnectionError.translating) }
+                await handler.serve(frameConnection, inbound: frames ?? InboundFrames(inbound))
             }
         } catch {
             logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
@@ -159,6 +176,9 @@ struct AcceptedConnection: Sendable {
     let channel: NIOAsyncChannel<[UInt8], [UInt8]>
     let handshake: EventLoopFuture<HandshakeOutcome>
     let maxFrameBytes: Int
+    /// The connection's share of the server's inbound budget; nil on a client.
+    let inboundBytes: ConnectionInboundBytes?
+    let remoteAddress: SourceAddress?
 
     /// Builds one connection's pipeline, the same for both ends: u16-framed Noise messages, the
     /// Noise handler in `role`, and the back-pressured async wrapper. Runs on the channel's event
@@ -166,12 +186,14 @@ struct AcceptedConnection: Sendable {
     init(
         configuring channel: any Channel, id: ConnectionID, role: HandshakeState.Role, localStatic: X25519KeyPair,
         expectedRemoteStaticKey: X25519PublicKey?, crypto: any CryptoProvider, random: any RandomSource,
-        limits: ChannelLimits, logger: Logger
+        limits: ChannelLimits, logger: Logger, inboundBytes: ConnectionInboundBytes? = nil, remoteAddress: SourceAddress? = nil
     ) throws {
         let handshake = try HandshakeState(role: role, localStatic: localStatic, crypto: crypto, random: random)
         let noise = NoiseChannelHandler(
             handshake: handshake, limits: limits, expectedRemoteStaticKey: expectedRemoteStaticKey,
-            eventLoop: channel.eventLoop, logger: logger)
+            eventLoop: channel.eventLoop, logger: logger, inboundBytes: inboundBytes)
+        self.inboundBytes = inboundBytes
+        self.remoteAddress = remoteAddress
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
         try channel.pipeline.syncOperations.addHandler(noise)
         self.channel = try NIOAsyncChannel<[UInt8], [UInt8]>(

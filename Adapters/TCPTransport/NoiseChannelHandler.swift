@@ -42,6 +42,10 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
     private var lastRead = NIODeadline.now()
     private var lastWrite = NIODeadline.now()
     private let logger: Logger
+    /// This connection's share of the server's inbound byte budget; nil on a client.
+    private let inboundBytes: ConnectionInboundBytes?
+    /// Bytes of an incomplete frame already counted in ``inboundBytes``.
+    private var countedPartialBytes = 0
 
     /// The future completes when the handshake succeeds, and fails with a ``ConnectionError`` when
     /// it fails or the connection closes first.
@@ -52,8 +56,10 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
         limits: ChannelLimits,
         expectedRemoteStaticKey: X25519PublicKey?,
         eventLoop: any EventLoop,
-        logger: Logger
+        logger: Logger,
+        inboundBytes: ConnectionInboundBytes? = nil
     ) {
+        self.inboundBytes = inboundBytes
         state = .waitingForActive(handshake)
         self.limits = limits
         self.expectedRemoteStaticKey = expectedRemoteStaticKey
@@ -73,6 +79,7 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        inboundBytes?.end()
         cancelTimers()
         state = .closed
         handshakePromise.fail(ConnectionError.closed)
@@ -80,6 +87,7 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        inboundBytes?.end()
         cancelTimers()
         handshakePromise.fail(ConnectionError.closed)
     }
@@ -146,6 +154,11 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
             do {
                 let frames = try cipher.open(message: message)
                 state = .established(cipher)
+                guard account(frames, partial: cipher.bufferedBytes) else {
+                    logger.notice("closing connection: the server's inbound byte budget is exhausted")
+                    fail(context: context, .protocolViolation(reason: "the server holds too many inbound bytes; try again later"))
+                    return
+                }
                 for frame in frames {
                     context.fireChannelRead(Self.wrapInboundOut(frame))
                 }
@@ -155,6 +168,24 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
                 fail(context: context, Self.connectionError(error))
             }
         }
+    }
+
+    /// Counts what a transport message added (frames completed plus the growth of the incomplete
+    /// one) against the budget; false when it does not fit.
+    private func account(_ frames: [[UInt8]], partial: Int) -> Bool {
+        guard let inboundBytes else { return true }
+        let delta = frames.reduce(0) { $0 + $1.count } + partial - countedPartialBytes
+        guard inboundBytes.adjust(by: delta) else { return false }
+        countedPartialBytes = partial
+        return true
+    }
+
+    /// Lifts (true) or restores (false) the pre-login inbound frame limit; see
+    /// ``FrameConnection/allowLargeInboundFrames(_:)``. Runs on the event loop.
+    func allowLargeInboundFrames(_ allowed: Bool) {
+        guard case .established(var cipher) = state else { return }
+        cipher.inboundFrameLimit = allowed ? limits.maxFrameBytes : limits.preLoginMaxFrameBytes
+        state = .established(cipher)
     }
 
     /// After a read: writes this side's next message if it is our turn, and finishes the
@@ -173,7 +204,10 @@ final class NoiseChannelHandler: ChannelDuplexHandler {
             return
         }
         let transport = try handshake.split()
-        state = .established(FrameCipher(transport: transport, maxFrameBytes: limits.maxFrameBytes))
+        var cipher = FrameCipher(transport: transport, maxFrameBytes: limits.maxFrameBytes)
+        // A server accepts only small frames until the application says an account logged in.
+        if handshake.role == .responder { cipher.inboundFrameLimit = limits.preLoginMaxFrameBytes }
+        state = .established(cipher)
         handshakeDeadline?.cancel()
         handshakeDeadline = nil
         logger.debug("handshake complete", metadata: ["remote": "\(Hex.encode(transport.remoteStaticKey.bytes))"])

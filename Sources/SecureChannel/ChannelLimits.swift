@@ -18,8 +18,19 @@ public struct ChannelLimits: Sendable, Equatable {
     /// before anything of the frame is buffered.
     public static let maxFrameBytes = 16 << 20
 
+    /// The largest application frame a server accepts before an account is logged in on the
+    /// connection: 16 KiB. The largest registration (a 32-character name, a 1024-byte password,
+    /// the keys and 200 one-time prekeys) is about 8.4 KiB; a connection that has not logged in
+    /// has no business sending more, and must not make the server hold megabytes.
+    public static let preLoginMaxFrameBytes = 16 << 10
+
     /// The largest application frame accepted or sent on this channel (at most `UInt32.max`).
     public var maxFrameBytes: Int
+
+    /// The largest application frame a server-side connection accepts until the application lifts
+    /// the limit (``FrameConnection/allowLargeInboundFrames(_:)``, at login). Default
+    /// ``preLoginMaxFrameBytes``; never more than ``maxFrameBytes``.
+    public var preLoginMaxFrameBytes: Int
 
     /// How long a connection may take from TCP accept (or connect) to a finished handshake before
     /// it is closed. Default 10 seconds.
@@ -43,6 +54,17 @@ public struct ChannelLimits: Sendable, Equatable {
     /// closed as soon as they are accepted. Default 10 000.
     public var maxConnections: Int
 
+    /// How many connections one source address (an IPv4 address, an IPv6 /64; see
+    /// ``SourceAddress``) may hold at once on a server; further ones from it are closed on accept.
+    /// Default 32.
+    public var maxConnectionsPerAddress: Int
+
+    /// Inbound bytes a server holds for all its connections together: frames being reassembled and
+    /// frames decrypted but not yet taken by the application. A connection whose next chunk would
+    /// exceed it is closed, so no number of slow or silent senders can exhaust memory. Default
+    /// 256 MiB.
+    public var maxBufferedInboundBytes: Int
+
     /// Bytes queued for the socket above which a connection stops being writable and `send`
     /// suspends (a slow reader cannot make the sender buffer without bound). Default 64 KiB.
     public var outboundHighWaterMark: Int
@@ -64,9 +86,15 @@ public struct ChannelLimits: Sendable, Equatable {
         maxConnections: Int = 10_000,
         outboundHighWaterMark: Int = 64 << 10,
         outboundLowWaterMark: Int = 32 << 10,
-        inboundFrameBuffer: Int = 4
+        inboundFrameBuffer: Int = 4,
+        preLoginMaxFrameBytes: Int = ChannelLimits.preLoginMaxFrameBytes,
+        maxConnectionsPerAddress: Int = 32,
+        maxBufferedInboundBytes: Int = 256 << 20
     ) {
         self.maxFrameBytes = min(max(maxFrameBytes, 1), Int(UInt32.max))
+        self.preLoginMaxFrameBytes = min(max(preLoginMaxFrameBytes, 1), self.maxFrameBytes)
+        self.maxConnectionsPerAddress = max(maxConnectionsPerAddress, 1)
+        self.maxBufferedInboundBytes = max(maxBufferedInboundBytes, 1)
         self.handshakeTimeout = handshakeTimeout
         self.unauthenticatedIdleTimeout = unauthenticatedIdleTimeout
         self.keepAliveInterval = keepAliveInterval

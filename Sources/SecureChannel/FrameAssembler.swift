@@ -10,8 +10,8 @@
 /// cannot make it reserve 16 MiB by declaring 16 MiB). After an error the assembler is poisoned:
 /// the stream has no recoverable boundary.
 public struct FrameAssembler: Sendable {
-    /// The largest frame accepted.
-    public let maxFrameBytes: Int
+    /// The largest frame accepted; a change applies from the next length prefix on.
+    public var maxFrameBytes: Int
     private var header: [UInt8] = []
     private var expectedLength: Int?
     private var body: [UInt8] = []
@@ -21,6 +21,9 @@ public struct FrameAssembler: Sendable {
     public init(maxFrameBytes: Int = ChannelLimits.maxFrameBytes) {
         self.maxFrameBytes = maxFrameBytes
     }
+
+    /// Bytes of the current, incomplete frame (prefix included) held so far.
+    public var bufferedBytes: Int { header.count + body.count }
 
     /// Whether a frame is partially received (the stream is mid-frame).
     public var isMidFrame: Bool { !header.isEmpty || expectedLength != nil }

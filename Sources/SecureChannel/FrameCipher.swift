@@ -30,6 +30,17 @@ public struct FrameCipher: Sendable {
         assembler = FrameAssembler(maxFrameBytes: maxFrameBytes)
     }
 
+    /// The largest frame accepted from the peer, at most ``maxFrameBytes``: lowered while the
+    /// peer has not logged in (``ChannelLimits/preLoginMaxFrameBytes``). A change applies from the
+    /// next frame's length prefix on.
+    public var inboundFrameLimit: Int {
+        get { assembler.maxFrameBytes }
+        set { assembler.maxFrameBytes = min(max(newValue, 1), maxFrameBytes) }
+    }
+
+    /// Bytes of a frame received so far but not complete yet.
+    public var bufferedBytes: Int { assembler.bufferedBytes }
+
     /// The peer's authenticated static public key.
     public var remoteStaticKey: X25519PublicKey { transport.remoteStaticKey }
     /// The handshake hash, equal on both sides.

@@ -20,8 +20,11 @@ actor ConnectionSession {
     /// The account's events, queued by the bus's handler and handled in order on this actor by
     /// a task that runs only while some are waiting (no task, no stream, per idle connection).
     private let events = Mutex(EventQueue())
-    /// Whether this connection has logged in (or registered) at least once.
-    private(set) var hasLoggedIn = false
+    /// Whether an account is logged in (or registered) on this connection now. False again after
+    /// a logout, so the login deadline applies again (see ``ParleyServer/serve(_:inbound:)``).
+    var isLoggedIn: Bool { account != nil }
+    /// Whether the transport accepts large frames on this connection (only while logged in).
+    private var largeFramesAllowed = false
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
     private var lastPushedID: UInt64 = 0
     /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
@@ -64,11 +67,11 @@ actor ConnectionSession {
 
     // MARK: Frames
 
-    /// Handles one frame; returns whether this connection has logged in (now or before).
+    /// Handles one frame; returns whether an account is logged in on this connection afterwards.
     @discardableResult
     func receive(_ frame: [UInt8]) async -> Bool {
         await handleFrame(frame)
-        return hasLoggedIn
+        return isLoggedIn
     }
 
     private func handleFrame(_ frame: [UInt8]) async {
@@ -90,6 +93,12 @@ actor ConnectionSession {
             return
         }
         let body = await handle(request.body)
+        // Lifted before the login answer goes out (the client may send a large frame as soon as it
+        // reads it), restored after a logout.
+        if isLoggedIn != largeFramesAllowed {
+            largeFramesAllowed = isLoggedIn
+            await connection.allowLargeInboundFrames(isLoggedIn)
+        }
         await reply(request.id, body)
         // Deliveries follow the login answer, never precede it.
         if case .loggedIn = body { await beginDelivery() }
@@ -164,8 +173,9 @@ actor ConnectionSession {
         guard deps.verifier.isValid(signedPrekey, identityKey: identityKey) else {
             throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under the identity key")
         }
+        try admitAuthenticationAttempt()
         let service = deps.accountService
-        let registered = try await hashing { _ in
+        let registered = try await hashing(.unauthenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in
                 try service.registerAndAuthenticate(username: username.value, password: password, identityKey: identityKey)
             }
@@ -181,8 +191,9 @@ actor ConnectionSession {
 
     private func logIn(_ username: Username, _ password: SecretBytes) async throws -> Response.Body {
         guard account == nil else { throw WireError(.alreadyAuthenticated, "already logged in; log out first") }
+        try admitAuthenticationAttempt()
         let service = deps.accountService
-        let authenticated = try await hashing { _ in
+        let authenticated = try await hashing(.unauthenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: username.value, password: password) }
         }
         startSession(authenticated)
@@ -195,15 +206,12 @@ actor ConnectionSession {
         let current = try requireAccount()
         let service = deps.accountService
         // Re-authenticate: a session left open must not be enough to destroy the account.
-        let confirmed = try await hashing { _ in
+        let confirmed = try await hashing(.authenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: current.username.value, password: password) }
         }
-        try await storage { deps in
-            try Self.mapAccountError { () throws(AccountError) in try deps.accountService.delete(confirmed) }
-            try deps.prekeys.removeAll(for: confirmed.username)
-            try deps.mailbox.removeAll(for: confirmed.username)
-            try deps.blocks.removeAll(for: confirmed.username)
-        }
+        // One transaction: a failure leaves the account whole (and the client may retry), never
+        // a record gone with its mailbox or blocks left behind for the next owner of the name.
+        _ = try await storage { deps in try deps.accountDeletion.deleteAccount(confirmed.username) }
         endSession()
         deps.events.publish(.accountDeleted, to: confirmed.username)
         logger.info("account deleted", metadata: ["user": "\(confirmed.username)"])
@@ -325,7 +333,6 @@ actor ConnectionSession {
         let newToken = SessionToken(rawValue: UInt64(deps.random.uint32()) << 32 | UInt64(deps.random.uint32()))
         account = authenticated
         token = newToken
-        hasLoggedIn = true
         lastPushedID = 0
         sessionCount.add(1)
         // Subscribe before announcing, so nothing stored from now on can be missed.
@@ -443,9 +450,27 @@ actor ConnectionSession {
         return try await deps.storage.run { try body(deps) }
     }
 
-    private func hashing<T: Sendable>(_ body: @escaping @Sendable (ParleyServer.Dependencies) throws -> T) async throws -> T {
+    /// Runs `body` on the password-hashing pool in `lane`.
+    /// - Throws: ``WireError/Code/busy`` when the pool's queue for connections not logged in is
+    ///   full (nothing ran); whatever `body` throws.
+    private func hashing<T: Sendable>(
+        _ lane: PasswordHashingPool.Lane, _ body: @escaping @Sendable (ParleyServer.Dependencies) throws -> T
+    ) async throws -> T {
         let deps = self.deps
-        return try await deps.hashing.run { try body(deps) }
+        do {
+            return try await deps.hashing.run(lane) { try body(deps) }
+        } catch is PasswordHashingPool.Busy {
+            throw WireError(.busy, "the server is busy; retry in a few seconds")
+        }
+    }
+
+    /// Counts a login or registration against this connection's source address.
+    /// - Throws: ``WireError/Code/throttled`` past the per-address limit.
+    private func admitAuthenticationAttempt() throws(WireError) {
+        guard let wait = deps.authenticationLimiter.admit(connection.remoteAddress) else { return }
+        let seconds = max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
+        logger.debug("login or registration refused: per-address limit", metadata: ["connection": "\(connection.id)"])
+        throw WireError(.throttled, "too many login or registration attempts from your address; try again in \(seconds) s")
     }
 
     /// Turns the Accounts domain's errors into wire errors with stable codes. Server faults say

@@ -19,6 +19,8 @@ public final class ParleyServer: FrameConnectionHandler {
         let prekeys: any PrekeyStore
         let mailbox: any MailboxStore
         let blocks: any BlockStore
+        /// Account deletion across the four stores, in one transaction.
+        let accountDeletion: any AccountDeletionStore
         let events: any AccountEventBus
         let verifier: PrekeyBundleVerifier
         let random: any RandomSource
@@ -27,8 +29,11 @@ public final class ParleyServer: FrameConnectionHandler {
         let logger: Logger
         /// Reads and small writes.
         let storage: BlockingExecutor
-        /// Argon2id, bounded in concurrency (each run takes tens of MiB).
-        let hashing: BlockingExecutor
+        /// Argon2id on threads of its own, bounded in concurrency (each run takes tens of MiB) and,
+        /// for connections not logged in, in queue length.
+        let hashing: PasswordHashingPool
+        /// Logins and registrations per source address.
+        let authenticationLimiter: SourceAddressLimiter
         let batcher: EnvelopeBatcher
     }
 
@@ -38,7 +43,7 @@ public final class ParleyServer: FrameConnectionHandler {
     /// - Throws: ``AccountError/hashingFailed(_:)`` if the password cost cannot run here.
     public init(
         accounts: any AccountStore, prekeys: any PrekeyStore, mailbox: any MailboxStore, blocks: any BlockStore,
-        events: any AccountEventBus, crypto: any CryptoProvider, random: any RandomSource, clock: any Clock,
+        accountDeletion: any AccountDeletionStore, events: any AccountEventBus, crypto: any CryptoProvider, random: any RandomSource, clock: any Clock,
         configuration: ServerConfiguration = ServerConfiguration(), logger: Logger
     ) throws(AccountError) {
         let hasher = Argon2idPasswordHasher(crypto: crypto, cost: configuration.passwordCost)
@@ -46,17 +51,21 @@ public final class ParleyServer: FrameConnectionHandler {
         dependencies = Dependencies(
             accounts: accounts,
             accountService: try AccountService(store: accounts, hasher: hasher, clock: clock),
-            prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: events,
+            prekeys: prekeys, mailbox: mailbox, blocks: blocks, accountDeletion: accountDeletion, events: events,
             verifier: PrekeyBundleVerifier(crypto: crypto), random: random, clock: clock,
             configuration: configuration, logger: logger,
             storage: BlockingExecutor(label: "parley.storage", serial: false, width: 4),
-            hashing: BlockingExecutor(label: "parley.password-hashing", serial: false, width: configuration.maxConcurrentPasswordHashes),
+            hashing: PasswordHashingPool(
+                label: "parley-hash", threads: configuration.maxConcurrentPasswordHashes,
+                maxQueuedUnauthenticated: configuration.maxQueuedPasswordHashes),
+            authenticationLimiter: SourceAddressLimiter(limit: configuration.authenticationAttemptsPerAddress, clock: clock),
             batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize))
     }
 
     /// Waits until every accepted send is committed and every store call has returned, so the
     /// stores can be closed. Call after the transport has stopped.
     public func drain() async {
+        await dependencies.hashing.drain()
         await dependencies.batcher.drain()
         await dependencies.storage.drain()
     }
@@ -66,28 +75,36 @@ public final class ParleyServer: FrameConnectionHandler {
 
     public func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
         let session = ConnectionSession(connection: connection, dependencies: dependencies, sessionCount: sessionCount)
-        let deadline = dependencies.configuration.loginDeadline
-        let logger = dependencies.logger
-        let loginWatch = Task {
-            try? await Task.sleep(for: deadline)
-            guard !Task.isCancelled, await !session.hasLoggedIn else { return }
-            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
-            await connection.close()
-        }
-        defer { loginWatch.cancel() }
-        // Once logged in, the watch has nothing left to do: end it now rather than keep a
-        // sleeping task (and its timer) per idle connection until the deadline.
-        var watching = true
+        // The login deadline runs whenever no account is logged in on the connection: from the
+        // handshake, and again from every logout, so that one account cannot log in, log out and
+        // keep the connection (and its slot) forever. While logged in there is no watch at all,
+        // rather than a sleeping task and its timer per idle connection.
+        var loginWatch: Task<Void, Never>? = watchLogin(on: connection, session)
+        defer { loginWatch?.cancel() }
         do {
             for try await frame in inbound {
-                if await session.receive(frame), watching {
-                    loginWatch.cancel()
-                    watching = false
+                if await session.receive(frame) {
+                    loginWatch?.cancel()
+                    loginWatch = nil
+                } else if loginWatch == nil {
+                    loginWatch = watchLogin(on: connection, session)
                 }
             }
         } catch {
             dependencies.logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "reason": "\(error)"])
         }
         await session.end()
+    }
+
+    /// Closes `connection` after the login deadline unless an account is logged in on it by then.
+    private func watchLogin(on connection: any FrameConnection, _ session: ConnectionSession) -> Task<Void, Never> {
+        let deadline = dependencies.configuration.loginDeadline
+        let logger = dependencies.logger
+        return Task {
+            try? await Task.sleep(for: deadline)
+            guard !Task.isCancelled, await !session.isLoggedIn else { return }
+            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
+            await connection.close()
+        }
     }
 }

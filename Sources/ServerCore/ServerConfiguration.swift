@@ -12,10 +12,20 @@ public struct ServerConfiguration: Sendable {
     public var catchUpPageSize: Int
     /// Argon2id cost for new password hashes.
     public var passwordCost: Argon2Cost
-    /// How many Argon2id computations may run at once (each takes `passwordCost.memoryBytes`).
+    /// How many Argon2id computations may run at once (each takes `passwordCost.memoryBytes`), on
+    /// threads of their own.
     public var maxConcurrentPasswordHashes: Int
+    /// How many logins and registrations of connections that are not logged in may wait for a
+    /// hashing thread; more are answered `busy` at once. With the defaults an admitted login waits
+    /// at most about 16 x 100 ms / 2 = 0.8 s.
+    public var maxQueuedPasswordHashes: Int
+    /// Logins and registrations per source address (every attempt counts, answered or refused):
+    /// 30 at once, then one every 2 s (the terminal client logs in for every command, so a person
+    /// scripting it needs some room). Past it the answer is `throttled`.
+    public var authenticationAttemptsPerAddress: AddressRateLimit
     /// A connection that has not logged in or registered by then is closed, so that silent
-    /// handshaken connections cannot hold connection slots forever.
+    /// handshaken connections cannot hold connection slots forever. Measured from the handshake,
+    /// and again from each logout.
     public var loginDeadline: Duration
 
     public init(
@@ -25,8 +35,12 @@ public struct ServerConfiguration: Sendable {
         catchUpPageSize: Int = 256,
         passwordCost: Argon2Cost = .interactive,
         maxConcurrentPasswordHashes: Int = 2,
-        loginDeadline: Duration = .seconds(60)
+        loginDeadline: Duration = .seconds(60),
+        maxQueuedPasswordHashes: Int = 16,
+        authenticationAttemptsPerAddress: AddressRateLimit = AddressRateLimit(burst: 30, refillInterval: .seconds(2))
     ) {
+        self.maxQueuedPasswordHashes = maxQueuedPasswordHashes
+        self.authenticationAttemptsPerAddress = authenticationAttemptsPerAddress
         self.mailboxLimits = mailboxLimits
         self.maxBatchSize = maxBatchSize
         self.maxInFlightSendsPerConnection = maxInFlightSendsPerConnection

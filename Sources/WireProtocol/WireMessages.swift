@@ -125,6 +125,9 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case tooLarge = 40
         case internalError = 50
         case unavailable = 51
+        /// The server is too busy to check a password now (its queue for logins and registrations
+        /// is full); nothing was attempted or counted. Retry after a short wait.
+        case busy = 52
 
         public var description: String {
             switch self {
@@ -146,6 +149,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .tooLarge: "too-large"
             case .internalError: "internal-error"
             case .unavailable: "unavailable"
+            case .busy: "busy"
             }
         }
     }

@@ -36,6 +36,15 @@ struct ParleyServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Most connections open at once.")
     var maxConnections = 20_000
 
+    @Option(name: .customLong("max-connections-per-address"), help: "Most connections open at once from one IPv4 address or IPv6 /64.")
+    var maxConnectionsPerAddress = 32
+
+    @Option(name: .customLong("logins-per-address"), help: "Logins and registrations allowed per minute from one address (also the burst).")
+    var loginsPerAddress = 30
+
+    @Option(name: .customLong("login-queue"), help: "Logins and registrations that may wait for a password-hashing thread; more are told to retry.")
+    var loginQueue = 16
+
     @Flag(name: .customLong("print-key"), help: "Print the server's static public key (64 hex characters) and exit.")
     var printKey = false
 
@@ -49,6 +58,9 @@ struct ParleyServerCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
+        guard maxConnectionsPerAddress > 0 else { throw ValidationError("--max-connections-per-address must be positive") }
+        guard loginsPerAddress > 0 else { throw ValidationError("--logins-per-address must be positive") }
+        guard loginQueue >= 0 else { throw ValidationError("--login-queue must not be negative") }
         guard insecurePasswordCost == nil || insecurePasswordCost == "minimum" else {
             throw ValidationError("--insecure-password-cost-for-benchmarks accepts only \"minimum\"")
         }
@@ -77,6 +89,9 @@ struct ParleyServerCommand: AsyncParsableCommand {
         }
 
         var configuration = ServerConfiguration()
+        configuration.maxQueuedPasswordHashes = loginQueue
+        configuration.authenticationAttemptsPerAddress = AddressRateLimit(
+            burst: loginsPerAddress, refillInterval: .milliseconds(max(1, 60_000 / loginsPerAddress)))
         if insecurePasswordCost != nil {
             configuration.passwordCost = .minimum
             logger.warning("password hashing at the minimum Argon2id cost: for benchmarks only, never for real accounts")
@@ -89,11 +104,13 @@ struct ParleyServerCommand: AsyncParsableCommand {
         }
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
+            accountDeletion: store.accountDeletion,
             events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: logger)
 
         var limits = ChannelLimits()
         limits.maxConnections = maxConnections
+        limits.maxConnectionsPerAddress = maxConnectionsPerAddress
         let transport: NIOServerTransport
         do {
             transport = try await NIOServerTransport.bind(

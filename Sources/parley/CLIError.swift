@@ -37,7 +37,7 @@ enum CLIError: Error, CustomStringConvertible {
         case .refused(let wire):
             switch wire.code {
             case .invalidCredentials, .throttled, .notAuthenticated: self = .authentication(wire.message)
-            case .unavailable: self = .unreachable(wire.message)
+            case .unavailable, .busy: self = .unreachable(wire.message)
             default: self = .refused(wire.message)
             }
         case .connection(let connection): self = .unreachable(connection.description)

@@ -30,16 +30,19 @@ final class TestWorld: Sendable {
 
     init(
         mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20),
-        configuration base: ServerConfiguration = ServerConfiguration()
+        configuration base: ServerConfiguration = ServerConfiguration(),
+        passwordCost: Argon2Cost = .minimum
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
         mailbox = InMemoryMailboxStore(limits: mailboxLimits)
         var configuration = base
         configuration.mailboxLimits = mailboxLimits
-        configuration.passwordCost = .minimum
+        configuration.passwordCost = passwordCost
         server = try ParleyServer(
-            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: InMemoryEventBus(),
+            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks,
+            accountDeletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks),
+            events: InMemoryEventBus(),
             crypto: crypto, random: random, clock: SystemWallClock(), configuration: configuration,
             logger: Logger(label: "test.server"))
         serverKey = try crypto.generateX25519KeyPair(using: random)

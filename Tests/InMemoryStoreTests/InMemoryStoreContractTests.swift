@@ -30,6 +30,16 @@ struct InMemoryStoreContractTests {
     func blockStore(_ check: ContractCheck<BlockStoreFactory>) async throws {
         try await check.run { InMemoryBlockStore() }
     }
+
+    @Test(arguments: AccountDeletionStoreContract.checks)
+    func accountDeletionStore(_ check: ContractCheck<AccountDeletionStoreFactory>) async throws {
+        try await check.run {
+            let (accounts, prekeys, mailbox, blocks) = (InMemoryAccountStore(), InMemoryPrekeyStore(), InMemoryMailboxStore(), InMemoryBlockStore())
+            return ServerStores(
+                accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks,
+                deletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks))
+        }
+    }
 }
 
 /// The client-side store contracts, run against the in-memory adapters.

@@ -33,6 +33,16 @@ struct SQLiteStoreContractTests {
         let path = directory.file("server.sqlite")
         try await check.run { try SQLiteServerStore(path: path).blocks }
     }
+
+    @Test(arguments: AccountDeletionStoreContract.checks)
+    func accountDeletionStore(_ check: ContractCheck<AccountDeletionStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        try await check.run {
+            let store = try SQLiteServerStore(path: path)
+            return ServerStores(accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks, deletion: store.accountDeletion)
+        }
+    }
 }
 
 /// The client-side store contracts, run against the stores of ``SQLiteClientStore``, each check on

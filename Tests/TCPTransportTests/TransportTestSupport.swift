@@ -33,6 +33,10 @@ struct TransportEnvironment {
         handler: some FrameConnectionHandler = EchoHandler(),
         _ body: (NIOServerTransport) async throws -> Result
     ) async throws -> Result {
+        // These handlers have no login: the transport's pre-login frame limit is the server
+        // application's business (and tested with it), so it is lifted here unless a test sets one.
+        var limits = limits
+        if limits.preLoginMaxFrameBytes == ChannelLimits.preLoginMaxFrameBytes { limits.preLoginMaxFrameBytes = limits.maxFrameBytes }
         let server = try await NIOServerTransport.bind(
             host: "127.0.0.1", port: 0, localStatic: try keys ?? keyPair(), crypto: crypto, random: random,
             limits: limits, logger: Logger(label: "test.server"))

@@ -179,16 +179,21 @@ final class InProcessServer: Sendable {
         let directory = try makeTemporaryDirectory(in: directoryRoot)
         var configuration = ServerConfiguration()
         configuration.passwordCost = .minimum
+        // Every benchmark client comes from 127.0.0.1 and logs in at once.
+        configuration.authenticationAttemptsPerAddress = AddressRateLimit(burst: 1_000_000, refillInterval: .milliseconds(1))
+        configuration.maxQueuedPasswordHashes = 100_000
         let store = try SQLiteServerStore(dataDirectory: directory, mailboxLimits: configuration.mailboxLimits)
         let mailbox = CountingMailboxStore(store.mailbox)
         var logger = Logger(label: "parley.bench.server")
         logger.logLevel = .warning
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: mailbox, blocks: store.blocks,
+            accountDeletion: store.accountDeletion,
             events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: logger)
         var limits = ChannelLimits()
         limits.maxConnections = 20_000
+        limits.maxConnectionsPerAddress = 20_000
         let staticKey = try crypto.generateX25519KeyPair(using: random)
         var transportLogger = Logger(label: "parley.bench.transport")
         transportLogger.logLevel = .warning

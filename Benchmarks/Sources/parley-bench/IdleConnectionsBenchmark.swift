@@ -161,6 +161,7 @@ final class ServerProcess: Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", "\(port)", "--max-connections", "20000",
+            "--max-connections-per-address", "20000", "--logins-per-address", "1000000", "--login-queue", "100000",
             "--log-level", "notice", "--insecure-password-cost-for-benchmarks", "minimum",
         ]
         FileManager.default.createFile(atPath: dataDirectory + "/server.log", contents: nil)

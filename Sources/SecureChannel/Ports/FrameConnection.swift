@@ -22,6 +22,18 @@ public protocol FrameConnection: Sendable {
     /// this very channel.
     var handshakeHash: [UInt8] { get }
 
+    /// Where the peer connects from, for per-address limits (see ``SourceAddress``); nil when the
+    /// transport has no such notion (in-memory connections).
+    var remoteAddress: SourceAddress? { get }
+
+    /// Lifts (true) or restores (false) the small inbound frame limit that a server-side connection
+    /// starts with (``ChannelLimits/preLoginMaxFrameBytes``, against a connection that has not
+    /// logged in holding megabytes). The server lifts it once an account is logged in and restores
+    /// it at logout. Returns once the new limit applies to every frame whose first byte arrives
+    /// later; a frame already declared keeps the limit it was checked against. Client-side
+    /// connections accept frames up to ``ChannelLimits/maxFrameBytes`` from the start and ignore it.
+    func allowLargeInboundFrames(_ allowed: Bool) async
+
     /// Sends one application frame (1 byte up to ``ChannelLimits/maxFrameBytes``).
     ///
     /// Suspends while the connection is not writable (more than
@@ -44,6 +56,12 @@ public protocol FrameConnection: Sendable {
 }
 
 extension FrameConnection {
+    /// No address by default (in-memory and test connections).
+    public var remoteAddress: SourceAddress? { nil }
+
+    /// A transport without a frame limit of its own has nothing to change.
+    public func allowLargeInboundFrames(_ allowed: Bool) async {}
+
     public func send(contentsOf frames: [[UInt8]]) async throws(ConnectionError) {
         for frame in frames { try await send(frame) }
     }

@@ -29,10 +29,13 @@ extension IntegrationEnvironment {
         defer { directory.remove() }
         var configuration = ServerConfiguration(mailboxLimits: mailboxLimits)
         configuration.passwordCost = .minimum
+        // Every test client comes from 127.0.0.1: the per-address limits have tests of their own.
+        configuration.authenticationAttemptsPerAddress = AddressRateLimit(burst: 100_000, refillInterval: .milliseconds(1))
         let store = try SQLiteServerStore(dataDirectory: directory.path, mailboxLimits: mailboxLimits)
         defer { store.close() }
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
+            accountDeletion: store.accountDeletion,
             events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: .quiet)
         let keys = try keyPair()

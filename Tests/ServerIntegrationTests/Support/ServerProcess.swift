@@ -58,7 +58,10 @@ final class ServerProcess: Sendable {
         let exit = Observed<ProcessExit>()
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--log-level", logLevel]
+        // Every test client comes from 127.0.0.1: the per-address login limit has tests of its own.
+        process.arguments = [
+            "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--log-level", logLevel, "--logins-per-address", "100000",
+        ]
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = log.writeHandle
