@@ -179,6 +179,8 @@ struct NothingLostTests {
         try await waitUntil { await bob.client.deliveriesHandled == 5 }
         #expect(try world.mailbox.usage(for: bobName).count == 5)
         #expect(await bob.client.deferredDeliveryCount == 5)
+        // Events reach the recorder through their own task: wait for the fifth, bounded.
+        try? await waitUntil { bob.recorder.events.filter { if case .storageFailed = $0 { true } else { false } }.count >= 5 }
         let failures = bob.recorder.events.compactMap { event -> StoreError? in
             if case .storageFailed(let from, let error) = event, from == aliceName { return error }
             return nil
@@ -215,6 +217,11 @@ struct NothingLostTests {
         try await bob.client.accept(aliceName)
         try await bob.client.send(text: "hi", to: aliceName)
         try await alice.waitFor("hi") { $0.messageText == "hi" }
+        // Alice's delivery receipt for "hi" travels in the old session: let it arrive first, or
+        // it would be a second message Bob cannot read (a race under load, not the subject here).
+        try await bob.waitFor("alice's receipt") {
+            if case .receipts(let peer, _, .delivered) = $0 { peer == aliceName } else { false }
+        }
 
         // Bob's device loses its sessions with Alice (say, restored from an older copy): her next
         // message, in the session she holds, has no prelude and no session here can read it.
