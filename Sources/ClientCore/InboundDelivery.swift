@@ -73,7 +73,7 @@ struct InboundDelivery: Sendable {
     ///     can remove it if the transaction does not commit.
     /// - Throws: only ``StoreError``, from the stores; a decryption failure is an outcome.
     func apply(
-        _ envelope: CiphertextEnvelope, delivery: Delivery, senderIdentity: SenderIdentity = .notChecked,
+        _ envelope: CiphertextEnvelope, delivery: Delivery, senderIdentity: SenderIdentity,
         in transaction: ClientTransaction, savedImage: inout String?
     ) throws(StoreError) -> Outcome {
         let sender = delivery.sender
