@@ -4,41 +4,57 @@ import Synchronization
 
 /// ``AccountStore`` in memory: the reference implementation for domain tests, held to the same
 /// contract suite as `SQLiteAccountStore`. Thread-safe: every method runs under one lock, which is
-/// what makes each one atomic.
+/// what makes each one atomic. Accounts are indexed by identity key too, as the SQLite adapter's
+/// unique index does, so no two accounts can share one.
 public final class InMemoryAccountStore: AccountStore {
-    private let accounts = Mutex<[Username: AccountRecord]>([:])
+    private struct State {
+        var accounts: [Username: AccountRecord] = [:]
+        var byIdentityKey: [Ed25519PublicKey: Username] = [:]
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     public func create(_ record: AccountRecord) throws(StoreError) {
-        try accounts.withLock { accounts throws(StoreError) in
-            guard accounts[record.username] == nil else { throw .alreadyExists("account \(record.username)") }
-            accounts[record.username] = record
+        try state.withLock { state throws(StoreError) in
+            guard state.accounts[record.username] == nil else { throw .alreadyExists("account \(record.username)") }
+            guard state.byIdentityKey[record.identityKey] == nil else { throw .alreadyExists("an account with this identity key") }
+            state.accounts[record.username] = record
+            state.byIdentityKey[record.identityKey] = record.username
         }
     }
 
     public func find(_ username: Username) throws(StoreError) -> AccountRecord? {
-        accounts.withLock { $0[username] }
+        state.withLock { $0.accounts[username] }
+    }
+
+    public func username(withIdentityKey identityKey: Ed25519PublicKey) throws(StoreError) -> Username? {
+        state.withLock { $0.byIdentityKey[identityKey] }
     }
 
     public func updatePasswordHash(_ passwordHash: String, for username: Username) throws(StoreError) {
-        try accounts.withLock { accounts throws(StoreError) in
-            guard accounts[username] != nil else { throw .notFound("account \(username)") }
-            accounts[username]?.passwordHash = passwordHash
+        try state.withLock { state throws(StoreError) in
+            guard state.accounts[username] != nil else { throw .notFound("account \(username)") }
+            state.accounts[username]?.passwordHash = passwordHash
         }
     }
 
     public func updateLoginThrottle(for username: Username, from expected: LoginThrottle, to new: LoginThrottle) throws(StoreError) -> Bool {
-        try accounts.withLock { accounts throws(StoreError) in
-            guard let record = accounts[username] else { throw .notFound("account \(username)") }
+        try state.withLock { state throws(StoreError) in
+            guard let record = state.accounts[username] else { throw .notFound("account \(username)") }
             guard record.loginThrottle == expected else { return false }
-            accounts[username]?.loginThrottle = new
+            state.accounts[username]?.loginThrottle = new
             return true
         }
     }
 
     public func delete(_ username: Username) throws(StoreError) -> Bool {
-        accounts.withLock { $0.removeValue(forKey: username) != nil }
+        state.withLock { state in
+            guard let removed = state.accounts.removeValue(forKey: username) else { return false }
+            state.byIdentityKey[removed.identityKey] = nil
+            return true
+        }
     }
 
     /// Runs `removeRelated` and then deletes the record, all under this store's lock, so that no

@@ -15,13 +15,15 @@ public struct SQLiteAccountStore: AccountStore {
             do throws(StoreError) {
                 try connection.execute(
                     """
-                    INSERT INTO accounts (username, password_hash, identity_key, created_at, failed_login_count, locked_until)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO accounts (username, password_hash, identity_key, identity_signature, created_at, failed_login_count, locked_until)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                     [.username(record.username), .text(record.passwordHash), .blob(record.identityKey.bytes),
+                     record.identitySignature.map { .blob($0.bytes) } ?? .null,
                      .timestamp(record.createdAt), .integer(Int64(record.failedLoginCount)), .timestamp(record.lockedUntil)])
             } catch .alreadyExists {
-                throw .alreadyExists("account \(record.username)")
+                // The primary key (username) or the unique index on identity_key.
+                throw .alreadyExists("account \(record.username) or its identity key")
             }
         }
     }
@@ -30,7 +32,7 @@ public struct SQLiteAccountStore: AccountStore {
         try database.read { connection throws(StoreError) in
             try connection.queryFirst(
                 """
-                SELECT username, password_hash, identity_key, created_at, failed_login_count, locked_until
+                SELECT username, password_hash, identity_key, created_at, failed_login_count, locked_until, identity_signature
                 FROM accounts WHERE username = ?
                 """,
                 [.username(username)]
@@ -39,10 +41,19 @@ public struct SQLiteAccountStore: AccountStore {
                     username: try row.username(0),
                     passwordHash: try row.text(1),
                     identityKey: try row.decoded(2) { bytes throws(CryptoError) in try Ed25519PublicKey(bytes: bytes) },
+                    identitySignature: try row.isNull(6) ? nil : row.decoded(6) { bytes throws(CryptoError) in try Ed25519Signature(bytes: bytes) },
                     createdAt: try row.timestamp(3),
                     failedLoginCount: Int(try row.integer(4)),
                     lockedUntil: try row.optionalTimestamp(5))
             }
+        }
+    }
+
+    public func username(withIdentityKey identityKey: Ed25519PublicKey) throws(StoreError) -> Username? {
+        try database.read { connection throws(StoreError) in
+            try connection.queryFirst(
+                "SELECT username FROM accounts WHERE identity_key = ?", [.blob(identityKey.bytes)]
+            ) { row throws(StoreError) in try row.username(0) }
         }
     }
 

@@ -16,6 +16,10 @@ struct SQLiteRow {
         sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : try integer(column)
     }
 
+    func isNull(_ column: Int32) -> Bool {
+        sqlite3_column_type(statement, column) == SQLITE_NULL
+    }
+
     func text(_ column: Int32) throws(StoreError) -> String {
         guard sqlite3_column_type(statement, column) == SQLITE_TEXT else { throw typeError(column, "text") }
         let count = Int(sqlite3_column_bytes(statement, column))

@@ -62,6 +62,27 @@ extension SQLiteServerStore {
             // For removeAll(for:), which also deletes the blocks against a user.
             "CREATE INDEX blocks_by_blocked ON blocks (blocked)",
         ]),
+        // One identity key speaks for one account (unknown key-share, X3DH section 4.8). Schema 1
+        // allowed copies; an identity key is public only once its account has published it, so
+        // of accounts sharing a key the earliest registered is its owner and the later ones
+        // copied it: those are deleted with their prekeys, mail and blocks before the index is
+        // made. Accounts of schema 1 keep a NULL signature (they registered without one).
+        SQLiteMigration(version: 2, summary: "identity signatures and one account per identity key", statements: [
+            "ALTER TABLE accounts ADD COLUMN identity_signature BLOB",
+            """
+            CREATE TEMP TABLE identity_copies AS
+            SELECT a.username AS username FROM accounts a WHERE EXISTS (
+                SELECT 1 FROM accounts b WHERE b.identity_key = a.identity_key
+                AND (b.created_at < a.created_at OR (b.created_at = a.created_at AND b.username < a.username)))
+            """,
+            "DELETE FROM signed_prekeys WHERE username IN (SELECT username FROM identity_copies)",
+            "DELETE FROM one_time_prekeys WHERE username IN (SELECT username FROM identity_copies)",
+            "DELETE FROM mailbox WHERE recipient IN (SELECT username FROM identity_copies)",
+            "DELETE FROM blocks WHERE blocker IN (SELECT username FROM identity_copies) OR blocked IN (SELECT username FROM identity_copies)",
+            "DELETE FROM accounts WHERE username IN (SELECT username FROM identity_copies)",
+            "DROP TABLE identity_copies",
+            "CREATE UNIQUE INDEX accounts_by_identity_key ON accounts (identity_key)",
+        ]),
     ]
 
     /// The schema version this build creates and understands.

@@ -11,6 +11,10 @@ public enum AccountError: Error, Equatable, Sendable {
     case invalidUsername(UsernameError)
     /// Registration: an account with this (normalised) name already exists.
     case usernameTaken(Username)
+    /// Registration: another account already has this identity key. One key speaks for one
+    /// account: registering someone else's public key would let its holder's messages be shown
+    /// under another name (an unknown key-share).
+    case identityKeyTaken
     /// Registration: the password breaks the password policy; the reason says which rule.
     case weakPassword(PasswordRejection)
     /// Login: the username is unknown, malformed, or the password is wrong. The cases are

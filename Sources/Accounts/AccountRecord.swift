@@ -8,8 +8,13 @@ public struct AccountRecord: Sendable, Equatable, CustomStringConvertible {
     public let username: Username
     /// The PHC-format password hash (algorithm, cost and salt included), from ``PasswordHasher``.
     public var passwordHash: String
-    /// The account's long-term Ed25519 identity key, fixed at registration.
+    /// The account's long-term Ed25519 identity key, fixed at registration. No two accounts have
+    /// the same one (the store refuses a second).
     public let identityKey: Ed25519PublicKey
+    /// The identity key's signature over the username (`IdentityBinding` in Prekeys), verified at
+    /// registration and handed out with the key. Nil only for accounts registered before server
+    /// schema 2.
+    public let identitySignature: Ed25519Signature?
     /// When the account was registered.
     public let createdAt: Timestamp
     /// Consecutive failed logins since the last success.
@@ -18,12 +23,13 @@ public struct AccountRecord: Sendable, Equatable, CustomStringConvertible {
     public var lockedUntil: Timestamp?
 
     public init(
-        username: Username, passwordHash: String, identityKey: Ed25519PublicKey, createdAt: Timestamp,
-        failedLoginCount: Int = 0, lockedUntil: Timestamp? = nil
+        username: Username, passwordHash: String, identityKey: Ed25519PublicKey, identitySignature: Ed25519Signature? = nil,
+        createdAt: Timestamp, failedLoginCount: Int = 0, lockedUntil: Timestamp? = nil
     ) {
         self.username = username
         self.passwordHash = passwordHash
         self.identityKey = identityKey
+        self.identitySignature = identitySignature
         self.createdAt = createdAt
         self.failedLoginCount = failedLoginCount
         self.lockedUntil = lockedUntil

@@ -34,11 +34,15 @@ public struct AccountService: Sendable {
 
     /// Registers a new account and returns the stored record.
     ///
-    /// The record is the decision; the store applies it with one atomic create.
+    /// The record is the decision; the store applies it with one atomic create. The caller has
+    /// verified `identitySignature` (it binds `identityKey` to the username); it is stored so that
+    /// the key can be handed out with it.
     /// - Throws: ``AccountError/invalidUsername(_:)``, ``AccountError/weakPassword(_:)``,
-    ///   ``AccountError/usernameTaken(_:)``, or a server fault (``AccountError/storeFailure(_:)``,
-    ///   ``AccountError/hashingFailed(_:)``).
-    public func register(username raw: String, password: SecretBytes, identityKey: Ed25519PublicKey) throws(AccountError) -> AccountRecord {
+    ///   ``AccountError/usernameTaken(_:)``, ``AccountError/identityKeyTaken``, or a server fault
+    ///   (``AccountError/storeFailure(_:)``, ``AccountError/hashingFailed(_:)``).
+    public func register(
+        username raw: String, password: SecretBytes, identityKey: Ed25519PublicKey, identitySignature: Ed25519Signature
+    ) throws(AccountError) -> AccountRecord {
         let username: Username
         do { username = try Username(raw) } catch { throw .invalidUsername(error) }
         if let rejection = PasswordPolicy.rejection(for: password, username: username) {
@@ -47,14 +51,18 @@ public struct AccountService: Sendable {
         // Checked before hashing so that a taken name does not cost an Argon2id run; the create
         // below still decides any race.
         if try storeCall({ try store.find(username) }) != nil { throw .usernameTaken(username) }
+        if try storeCall({ try store.username(withIdentityKey: identityKey) }) != nil { throw .identityKeyTaken }
         let passwordHash: String
         do { passwordHash = try hasher.hash(password) } catch { throw .hashingFailed(error) }
         let record = AccountRecord(
-            username: username, passwordHash: passwordHash, identityKey: identityKey, createdAt: clock.now())
+            username: username, passwordHash: passwordHash, identityKey: identityKey, identitySignature: identitySignature,
+            createdAt: clock.now())
         do {
             try store.create(record)
         } catch StoreError.alreadyExists {
-            throw .usernameTaken(username)
+            // A concurrent registration won: say which of the two it took.
+            if try storeCall({ try store.find(username) }) != nil { throw .usernameTaken(username) }
+            throw .identityKeyTaken
         } catch {
             throw .storeFailure(Self.storeError(error))
         }

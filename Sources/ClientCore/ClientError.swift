@@ -54,6 +54,10 @@ public enum ClientEvent: Sendable, Equatable {
     case receipts(peer: Username, ids: [MessageIDValue], status: HistoryEntry.Status)
     /// A contact's identity key changed: loud warning; sending to them is held.
     case identityChanged(Username)
+    /// A first message said it came from this user but carried an identity key the server does
+    /// not hold for them (someone relaying another person's message under this name). It was
+    /// dropped and acknowledged; nothing was stored.
+    case identityMismatch(from: Username)
     /// Someone declined our message request.
     case requestDeclined(Username)
     /// A message could not be decrypted even with every session held; it was acknowledged, and,

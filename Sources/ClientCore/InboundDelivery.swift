@@ -18,14 +18,32 @@ struct InboundDelivery: Sendable {
     let cipher: SessionCipher
     let imageValidator: any ImageValidator
     let images: any ImageLibrary
+    let username: Username
     let identity: Ed25519KeyPair
     let receivedAt: Timestamp
+
+    /// What the server said, before the transaction, about the identity key of a sender this
+    /// client has no contact for yet (a round trip cannot happen inside the transaction).
+    enum SenderIdentity: Sendable {
+        /// Not asked: the sender is a contact already, or the envelope starts no session.
+        case notChecked
+        /// The identity key the server holds for the sender, its binding signature verified.
+        case published(Ed25519PublicKey)
+        /// The server holds a binding for the sender that does not verify: nothing can match.
+        case unbound
+        /// The server has no such account any more (deleted since it sent this); the session's
+        /// associated data still binds the sender's name.
+        case unknownAccount
+    }
 
     enum Outcome: Sendable {
         /// Nothing to do: a blocked sender, or a replay of something already decrypted.
         case ignored
         /// No session held can read it and it cannot start one; nothing was written.
         case undecryptable
+        /// A first contact whose identity key is not the one the server holds for the sender:
+        /// refused, nothing was written.
+        case identityMismatch
         /// Decrypted; the changes are in the transaction.
         case stored(Effects)
     }
@@ -48,11 +66,15 @@ struct InboundDelivery: Sendable {
     }
 
     /// Applies `envelope` from `delivery.sender` to `transaction`.
-    /// - Parameter savedImage: set to the path of an image file written for this delivery, so the
-    ///   caller can remove it if the transaction does not commit.
+    /// - Parameters:
+    ///   - senderIdentity: for a sender with no contact yet, the identity key the server holds
+    ///     for them; a first contact presenting another key is refused.
+    ///   - savedImage: set to the path of an image file written for this delivery, so the caller
+    ///     can remove it if the transaction does not commit.
     /// - Throws: only ``StoreError``, from the stores; a decryption failure is an outcome.
     func apply(
-        _ envelope: CiphertextEnvelope, delivery: Delivery, in transaction: ClientTransaction, savedImage: inout String?
+        _ envelope: CiphertextEnvelope, delivery: Delivery, senderIdentity: SenderIdentity,
+        in transaction: ClientTransaction, savedImage: inout String?
     ) throws(StoreError) -> Outcome {
         let sender = delivery.sender
         var contact = try transaction.contacts.contact(named: sender)
@@ -71,13 +93,25 @@ struct InboundDelivery: Sendable {
         // connection between the commit and the acknowledgement): nothing to do again.
         if record?.hasProcessed(delivery: delivery.id) == true { return .ignored }
         var prekeys: SessionCipher.ResponderPrekeys?
+        if let prelude = envelope.prelude, contact == nil {
+            // A first message's identity key must be the one the server holds for its sender:
+            // otherwise someone is relaying another person's message under this name. Checked
+            // before decrypting, so the person is told what happened (a relay would fail to
+            // decrypt anyway: the sender's name is in the associated data).
+            switch senderIdentity {
+            case .published(let held) where held != prelude.identityKey: return .identityMismatch
+            case .unbound: return .identityMismatch
+            case .published, .notChecked, .unknownAccount: break
+            }
+        }
         if let prelude = envelope.prelude {
             let oneTime = try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try transaction.keys.oneTimePrekeyPair(id: id) }
             prekeys = SessionCipher.ResponderPrekeys(signedPrekeys: try transaction.keys.signedPrekeyPairs(), oneTimePrekey: oneTime)
         }
         let inbound: SessionCipher.Inbound
         do {
-            inbound = try cipher.decrypt(envelope, from: sender, record: record, localIdentity: identity, prekeys: prekeys)
+            inbound = try cipher.decrypt(
+                envelope, from: sender, record: record, localUsername: username, localIdentity: identity, prekeys: prekeys)
         } catch {
             if case .duplicateMessage = error { return .ignored }
             return .undecryptable

@@ -12,10 +12,12 @@ extension ParleyClient {
     /// locally (sealed) and published to the server with the password.
     public func register(username: Username, password: SecretBytes) async throws(ClientError) {
         let identity: Ed25519KeyPair
+        let binding: Ed25519Signature
         let signed: SignedPrekeyPair
         let oneTime: [OneTimePrekeyPair]
         do {
             identity = try crypto.generateEd25519KeyPair(using: random)
+            binding = try IdentityBinding.sign(username: username, with: identity, crypto: crypto)
             signed = try makeSignedPrekey(identity: identity)
             oneTime = try makeOneTimePrekeys(count: PrekeyPolicy.oneTimePrekeyTarget)
         } catch let error as ClientError {
@@ -34,7 +36,7 @@ extension ParleyClient {
         self.identity = identity
         do {
             _ = try await call(.register(
-                username: username, password: password, identityKey: identity.publicKey,
+                username: username, password: password, identityKey: identity.publicKey, identitySignature: binding,
                 signedPrekey: signed.publicPrekey, oneTimePrekeys: oneTime.map(\.publicPrekey)))
         } catch {
             self.username = nil

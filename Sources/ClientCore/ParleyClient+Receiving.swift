@@ -49,12 +49,16 @@ extension ParleyClient {
     /// send it again.
     func receive(_ delivery: Delivery, isRetry: Bool = false) async {
         // Without a session nothing can be decrypted; leave it on the server for the next login.
-        guard let (_, identity) = try? requireSession() else { return }
-        let disposition = await process(delivery, identity: identity)
+        guard let (username, identity) = try? requireSession() else { return }
+        let disposition = await process(delivery, username: username, identity: identity)
         if !isRetry { deliveriesHandled += 1 }
         switch disposition {
         case .done:
             acknowledge(delivery.id)
+        case .retryLater:
+            if deferredDeliveries.count < ClientLimits.maxDeferredDeliveries, !deferredDeliveries.contains(where: { $0.id == delivery.id }) {
+                deferredDeliveries.append(delivery)
+            }
         case .storageFailed(let error):
             // Told once per delivery, not at every retry.
             if !isRetry { emit(.storageFailed(from: delivery.sender, error: error)) }
@@ -95,36 +99,78 @@ extension ParleyClient {
         case done
         /// Nothing was stored: keep it for another attempt.
         case storageFailed(StoreError)
+        /// Nothing was stored and nothing failed here (the server could not be asked something
+        /// first): keep it for another attempt, without a warning.
+        case retryLater
     }
 
-    private func process(_ delivery: Delivery, identity: Ed25519KeyPair) async -> Disposition {
+    private func process(_ delivery: Delivery, username: Username, identity: Ed25519KeyPair) async -> Disposition {
         let envelope: CiphertextEnvelope
         do { envelope = try CiphertextEnvelope(decoding: delivery.envelope) } catch {
             return await recoverUndecryptable(delivery)
         }
+        let senderIdentity: InboundDelivery.SenderIdentity
+        switch await checkFirstContact(envelope, from: delivery.sender) {
+        case .success(let checked): senderIdentity = checked
+        case .failure(.storage(let error)): return .storageFailed(error)
+        case .failure: return .retryLater
+        }
         let inbound = InboundDelivery(
-            cipher: cipher, imageValidator: imageValidator, images: stores.images, identity: identity, receivedAt: now())
+            cipher: cipher, imageValidator: imageValidator, images: stores.images, username: username, identity: identity, receivedAt: now())
         // Written before the transaction (files are not part of it) and removed if it fails.
         var savedImage: String?
         let outcome: InboundDelivery.Outcome
         do {
             outcome = try stores.unitOfWork.perform { transaction throws(StoreError) in
-                try inbound.apply(envelope, delivery: delivery, in: transaction, savedImage: &savedImage)
+                try inbound.apply(envelope, delivery: delivery, senderIdentity: senderIdentity, in: transaction, savedImage: &savedImage)
             }
         } catch {
             if let savedImage { try? stores.images.remove([savedImage]) }
             return .storageFailed(error)
         }
         if case .undecryptable = outcome { return await recoverUndecryptable(delivery) }
+        if case .identityMismatch = outcome {
+            // Never readable as coming from this sender, so acknowledged; no retry request (it
+            // would go to whoever the name belongs to, not to the key's holder).
+            emit(.identityMismatch(from: delivery.sender))
+            return .done
+        }
         await applyEffects(of: outcome, delivery: delivery, savedImage: savedImage)
         return .done
+    }
+
+    /// Before a prekey message from someone who is not a contact yet is decrypted (outside the
+    /// transaction, since it is a round trip): the identity key the server holds for the sender,
+    /// asked with the non-consuming `identity` request so no one-time prekey is spent.
+    /// - Returns: ``InboundDelivery/SenderIdentity/notChecked`` when no check is needed; fails with
+    ///   a storage error (reading contacts) or a connection error (the server could not answer),
+    ///   both of which leave the delivery for another attempt.
+    private func checkFirstContact(_ envelope: CiphertextEnvelope, from sender: Username) async -> Result<InboundDelivery.SenderIdentity, ClientError> {
+        guard envelope.prelude != nil else { return .success(.notChecked) }
+        let contact: Contact?
+        do { contact = try stores.contacts.contact(named: sender) } catch { return .failure(.storage(error)) }
+        guard contact == nil else { return .success(.notChecked) }
+        do {
+            guard case .identity(let published) = try await call(.identity(username: sender)) else {
+                return .failure(.refused(WireError(.internalError, "the server answered an identity request with something else")))
+            }
+            if let signature = published.signature,
+                !IdentityBinding.isValid(signature, identityKey: published.identityKey, username: sender, crypto: crypto) {
+                return .success(.unbound)
+            }
+            return .success(.published(published.identityKey))
+        } catch .refused(let error) where error.code == .unknownUser {
+            return .success(.unknownAccount)
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// What happens once a delivery's transaction committed: events, receipts, resends.
     private func applyEffects(of outcome: InboundDelivery.Outcome, delivery: Delivery, savedImage: String?) async {
         let sender = delivery.sender
         switch outcome {
-        case .ignored, .undecryptable:
+        case .ignored, .undecryptable, .identityMismatch:
             break
         case .stored(let effects):
             if effects.identityChanged { emit(.identityChanged(sender)) }

@@ -80,7 +80,7 @@ extension ParleyClient {
     func deliver(
         _ content: MessageContent, to peer: Username, freshSession: Bool = false, firstContactStatus: Contact.Status = .accepted
     ) async throws(ClientError) -> Sent {
-        let (_, identity) = try requireSession()
+        let (username, identity) = try requireSession()
         var contact = try stored { () throws(StoreError) in try stores.contacts.contact(named: peer) }
         if let contact {
             guard contact.status != .blocked else { throw .contactBlocked(peer) }
@@ -125,7 +125,8 @@ extension ParleyClient {
             }
             switch attempt {
             case .needsSession:
-                prepared = try await startSession(with: peer, identity: identity, contact: &contact, firstContactStatus: firstContactStatus)
+                prepared = try await startSession(
+                    with: peer, username: username, identity: identity, contact: &contact, firstContactStatus: firstContactStatus)
             case .failed(let reason):
                 throw .encryption(reason)
             case .sealed(let envelope, let session):
@@ -150,7 +151,7 @@ extension ParleyClient {
     /// Fetches `peer`'s bundle, verifies it and starts a session; records a first contact or
     /// surfaces an identity change.
     private func startSession(
-        with peer: Username, identity: Ed25519KeyPair, contact: inout Contact?, firstContactStatus: Contact.Status
+        with peer: Username, username: Username, identity: Ed25519KeyPair, contact: inout Contact?, firstContactStatus: Contact.Status
     ) async throws(ClientError) -> Session {
         let bundle = try await fetchVerifiedBundle(of: peer)
         let verdict = ContactPolicy.identityVerdict(presented: bundle.identityKey, known: contact)
@@ -166,7 +167,7 @@ extension ParleyClient {
             throw .identityUnconfirmed(peer)
         }
         do {
-            return try cipher.startSession(with: bundle, peer: peer, localIdentity: identity)
+            return try cipher.startSession(with: bundle, peer: peer, localUsername: username, localIdentity: identity)
         } catch {
             throw .encryption("\(error)")
         }
@@ -176,7 +177,7 @@ extension ParleyClient {
         guard case .bundle(let unverified) = try await call(.fetchBundle(username: peer)) else {
             throw .refused(WireError(.internalError, "the server answered a bundle request with something else"))
         }
-        do { return try PrekeyBundleVerifier(crypto: crypto).verify(unverified) } catch { throw .invalidBundle(peer) }
+        do { return try PrekeyBundleVerifier(crypto: crypto).verify(unverified, owner: peer) } catch { throw .invalidBundle(peer) }
     }
 
     private func refreshIdentity(of peer: Username, identity: Ed25519KeyPair) async throws(ClientError) {

@@ -12,6 +12,10 @@ public enum ConversationLimits {
     /// (a crash between the commit and the acknowledgement) is recognised when it comes again,
     /// even after its chain has moved on (the ratchet alone would call it unreadable then).
     public static let maxRememberedDeliveries = 512
+    /// The longest X3DH associated data a stored session may hold: two identity keys and two
+    /// length-prefixed usernames (at most 64 UTF-8 bytes each, as on the wire). Sessions made
+    /// before the usernames were added hold the 64 bytes of the two keys alone.
+    public static let maxAssociatedDataBytes = 2 * 32 + 2 * (4 + 64)
     /// Iterations of SHA-512 per safety-number half.
     public static let safetyNumberIterations = 5200
 }

@@ -108,7 +108,7 @@ extension DoubleRatchet {
         sendingCount = try reader.readUInt32("sending count")
         receivingCount = try reader.readUInt32("receiving count")
         previousSendingCount = try reader.readUInt32("previous sending count")
-        associatedData = try reader.readVariable("associated data", limit: 64)
+        associatedData = try reader.readVariable("associated data", limit: ConversationLimits.maxAssociatedDataBytes)
         let skippedCount = Int(try reader.readUInt32("skipped count"))
         guard skippedCount <= ConversationLimits.maxSkippedMessageKeys else {
             throw .tooLong(field: "skipped keys", length: skippedCount, limit: ConversationLimits.maxSkippedMessageKeys)

@@ -18,15 +18,21 @@ public struct SessionCipher: Sendable {
     }
 
     /// Alice starts a session with Bob from his verified bundle. Her messages carry the X3DH
-    /// prelude until Bob answers.
-    public func startSession(with bundle: VerifiedPrekeyBundle, peer: Username, localIdentity: Ed25519KeyPair) throws(CryptoError) -> Session {
+    /// prelude until Bob answers. Both usernames go into the session's associated data.
+    public func startSession(
+        with bundle: VerifiedPrekeyBundle, peer: Username, localUsername: Username, localIdentity: Ed25519KeyPair
+    ) throws(CryptoError) -> Session {
         let ephemeral = try crypto.generateX25519KeyPair(using: random)
-        return try startSession(with: bundle, peer: peer, localIdentity: localIdentity, ephemeral: ephemeral)
+        return try startSession(with: bundle, peer: peer, localUsername: localUsername, localIdentity: localIdentity, ephemeral: ephemeral)
     }
 
-    /// ``startSession(with:peer:localIdentity:)`` with a given ephemeral key (for known-answer tests).
-    public func startSession(with bundle: VerifiedPrekeyBundle, peer: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair) throws(CryptoError) -> Session {
-        let agreement = try X3DH(crypto: crypto).initiate(localIdentity: localIdentity, ephemeral: ephemeral, bundle: bundle)
+    /// ``startSession(with:peer:localUsername:localIdentity:)`` with a given ephemeral key (for
+    /// known-answer tests).
+    public func startSession(
+        with bundle: VerifiedPrekeyBundle, peer: Username, localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair
+    ) throws(CryptoError) -> Session {
+        let agreement = try X3DH(crypto: crypto).initiate(
+            localUsername: localUsername, localIdentity: localIdentity, ephemeral: ephemeral, peer: peer, bundle: bundle)
         let ratchet = try DoubleRatchet.initiator(
             sharedSecret: agreement.sharedSecret, associatedData: agreement.associatedData,
             remoteRatchetKey: bundle.signedPrekey.publicKey, crypto: crypto, random: random)
@@ -77,12 +83,16 @@ public struct SessionCipher: Sendable {
     /// if there is one, else starts a new session from the prelude, archiving the current one. A
     /// plain message is tried in the current session, then in each previous one; the session it
     /// decrypts in becomes current (so two sides that started sessions at once converge).
-    /// - Parameter prekeys: the local prekeys, needed only when `envelope` carries a prelude.
+    /// - Parameters:
+    ///   - sender: the sender's username as the server delivered it; a new session's associated
+    ///     data holds it, so a message relayed under another name does not decrypt.
+    ///   - localUsername: this account's name (also in a new session's associated data).
+    ///   - prekeys: the local prekeys, needed only when `envelope` carries a prelude.
     /// - Throws: ``DecryptionError``; nothing is changed on failure. When no session can read a
     ///   plain message, the current session's error (or ``DecryptionError/noSession``).
     public func decrypt(
         _ envelope: CiphertextEnvelope, from sender: Username, record: SessionRecord?,
-        localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
+        localUsername: Username, localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
     ) throws(DecryptionError) -> Inbound {
         var record = record ?? SessionRecord(peer: sender)
         if let prelude = envelope.prelude {
@@ -91,7 +101,8 @@ public struct SessionCipher: Sendable {
                 record.promote(session)
                 return Inbound(record: record, content: content, startedNewSession: false, oneTimePrekeyToErase: nil)
             }
-            let (session, content) = try acceptSession(envelope, prelude: prelude, from: sender, localIdentity: localIdentity, prekeys: prekeys)
+            let (session, content) = try acceptSession(
+                envelope, prelude: prelude, from: sender, localUsername: localUsername, localIdentity: localIdentity, prekeys: prekeys)
             record.promote(session)
             return Inbound(record: record, content: content, startedNewSession: true, oneTimePrekeyToErase: prelude.oneTimePrekeyID)
         }
@@ -123,7 +134,7 @@ public struct SessionCipher: Sendable {
 
     private func acceptSession(
         _ envelope: CiphertextEnvelope, prelude: PrekeyPrelude, from sender: Username,
-        localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
+        localUsername: Username, localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
     ) throws(DecryptionError) -> (Session, MessageContent) {
         let signedPrekey = prekeys?.signedPrekeys.first { $0.id == prelude.signedPrekeyID }
         let oneTimePrekey = prekeys?.oneTimePrekey.flatMap { $0.id == prelude.oneTimePrekeyID ? $0 : nil }
@@ -133,8 +144,9 @@ public struct SessionCipher: Sendable {
         let agreement: X3DH.Agreement
         do {
             agreement = try X3DH(crypto: crypto).respond(
-                localIdentity: localIdentity, signedPrekey: signedPrekey.keyPair, oneTimePrekey: oneTimePrekey?.keyPair,
-                remoteIdentity: prelude.identityKey, remoteEphemeral: prelude.ephemeralKey)
+                localUsername: localUsername, localIdentity: localIdentity, signedPrekey: signedPrekey.keyPair,
+                oneTimePrekey: oneTimePrekey?.keyPair, remoteUsername: sender, remoteIdentity: prelude.identityKey,
+                remoteEphemeral: prelude.ephemeralKey)
         } catch {
             throw .crypto(error)
         }

@@ -5,7 +5,13 @@ import Primitives
 /// identity keys are Ed25519 and take part in DH in their X25519 form.
 ///
 /// SK = HKDF-SHA256(salt = 32 zero bytes, ikm = 0xFF * 32 || DH1 || DH2 || DH3 [|| DH4],
-/// info = "Parley X3DH v1", 32 bytes); AD = IK_A || IK_B (Ed25519 publics).
+/// info = "Parley X3DH v1", 32 bytes); AD = IK_A || IK_B (Ed25519 publics) || len(name_A) (u32 BE)
+/// || name_A || len(name_B) (u32 BE) || name_B (UTF-8 usernames).
+///
+/// The usernames are in AD so that a message is bound to the accounts both sides believe they
+/// speak for: relayed by the server (or anyone) under another sender or recipient name, it fails
+/// to decrypt (the unknown key-share of the X3DH specification, section 4.8). Identity keys alone
+/// did not bind them.
 public struct X3DH: Sendable {
     static let info = Array("Parley X3DH v1".utf8)
     static let filler = [UInt8](repeating: 0xff, count: 32)
@@ -25,7 +31,12 @@ public struct X3DH: Sendable {
 
     /// Alice's side: DH1 = DH(IK_A, SPK_B), DH2 = DH(EK_A, IK_B), DH3 = DH(EK_A, SPK_B),
     /// DH4 = DH(EK_A, OPK_B) when the bundle has a one-time prekey.
-    public func initiate(localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, bundle: VerifiedPrekeyBundle) throws(CryptoError) -> Agreement {
+    /// - Parameters:
+    ///   - localUsername: the initiator's own account name.
+    ///   - peer: the account name the bundle was fetched for.
+    public func initiate(
+        localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, peer: Username, bundle: VerifiedPrekeyBundle
+    ) throws(CryptoError) -> Agreement {
         let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
         let remoteIdentity = try crypto.x25519PublicKey(converting: bundle.identityKey)
         var parts = [
@@ -36,13 +47,18 @@ public struct X3DH: Sendable {
         if let oneTime = bundle.oneTimePrekey {
             parts.append(try crypto.x25519(ephemeral.secretKey, oneTime.publicKey))
         }
-        return try agreement(parts, initiator: localIdentity.publicKey, responder: bundle.identityKey)
+        return try agreement(
+            parts, initiator: (localIdentity.publicKey, localUsername), responder: (bundle.identityKey, peer))
     }
 
-    /// Bob's side, mirroring ``initiate(localIdentity:ephemeral:bundle:)`` with his secrets.
+    /// Bob's side, mirroring ``initiate(localUsername:localIdentity:ephemeral:peer:bundle:)`` with
+    /// his secrets.
+    /// - Parameters:
+    ///   - localUsername: the responder's own account name.
+    ///   - remoteUsername: the sender's account name, as the server delivered the message.
     public func respond(
-        localIdentity: Ed25519KeyPair, signedPrekey: X25519KeyPair, oneTimePrekey: X25519KeyPair?,
-        remoteIdentity: Ed25519PublicKey, remoteEphemeral: X25519PublicKey
+        localUsername: Username, localIdentity: Ed25519KeyPair, signedPrekey: X25519KeyPair, oneTimePrekey: X25519KeyPair?,
+        remoteUsername: Username, remoteIdentity: Ed25519PublicKey, remoteEphemeral: X25519PublicKey
     ) throws(CryptoError) -> Agreement {
         let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
         var parts = [
@@ -53,12 +69,31 @@ public struct X3DH: Sendable {
         if let oneTimePrekey {
             parts.append(try crypto.x25519(oneTimePrekey.secretKey, remoteEphemeral))
         }
-        return try agreement(parts, initiator: remoteIdentity, responder: localIdentity.publicKey)
+        return try agreement(
+            parts, initiator: (remoteIdentity, remoteUsername), responder: (localIdentity.publicKey, localUsername))
     }
 
-    private func agreement(_ dhOutputs: [SecretBytes], initiator: Ed25519PublicKey, responder: Ed25519PublicKey) throws(CryptoError) -> Agreement {
+    /// AD = IK_A || IK_B || len(name_A) || name_A || len(name_B) || name_B (PROTOCOL.md, X3DH).
+    public static func associatedData(
+        initiator: (key: Ed25519PublicKey, name: Username), responder: (key: Ed25519PublicKey, name: Username)
+    ) -> [UInt8] {
+        let initiatorName = Array(initiator.name.value.utf8)
+        let responderName = Array(responder.name.value.utf8)
+        var writer = ByteWriter(capacity: 64 + 8 + initiatorName.count + responderName.count)
+        writer.writeRaw(initiator.key.bytes)
+        writer.writeRaw(responder.key.bytes)
+        writer.write(UInt32(initiatorName.count))
+        writer.writeRaw(initiatorName)
+        writer.write(UInt32(responderName.count))
+        writer.writeRaw(responderName)
+        return writer.bytes
+    }
+
+    private func agreement(
+        _ dhOutputs: [SecretBytes], initiator: (Ed25519PublicKey, Username), responder: (Ed25519PublicKey, Username)
+    ) throws(CryptoError) -> Agreement {
         let inputKeyMaterial = SecretBytes.concatenating([SecretBytes(copying: Self.filler)] + dhOutputs)
         let sharedSecret = try crypto.hkdfSHA256(salt: Self.zeroSalt, inputKeyMaterial: inputKeyMaterial, info: Self.info, length: 32)
-        return Agreement(sharedSecret: sharedSecret, associatedData: initiator.bytes + responder.bytes)
+        return Agreement(sharedSecret: sharedSecret, associatedData: Self.associatedData(initiator: initiator, responder: responder))
     }
 }

@@ -69,15 +69,19 @@ public struct OneTimePrekeyPair: Sendable, Equatable {
 }
 
 /// A prekey bundle as fetched from the server: nothing in it is trusted until
-/// ``PrekeyBundleVerifier`` has checked the signed prekey's signature.
+/// ``PrekeyBundleVerifier`` has checked the signed prekey's signature (and the identity binding).
 public struct UnverifiedPrekeyBundle: Sendable, Hashable {
     public let identityKey: Ed25519PublicKey
+    /// The identity key's signature over its owner's username (``IdentityBinding``). Absent only
+    /// for accounts registered before the server stored bindings.
+    public let identitySignature: Ed25519Signature?
     public let signedPrekey: SignedPrekey
     /// Absent when the owner's pool of one-time prekeys is empty; X3DH then runs without DH4.
     public let oneTimePrekey: OneTimePrekey?
 
-    public init(identityKey: Ed25519PublicKey, signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?) {
+    public init(identityKey: Ed25519PublicKey, identitySignature: Ed25519Signature? = nil, signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?) {
         self.identityKey = identityKey
+        self.identitySignature = identitySignature
         self.signedPrekey = signedPrekey
         self.oneTimePrekey = oneTimePrekey
     }
@@ -101,6 +105,8 @@ public struct VerifiedPrekeyBundle: Sendable, Hashable {
 public enum PrekeyError: Error, Equatable, Sendable {
     /// A signed prekey's signature does not verify under the claimed identity key.
     case invalidSignature(signedPrekeyID: UInt32)
+    /// The identity key's binding signature does not name the account the bundle was fetched for.
+    case invalidIdentityBinding(Username)
     /// A key could not be generated or converted.
     case crypto(CryptoError)
 }
@@ -113,13 +119,25 @@ public struct PrekeyBundleVerifier: Sendable {
         self.crypto = crypto
     }
 
-    /// Verifies the signed prekey's signature under the bundle's identity key.
-    /// - Throws: ``PrekeyError/invalidSignature(signedPrekeyID:)``.
-    public func verify(_ bundle: UnverifiedPrekeyBundle) throws(PrekeyError) -> VerifiedPrekeyBundle {
+    /// Verifies the signed prekey's signature under the bundle's identity key and, when `owner`
+    /// is given and the bundle carries one, the identity key's binding to that username.
+    /// - Throws: ``PrekeyError/invalidSignature(signedPrekeyID:)``,
+    ///   ``PrekeyError/invalidIdentityBinding(_:)``.
+    public func verify(_ bundle: UnverifiedPrekeyBundle, owner: Username? = nil) throws(PrekeyError) -> VerifiedPrekeyBundle {
         guard isValid(bundle.signedPrekey, identityKey: bundle.identityKey) else {
             throw .invalidSignature(signedPrekeyID: bundle.signedPrekey.id)
         }
+        if let owner, let binding = bundle.identitySignature,
+            !IdentityBinding.isValid(binding, identityKey: bundle.identityKey, username: owner, crypto: crypto) {
+            throw .invalidIdentityBinding(owner)
+        }
         return VerifiedPrekeyBundle(bundle)
+    }
+
+    /// Whether `signature` binds `identityKey` to `username` (``IdentityBinding``). The server
+    /// refuses a registration without a valid one; clients verify it again.
+    public func isValidBinding(_ signature: Ed25519Signature, identityKey: Ed25519PublicKey, username: Username) -> Bool {
+        IdentityBinding.isValid(signature, identityKey: identityKey, username: username, crypto: crypto)
     }
 
     /// Whether `signedPrekey` is signed by `identityKey`. The server uses this to refuse a bad

@@ -81,7 +81,13 @@ actor ConnectionSession {
         } catch {
             // A frame we cannot read is answered, not fatal: the channel itself is intact.
             logger.info("malformed request", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
-            await reply(WireCodec.requestID(ofUndecodable: frame) ?? 0, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
+            let id = WireCodec.requestID(ofUndecodable: frame) ?? 0
+            if WireCodec.isRetiredRequest(frame) {
+                // A client from before the identity binding: tell it to update, in words it can read.
+                await reply(id, .error(WireError(.unsupportedVersion, "this client is too old to register here: update it")))
+                return
+            }
+            await reply(id, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
             return
         }
         guard case .request(let request) = message else {
@@ -119,8 +125,8 @@ actor ConnectionSession {
             switch body {
             case .ping:
                 return .pong
-            case let .register(username, password, identityKey, signedPrekey, oneTimePrekeys):
-                return try await register(username, password, identityKey, signedPrekey, oneTimePrekeys)
+            case let .register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys):
+                return try await register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys)
             case let .login(username, password):
                 return try await logIn(username, password)
             case .logout:
@@ -132,6 +138,11 @@ actor ConnectionSession {
                 return try await publishPrekeys(signedPrekey, oneTimePrekeys)
             case .fetchBundle(let username):
                 return try await fetchBundle(username)
+            case .identity(let username):
+                _ = try requireAccount()
+                let record = try await storage { try $0.accounts.find(username) }
+                guard let record else { throw WireError(.unknownUser, "there is no user called \(username)") }
+                return .identity(PublishedIdentity(identityKey: record.identityKey, signature: record.identitySignature))
             case .prekeyCount:
                 let user = try requireAccount().username
                 let count = try await storage { try $0.prekeys.oneTimePrekeyCount(for: user) }
@@ -166,10 +177,14 @@ actor ConnectionSession {
     }
 
     private func register(
-        _ username: Username, _ password: SecretBytes, _ identityKey: Ed25519PublicKey,
+        _ username: Username, _ password: SecretBytes, _ identityKey: Ed25519PublicKey, _ identitySignature: Ed25519Signature,
         _ signedPrekey: SignedPrekey, _ oneTimePrekeys: [OneTimePrekey]
     ) async throws -> Response.Body {
         guard account == nil else { throw WireError(.alreadyAuthenticated, "log out before registering another account") }
+        // Checked before any hashing: the identity key must claim this very name.
+        guard deps.verifier.isValidBinding(identitySignature, identityKey: identityKey, username: username) else {
+            throw WireError(.invalidIdentityBinding, "the identity signature does not bind the identity key to \(username)")
+        }
         guard deps.verifier.isValid(signedPrekey, identityKey: identityKey) else {
             throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under the identity key")
         }
@@ -177,7 +192,8 @@ actor ConnectionSession {
         let service = deps.accountService
         let registered = try await hashing(.unauthenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in
-                try service.registerAndAuthenticate(username: username.value, password: password, identityKey: identityKey)
+                try service.registerAndAuthenticate(
+                    username: username.value, password: password, identityKey: identityKey, identitySignature: identitySignature)
             }
         }
         try await storage { deps in
@@ -236,7 +252,10 @@ actor ConnectionSession {
             guard let record = try deps.accounts.find(username) else { return nil }
             guard let taken = try deps.prekeys.takePrekeys(for: username) else { return nil }
             let remaining = try deps.prekeys.oneTimePrekeyCount(for: username)
-            return (UnverifiedPrekeyBundle(identityKey: record.identityKey, signedPrekey: taken.signedPrekey, oneTimePrekey: taken.oneTimePrekey), remaining)
+            let bundle = UnverifiedPrekeyBundle(
+                identityKey: record.identityKey, identitySignature: record.identitySignature,
+                signedPrekey: taken.signedPrekey, oneTimePrekey: taken.oneTimePrekey)
+            return (bundle, remaining)
         }
         guard let (bundle, remaining) = result else { throw WireError(.unknownUser, "there is no user called \(username)") }
         if remaining < PrekeyPolicy.oneTimePrekeyLowWatermark {
@@ -482,6 +501,7 @@ actor ConnectionSession {
             switch error {
             case .invalidUsername(let reason): throw WireError(.invalidUsername, reason.description)
             case .usernameTaken(let name): throw WireError(.usernameTaken, "the username \(name) is taken")
+            case .identityKeyTaken: throw WireError(.identityKeyTaken, "another account already has this identity key")
             case .weakPassword(let reason): throw WireError(.weakPassword, reason.description)
             case .invalidCredentials: throw WireError(.invalidCredentials, "wrong username or password")
             case .throttled(let wait):

@@ -7,12 +7,18 @@ import Primitives
 public enum WireCodec {
     private enum Kind: UInt8 { case request = 1, response = 2, push = 3 }
 
+    /// Tags are never reused. `retiredRegister` (1, register without an identity binding) and
+    /// `retiredBundle` (3, a bundle without one) are the identity-binding change's old forms: a
+    /// request with tag 1 is refused with ``WireError/Code/unsupportedVersion`` (see
+    /// ``isRetiredRequest(_:)``), and no server sends tag 3 any more.
     private enum RequestTag: UInt8 {
-        case register = 1, login, logout, deleteAccount, publishPrekeys, fetchBundle, prekeyCount, send, acknowledge, block, unblock, ping
+        case retiredRegister = 1, login, logout, deleteAccount, publishPrekeys, fetchBundle, prekeyCount, send, acknowledge, block, unblock, ping
+        case register = 13, identity
     }
 
     private enum ResponseTag: UInt8 {
-        case ok = 1, loggedIn, bundle, prekeyCount, accepted, pong, error
+        case ok = 1, loggedIn, retiredBundle, prekeyCount, accepted, pong, error
+        case bundle = 8, identity
     }
 
     private enum PushTag: UInt8 {
@@ -46,11 +52,12 @@ public enum WireCodec {
 
     private static func encode(_ body: Request.Body, into writer: inout ByteWriter) {
         switch body {
-        case let .register(username, password, identityKey, signedPrekey, oneTimePrekeys):
+        case let .register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys):
             writer.write(RequestTag.register.rawValue)
             writer.writeString(username.value)
             writeSecret(password, into: &writer)
             writer.writeRaw(identityKey.bytes)
+            writer.writeRaw(identitySignature.bytes)
             write(signedPrekey, into: &writer)
             write(oneTimePrekeys, into: &writer)
         case let .login(username, password):
@@ -69,6 +76,9 @@ public enum WireCodec {
             write(oneTimePrekeys, into: &writer)
         case .fetchBundle(let username):
             writer.write(RequestTag.fetchBundle.rawValue)
+            writer.writeString(username.value)
+        case .identity(let username):
+            writer.write(RequestTag.identity.rawValue)
             writer.writeString(username.value)
         case .prekeyCount:
             writer.write(RequestTag.prekeyCount.rawValue)
@@ -101,13 +111,16 @@ public enum WireCodec {
             writer.write(pending)
         case .bundle(let bundle):
             writer.write(ResponseTag.bundle.rawValue)
-            writer.writeRaw(bundle.identityKey.bytes)
+            write(PublishedIdentity(identityKey: bundle.identityKey, signature: bundle.identitySignature), into: &writer)
             write(bundle.signedPrekey, into: &writer)
             writer.write(bundle.oneTimePrekey != nil)
             if let oneTime = bundle.oneTimePrekey {
                 writer.write(oneTime.id)
                 writer.writeRaw(oneTime.publicKey.bytes)
             }
+        case .identity(let identity):
+            writer.write(ResponseTag.identity.rawValue)
+            write(identity, into: &writer)
         case .prekeyCount(let count):
             writer.write(ResponseTag.prekeyCount.rawValue)
             writer.write(count)
@@ -143,6 +156,12 @@ public enum WireCodec {
     private static func writeSecret(_ secret: SecretBytes, into writer: inout ByteWriter) {
         writer.write(UInt32(secret.count))
         writer.writeSecret(secret)
+    }
+
+    private static func write(_ identity: PublishedIdentity, into writer: inout ByteWriter) {
+        writer.writeRaw(identity.identityKey.bytes)
+        writer.write(identity.signature != nil)
+        if let signature = identity.signature { writer.writeRaw(signature.bytes) }
     }
 
     private static func write(_ prekey: SignedPrekey, into writer: inout ByteWriter) {
@@ -198,19 +217,35 @@ public enum WireCodec {
         return try? reader.readUInt32("request id")
     }
 
+    /// Whether a frame that failed to decode is a request this protocol retired (the register
+    /// request without an identity binding), so the answer can say "update the client"
+    /// (``WireError/Code/unsupportedVersion``) rather than "malformed".
+    public static func isRetiredRequest(_ bytes: [UInt8]) -> Bool {
+        var reader = ByteReader(bytes)
+        guard (try? reader.readUInt8("version")) == WireLimits.version, (try? reader.readUInt8("kind")) == Kind.request.rawValue,
+            (try? reader.readUInt32("request id")) != nil
+        else { return false }
+        return (try? reader.readUInt8("request")) == RequestTag.retiredRegister.rawValue
+    }
+
     private static func decodeRequest(_ reader: inout ByteReader) throws(DecodingError) -> Request.Body {
         let rawTag = try reader.readUInt8("request")
         guard let tag = RequestTag(rawValue: rawTag) else {
             throw .invalidValue(field: "request", reason: "unknown request \(rawTag)")
         }
         switch tag {
+        case .retiredRegister:
+            throw .invalidValue(field: "request", reason: "register without an identity binding (tag 1) is retired: update the client")
         case .register:
             let username = try readUsername(&reader, "username")
             let password = try readSecret(&reader)
             let identityKey = try readEd25519(&reader, "identity key")
+            let identitySignature = try readSignature(&reader, "identity signature")
             let signedPrekey = try readSignedPrekey(&reader)
             let oneTimePrekeys = try readOneTimePrekeys(&reader)
-            return .register(username: username, password: password, identityKey: identityKey, signedPrekey: signedPrekey, oneTimePrekeys: oneTimePrekeys)
+            return .register(
+                username: username, password: password, identityKey: identityKey, identitySignature: identitySignature,
+                signedPrekey: signedPrekey, oneTimePrekeys: oneTimePrekeys)
         case .login:
             let username = try readUsername(&reader, "username")
             return .login(username: username, password: try readSecret(&reader))
@@ -223,6 +258,8 @@ public enum WireCodec {
             return .publishPrekeys(signedPrekey: signedPrekey, oneTimePrekeys: try readOneTimePrekeys(&reader))
         case .fetchBundle:
             return .fetchBundle(username: try readUsername(&reader, "username"))
+        case .identity:
+            return .identity(username: try readUsername(&reader, "username"))
         case .prekeyCount:
             return .prekeyCount
         case .send:
@@ -257,11 +294,16 @@ public enum WireCodec {
             return .ok
         case .loggedIn:
             return .loggedIn(pending: try reader.readUInt32("pending"))
+        case .retiredBundle:
+            throw .invalidValue(field: "response", reason: "a bundle without an identity binding (tag 3) is retired")
         case .bundle:
-            let identityKey = try readEd25519(&reader, "identity key")
+            let identity = try readPublishedIdentity(&reader)
             let signedPrekey = try readSignedPrekey(&reader)
             let oneTimePrekey = try reader.readBool("has one-time prekey") ? try readOneTimePrekey(&reader) : nil
-            return .bundle(UnverifiedPrekeyBundle(identityKey: identityKey, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey))
+            return .bundle(UnverifiedPrekeyBundle(
+                identityKey: identity.identityKey, identitySignature: identity.signature, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey))
+        case .identity:
+            return .identity(try readPublishedIdentity(&reader))
         case .prekeyCount:
             return .prekeyCount(try reader.readUInt32("count"))
         case .accepted:
@@ -317,6 +359,17 @@ public enum WireCodec {
     private static func readX25519(_ reader: inout ByteReader, _ field: String) throws(DecodingError) -> X25519PublicKey {
         let bytes = try reader.readRaw(32, field)
         do { return try X25519PublicKey(bytes: bytes) } catch { throw .invalidValue(field: field, reason: "\(error)") }
+    }
+
+    private static func readSignature(_ reader: inout ByteReader, _ field: String) throws(DecodingError) -> Ed25519Signature {
+        let bytes = try reader.readRaw(64, field)
+        do { return try Ed25519Signature(bytes: bytes) } catch { throw .invalidValue(field: field, reason: "\(error)") }
+    }
+
+    private static func readPublishedIdentity(_ reader: inout ByteReader) throws(DecodingError) -> PublishedIdentity {
+        let identityKey = try readEd25519(&reader, "identity key")
+        let signature = try reader.readBool("has identity signature") ? try readSignature(&reader, "identity signature") : nil
+        return PublishedIdentity(identityKey: identityKey, signature: signature)
     }
 
     private static func readSignedPrekey(_ reader: inout ByteReader) throws(DecodingError) -> SignedPrekey {

@@ -14,7 +14,11 @@ public struct Request: Sendable {
 
     public enum Body: Sendable {
         /// Create an account and publish its identity and prekeys; logs the connection in.
-        case register(username: Username, password: SecretBytes, identityKey: Ed25519PublicKey, signedPrekey: SignedPrekey, oneTimePrekeys: [OneTimePrekey])
+        /// `identitySignature` binds the identity key to `username` (``IdentityBinding``); the
+        /// server verifies it and refuses an identity key another account already has.
+        case register(
+            username: Username, password: SecretBytes, identityKey: Ed25519PublicKey, identitySignature: Ed25519Signature,
+            signedPrekey: SignedPrekey, oneTimePrekeys: [OneTimePrekey])
         /// Authenticate this connection. A later login to the same account wins.
         case login(username: Username, password: SecretBytes)
         /// End the session on this connection (the connection stays open).
@@ -25,6 +29,9 @@ public struct Request: Sendable {
         case publishPrekeys(signedPrekey: SignedPrekey?, oneTimePrekeys: [OneTimePrekey])
         /// A user's prekey bundle; consumes one of their one-time prekeys.
         case fetchBundle(username: Username)
+        /// A user's identity key and its binding signature, consuming nothing (a client checks a
+        /// first message's identity key against it).
+        case identity(username: Username)
         /// How many one-time prekeys this account has left on the server.
         case prekeyCount
         /// Store an opaque envelope for `recipient`; answered once it is durably stored. The
@@ -57,11 +64,26 @@ public struct Response: Sendable, Equatable {
         /// Logged in; `pending` deliveries will follow as pushes.
         case loggedIn(pending: UInt32)
         case bundle(UnverifiedPrekeyBundle)
+        /// The answer to ``Request/Body/identity(username:)``.
+        case identity(PublishedIdentity)
         case prekeyCount(UInt32)
         /// The envelope is on disk under this id.
         case accepted(envelopeID: UInt64, acceptedAt: Timestamp)
         case pong
         case error(WireError)
+    }
+}
+
+/// An account's identity key as the server holds it, with the key's signature binding it to the
+/// account's username (``IdentityBinding``); the signature is absent only for accounts registered
+/// before the server stored bindings.
+public struct PublishedIdentity: Sendable, Equatable {
+    public let identityKey: Ed25519PublicKey
+    public let signature: Ed25519Signature?
+
+    public init(identityKey: Ed25519PublicKey, signature: Ed25519Signature?) {
+        self.identityKey = identityKey
+        self.signature = signature
     }
 }
 
@@ -114,6 +136,10 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case throttled = 14
         case notAuthenticated = 15
         case alreadyAuthenticated = 16
+        /// Registration: another account already has this identity key.
+        case identityKeyTaken = 17
+        /// Registration: the identity signature does not bind the identity key to the username.
+        case invalidIdentityBinding = 18
         case unknownUser = 20
         case noPrekeys = 21
         case invalidPrekeys = 22
@@ -140,6 +166,8 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
             case .throttled: "throttled"
             case .notAuthenticated: "not-authenticated"
             case .alreadyAuthenticated: "already-authenticated"
+            case .identityKeyTaken: "identity-key-taken"
+            case .invalidIdentityBinding: "invalid-identity-binding"
             case .unknownUser: "unknown-user"
             case .noPrekeys: "no-prekeys"
             case .invalidPrekeys: "invalid-prekeys"

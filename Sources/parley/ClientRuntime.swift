@@ -185,6 +185,8 @@ final class EventSink: Sendable {
         switch event {
         case .identityChanged(let user):
             warn("WARNING: \(user)'s identity key has changed! Their safety number is different now. Messages to \(user) are held until you compare safety numbers and run 'verify \(user)' (or 'trust \(user)').")
+        case .identityMismatch(let user):
+            warn(Self.identityMismatchNotice(from: user))
         case .requestDeclined(let user):
             warn("\(user) declined your message request.")
         case .decryptionFailed(let user, let retryRequested):
@@ -206,6 +208,12 @@ final class EventSink: Sendable {
         retryRequested
             ? "a message from \(user) could not be decrypted; asked \(user) to send it again"
             : "a message from \(user) could not be decrypted"
+    }
+
+    /// The warning for a first message whose identity key is not the one the server holds for its
+    /// claimed sender (it was dropped).
+    static func identityMismatchNotice(from user: Username) -> String {
+        "WARNING: a first message claiming to be from \(user) carried another person's identity key; it was dropped"
     }
 
     /// The line for a message that arrived but could not be saved (it stays on the server).

@@ -168,6 +168,8 @@ final class ChatLoop: Sendable {
             if peer == current.withLock({ $0 }), status == .read { editor.printAbove(style.dim("\(peer) read your messages ✓✓")) }
         case .identityChanged(let peer):
             editor.printAbove(style.red(style.bold("⚠ \(peer)'s identity key has changed!")) + " Messages to \(peer) are held. Compare safety numbers (/safety \(peer)), then /verify \(peer) or /trust \(peer).")
+        case .identityMismatch(let peer):
+            editor.printAbove(style.red(EventSink.identityMismatchNotice(from: peer)))
         case .requestDeclined(let peer):
             editor.printAbove(style.yellow("\(peer) declined your message request."))
         case .decryptionFailed(let peer, let retryRequested):

@@ -23,6 +23,19 @@ struct AccountServiceTests {
         }
     }
 
+    @Test func anIdentityKeyAnotherAccountHasIsRefused() throws {
+        let env = try TestEnvironment()
+        try env.register("alice")
+        let hashesBefore = env.hasher.hashCount
+        #expect(throws: AccountError.identityKeyTaken) {
+            try env.register("mallory", password: "another password", identity: identityKey)
+        }
+        // Refused before any Argon2id run, and nothing stored.
+        #expect(env.hasher.hashCount == hashesBefore)
+        #expect(try env.record("mallory") == nil)
+        #expect(try env.store.username(withIdentityKey: identityKey) == (try Username("alice")))
+    }
+
     @Test func theRightPasswordLogsIn() throws {
         let env = try TestEnvironment()
         try env.register("alice", password: "correct horse battery")

@@ -40,6 +40,7 @@ final class CountingHasher: PasswordHasher {
     var verifyCalls: [Call] { verifications.withLock { $0 } }
     /// The password length of every `hash` call, in order.
     var hashedLengths: [Int] { hashings.withLock { $0 } }
+    var hashCount: Int { hashings.withLock { $0.count } }
 
     func hash(_ password: SecretBytes) throws(CryptoError) -> String {
         hashings.withLock { $0.append(password.count) }
@@ -70,10 +71,14 @@ struct TestEnvironment {
         service = try AccountService(store: store, hasher: hasher, clock: clock)
     }
 
-    /// Registers `name` with `password` and a fixed identity key.
+    /// Registers `name` with `password` and an identity key fixed per name (``testIdentityKey(for:)``).
+    /// The service stores the identity signature without checking it (the server verifies it
+    /// before), so any 64 bytes do here.
     @discardableResult
-    func register(_ name: String = "alice", password: String = "correct horse battery") throws -> AccountRecord {
-        try service.register(username: name, password: secret(password), identityKey: identityKey)
+    func register(_ name: String = "alice", password: String = "correct horse battery", identity: Ed25519PublicKey? = nil) throws -> AccountRecord {
+        try service.register(
+            username: name, password: secret(password), identityKey: identity ?? testIdentityKey(for: name),
+            identitySignature: unverifiedSignature)
     }
 
     func record(_ name: String = "alice") throws -> AccountRecord? {
@@ -81,8 +86,17 @@ struct TestEnvironment {
     }
 }
 
-let identityKey: Ed25519PublicKey = {
-    do { return try Ed25519PublicKey(bytes: [UInt8](repeating: 7, count: 32)) } catch { preconditionFailure("\(error)") }
+/// alice's identity key in these tests.
+let identityKey = testIdentityKey(for: "alice")
+
+/// A distinct identity key per (case-folded) name: one key may speak for one account only.
+func testIdentityKey(for name: String) -> Ed25519PublicKey {
+    let bytes = Array(name.lowercased().utf8.prefix(31))
+    do { return try Ed25519PublicKey(bytes: bytes + [UInt8](repeating: 7, count: 32 - bytes.count)) } catch { preconditionFailure("\(error)") }
+}
+
+let unverifiedSignature: Ed25519Signature = {
+    do { return try Ed25519Signature(bytes: [UInt8](repeating: 9, count: 64)) } catch { preconditionFailure("\(error)") }
 }()
 
 func secret(_ text: String) -> SecretBytes { SecretBytes(copying: text.utf8) }

@@ -179,6 +179,8 @@ struct NothingLostTests {
         try await waitUntil { await bob.client.deliveriesHandled == 5 }
         #expect(try world.mailbox.usage(for: bobName).count == 5)
         #expect(await bob.client.deferredDeliveryCount == 5)
+        // Events reach the recorder through their own task: wait for the fifth, bounded.
+        try? await waitUntil { bob.recorder.events.filter { if case .storageFailed = $0 { true } else { false } }.count >= 5 }
         let failures = bob.recorder.events.compactMap { event -> StoreError? in
             if case .storageFailed(let from, let error) = event, from == aliceName { return error }
             return nil

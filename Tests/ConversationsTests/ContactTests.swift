@@ -38,9 +38,9 @@ struct ContactTests {
 
         // End to end: Bob's new identity starts a session with Alice; the prelude shows the new key.
         let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(alice.fetchBundle())
-        var session = try env.cipher.startSession(with: bundle, peer: alice.name, localIdentity: newBob.identity)
+        var session = try env.cipher.startSession(with: bundle, peer: alice.name, localUsername: newBob.name, localIdentity: newBob.identity)
         let envelope = try env.cipher.encrypt(text("it's me, new phone"), in: &session)
-        let inbound = try env.cipher.decrypt(envelope, from: newBob.name, existing: nil, localIdentity: alice.identity, keys: alice.keys)
+        let inbound = try env.cipher.decrypt(envelope, from: newBob.name, existing: nil, localUsername: alice.name, localIdentity: alice.identity, keys: alice.keys)
         #expect(ContactPolicy.identityVerdict(presented: inbound.session.peerIdentityKey, known: known) == .changed(previous: bob.identity.publicKey))
     }
 

@@ -37,7 +37,7 @@ struct SessionRecordTests {
             session = current
         } else {
             let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(peer.fetchBundle())
-            session = try env.cipher.startSession(with: bundle, peer: peer.name, localIdentity: side.user.identity)
+            session = try env.cipher.startSession(with: bundle, peer: peer.name, localUsername: side.user.name, localIdentity: side.user.identity)
         }
         let envelope = try env.cipher.encrypt(text(body), in: &session)
         side.record.promote(session)
@@ -46,7 +46,7 @@ struct SessionRecordTests {
 
     func receive(_ envelope: CiphertextEnvelope, at side: Side, from sender: TestUser) throws -> String {
         let inbound = try env.cipher.decrypt(
-            envelope, from: sender.name, record: side.record, localIdentity: side.user.identity, prekeys: prekeys(of: side.user, for: envelope))
+            envelope, from: sender.name, record: side.record, localUsername: side.user.name, localIdentity: side.user.identity, prekeys: prekeys(of: side.user, for: envelope))
         side.record = inbound.record
         if let used = inbound.oneTimePrekeyToErase { try side.user.keys.removeOneTimePrekeyPair(id: used) }
         guard case .text(let text) = inbound.content.body else { return "" }
@@ -117,14 +117,14 @@ struct SessionRecordTests {
         #expect(plain.prelude == nil)
         let empty = SessionRecord(peer: aliceUser.name)
         #expect(throws: DecryptionError.noSession) {
-            try env.cipher.decrypt(plain, from: aliceUser.name, record: empty, localIdentity: bobUser.identity, prekeys: nil)
+            try env.cipher.decrypt(plain, from: aliceUser.name, record: empty, localUsername: bobUser.name, localIdentity: bobUser.identity, prekeys: nil)
         }
         let stranger = try env.makeUser("carol")
         let unrelated = Side(stranger, peer: aliceUser.name)
         _ = try receive(try send("x", from: Side(aliceUser, peer: stranger.name), to: stranger), at: unrelated, from: aliceUser)
         let record = unrelated.record
         #expect(throws: DecryptionError.authenticationFailed) {
-            try env.cipher.decrypt(plain, from: aliceUser.name, record: record, localIdentity: stranger.identity, prekeys: nil)
+            try env.cipher.decrypt(plain, from: aliceUser.name, record: record, localUsername: stranger.name, localIdentity: stranger.identity, prekeys: nil)
         }
     }
 
@@ -133,7 +133,7 @@ struct SessionRecordTests {
         let bobUser = try env.makeUser("bob", oneTimePrekeys: 0)
         let alice = try env.makeUser("alice")
         let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(bobUser.fetchBundle())
-        let sessions = try (0..<45).map { _ in try env.cipher.startSession(with: bundle, peer: bobUser.name, localIdentity: alice.identity) }
+        let sessions = try (0..<45).map { _ in try env.cipher.startSession(with: bundle, peer: bobUser.name, localUsername: alice.name, localIdentity: alice.identity) }
         var record = SessionRecord(peer: bobUser.name)
         for session in sessions { record.promote(session) }
         #expect(record.current == sessions[44])
@@ -147,7 +147,7 @@ struct SessionRecordTests {
 
         let impostor = try env.makeUser("bob", oneTimePrekeys: 0)
         let other = try env.cipher.startSession(
-            with: try PrekeyBundleVerifier(crypto: env.crypto).verify(impostor.fetchBundle()), peer: bobUser.name, localIdentity: alice.identity)
+            with: try PrekeyBundleVerifier(crypto: env.crypto).verify(impostor.fetchBundle()), peer: bobUser.name, localUsername: alice.name, localIdentity: alice.identity)
         record.promote(other)
         #expect(record.current == other)
         #expect(record.previous.isEmpty)
@@ -161,8 +161,8 @@ struct SessionRecordTests {
         let alice = try env.makeUser("alice")
         let bobUser = try env.makeUser("bob")
         let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(bobUser.fetchBundle())
-        let first = try env.cipher.startSession(with: bundle, peer: bobUser.name, localIdentity: alice.identity)
-        let second = try env.cipher.startSession(with: bundle, peer: bobUser.name, localIdentity: alice.identity)
+        let first = try env.cipher.startSession(with: bundle, peer: bobUser.name, localUsername: alice.name, localIdentity: alice.identity)
+        let second = try env.cipher.startSession(with: bundle, peer: bobUser.name, localUsername: alice.name, localIdentity: alice.identity)
         let record = SessionRecord(peer: bobUser.name, current: second, previous: [first])
         #expect(try SessionRecord(deserializing: record.serialized()) == record)
         #expect(try SessionRecord(deserializing: SessionRecord(peer: bobUser.name).serialized()) == SessionRecord(peer: bobUser.name))

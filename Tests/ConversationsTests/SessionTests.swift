@@ -14,11 +14,35 @@ struct SessionTests {
     /// received Alice's first message.
     func establish(alice: TestUser, bob: TestUser) throws -> (alice: Session, bob: Session) {
         let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(bob.fetchBundle())
-        var aliceSession = try env.cipher.startSession(with: bundle, peer: bob.name, localIdentity: alice.identity)
+        var aliceSession = try env.cipher.startSession(with: bundle, peer: bob.name, localUsername: alice.name, localIdentity: alice.identity)
         let first = try env.cipher.encrypt(text("hello bob"), in: &aliceSession)
-        let inbound = try env.cipher.decrypt(first, from: alice.name, existing: nil, localIdentity: bob.identity, keys: bob.keys)
+        let inbound = try env.cipher.decrypt(first, from: alice.name, existing: nil, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         #expect(inbound.content.body == .text("hello bob"))
         return (aliceSession, inbound.session)
+    }
+
+    @Test("a first message relayed under another sender's name, or read as another recipient, does not decrypt and leaves the prekeys in place")
+    func usernamesAreBoundIntoTheAssociatedData() throws {
+        let alice = try env.makeUser("alice")
+        let bob = try env.makeUser("bob")
+        let mallory = try env.makeUser("mallory")
+        let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(bob.fetchBundle())
+        var aliceSession = try env.cipher.startSession(with: bundle, peer: bob.name, localUsername: alice.name, localIdentity: alice.identity)
+        let first = try env.cipher.encrypt(text("meet me at noon"), in: &aliceSession)
+        let otpkID = try #require(first.prelude?.oneTimePrekeyID)
+        // The server (or anyone relaying it) says the message is mallory's.
+        #expect(throws: DecryptionError.authenticationFailed) {
+            try env.cipher.decrypt(first, from: mallory.name, existing: nil, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
+        }
+        // Bob's keys, but the account alice wrote to was another name.
+        #expect(throws: DecryptionError.authenticationFailed) {
+            try env.cipher.decrypt(first, from: alice.name, existing: nil, localUsername: try Username("bob.copy"), localIdentity: bob.identity, keys: bob.keys)
+        }
+        #expect(try bob.keys.oneTimePrekeyPair(id: otpkID) != nil)
+        let inbound = try env.cipher.decrypt(first, from: alice.name, existing: nil, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
+        #expect(inbound.content.body == .text("meet me at noon"))
+        #expect(aliceSession.ratchet.associatedData == X3DH.associatedData(
+            initiator: (alice.identity.publicKey, alice.name), responder: (bob.identity.publicKey, bob.name)))
     }
 
     @Test("Alice starts a session while Bob is offline; his one-time prekey is used exactly once")
@@ -28,12 +52,12 @@ struct SessionTests {
         let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(bob.fetchBundle())
         #expect(bob.server.count == 1)
         let otpkID = try #require(bundle.oneTimePrekey?.id)
-        var aliceSession = try env.cipher.startSession(with: bundle, peer: bob.name, localIdentity: alice.identity)
+        var aliceSession = try env.cipher.startSession(with: bundle, peer: bob.name, localUsername: alice.name, localIdentity: alice.identity)
         // Alice sends three messages before Bob is ever online; all carry the prelude.
         let envelopes = try (0..<3).map { index in try env.cipher.encrypt(text("m\(index)", id: UInt8(index)), in: &aliceSession) }
         #expect(envelopes.allSatisfy { $0.prelude?.oneTimePrekeyID == otpkID })
 
-        let inbound = try env.cipher.decrypt(envelopes[0], from: alice.name, existing: nil, localIdentity: bob.identity, keys: bob.keys)
+        let inbound = try env.cipher.decrypt(envelopes[0], from: alice.name, existing: nil, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         #expect(inbound.startedNewSession)
         #expect(inbound.oneTimePrekeyToErase == otpkID)
         // The test plays the client here; ReceivePathTests checks that the client itself erases it.
@@ -41,14 +65,14 @@ struct SessionTests {
         // The later messages of the same session decrypt within it, though they repeat the prelude.
         var bobSession = inbound.session
         for (index, envelope) in envelopes.enumerated().dropFirst() {
-            let next = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            let next = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
             #expect(!next.startedNewSession)
             #expect(next.content.body == .text("m\(index)"))
             bobSession = next.session
         }
         // A replay of the first message as a new session fails: its one-time prekey is erased.
         #expect(throws: DecryptionError.unknownPrekey(signedPrekeyID: bundle.signedPrekey.id, oneTimePrekeyID: otpkID)) {
-            try env.cipher.decrypt(envelopes[0], from: alice.name, existing: nil, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(envelopes[0], from: alice.name, existing: nil, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
     }
 
@@ -58,10 +82,10 @@ struct SessionTests {
         let bob = try env.makeUser("bob", oneTimePrekeys: 0)
         let bundle = try PrekeyBundleVerifier(crypto: env.crypto).verify(bob.fetchBundle())
         #expect(bundle.oneTimePrekey == nil)
-        var session = try env.cipher.startSession(with: bundle, peer: bob.name, localIdentity: alice.identity)
+        var session = try env.cipher.startSession(with: bundle, peer: bob.name, localUsername: alice.name, localIdentity: alice.identity)
         let envelope = try env.cipher.encrypt(text("no otpk"), in: &session)
         #expect(envelope.prelude?.oneTimePrekeyID == nil)
-        let inbound = try env.cipher.decrypt(envelope, from: alice.name, existing: nil, localIdentity: bob.identity, keys: bob.keys)
+        let inbound = try env.cipher.decrypt(envelope, from: alice.name, existing: nil, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         #expect(inbound.content.body == .text("no otpk"))
         #expect(inbound.oneTimePrekeyToErase == nil)
     }
@@ -103,14 +127,14 @@ struct SessionTests {
                 if aliceSends {
                     let envelope = try env.cipher.encrypt(text(message), in: &aliceSession)
                     ratchetKeysSeen.insert(envelope.header.ratchetKey)
-                    let inbound = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+                    let inbound = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
                     #expect(inbound.content.body == .text(message))
                     bobSession = inbound.session
                 } else {
                     let envelope = try env.cipher.encrypt(text(message), in: &bobSession)
                     #expect(envelope.prelude == nil)
                     ratchetKeysSeen.insert(envelope.header.ratchetKey)
-                    let inbound = try env.cipher.decrypt(envelope, from: bob.name, existing: aliceSession, localIdentity: alice.identity, keys: alice.keys)
+                    let inbound = try env.cipher.decrypt(envelope, from: bob.name, existing: aliceSession, localUsername: alice.name, localIdentity: alice.identity, keys: alice.keys)
                     #expect(inbound.content.body == .text(message))
                     aliceSession = inbound.session
                 }
@@ -132,23 +156,23 @@ struct SessionTests {
         let envelopes = try (0..<6).map { try env.cipher.encrypt(text("n\($0)", id: UInt8($0 + 1)), in: &aliceSession) }
         // Deliver 4, 1, 5, 0 (2 and 3 are lost).
         for index in [4, 1, 5, 0] {
-            let inbound = try env.cipher.decrypt(envelopes[index], from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            let inbound = try env.cipher.decrypt(envelopes[index], from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
             #expect(inbound.content.body == .text("n\(index)"))
             bobSession = inbound.session
         }
         #expect(bobSession.ratchet.skippedMessageKeyCount == 2)
         // A new turn from Bob and back: the keys of the lost messages are still usable afterwards.
         let reply = try env.cipher.encrypt(text("ack"), in: &bobSession)
-        aliceSession = try env.cipher.decrypt(reply, from: bob.name, existing: aliceSession, localIdentity: alice.identity, keys: alice.keys).session
-        let late = try env.cipher.decrypt(envelopes[3], from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+        aliceSession = try env.cipher.decrypt(reply, from: bob.name, existing: aliceSession, localUsername: alice.name, localIdentity: alice.identity, keys: alice.keys).session
+        let late = try env.cipher.decrypt(envelopes[3], from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         #expect(late.content.body == .text("n3"))
         bobSession = late.session
         // Replaying a delivered message fails: its key is gone.
         #expect(throws: DecryptionError.self) {
-            try env.cipher.decrypt(envelopes[3], from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(envelopes[3], from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
         #expect(throws: DecryptionError.self) {
-            try env.cipher.decrypt(envelopes[4], from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(envelopes[4], from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
     }
 
@@ -158,9 +182,9 @@ struct SessionTests {
         let bob = try env.makeUser("bob")
         var (aliceSession, bobSession) = try establish(alice: alice, bob: bob)
         let envelope = try env.cipher.encrypt(text("once"), in: &aliceSession)
-        bobSession = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys).session
+        bobSession = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys).session
         #expect(throws: DecryptionError.duplicateMessage(messageNumber: envelope.header.messageNumber)) {
-            try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
     }
 
@@ -170,7 +194,7 @@ struct SessionTests {
         let bob = try env.makeUser("bob")
         var (aliceSession, bobSession) = try establish(alice: alice, bob: bob)
         let reply = try env.cipher.encrypt(text("turn"), in: &bobSession)
-        aliceSession = try env.cipher.decrypt(reply, from: bob.name, existing: aliceSession, localIdentity: alice.identity, keys: alice.keys).session
+        aliceSession = try env.cipher.decrypt(reply, from: bob.name, existing: aliceSession, localUsername: alice.name, localIdentity: alice.identity, keys: alice.keys).session
         let envelope = try env.cipher.encrypt(text("genuine"), in: &aliceSession)
         let before = bobSession.serialized()
 
@@ -186,7 +210,7 @@ struct SessionTests {
         ]
         for forgery in forgeries {
             #expect(throws: DecryptionError.authenticationFailed) {
-                try env.cipher.decrypt(forgery, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+                try env.cipher.decrypt(forgery, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
             }
             // The cipher works on a copy of the session, so the roll-back that matters is the
             // ratchet's own: call the mutating ratchet directly and compare it after the throw.
@@ -201,19 +225,23 @@ struct SessionTests {
         var wrongAD = try Session(deserializing: bobSession.serialized())
         wrongAD = try swapAssociatedData(of: wrongAD)
         #expect(throws: DecryptionError.authenticationFailed) {
-            try env.cipher.decrypt(envelope, from: alice.name, existing: wrongAD, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(envelope, from: alice.name, existing: wrongAD, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
         // The genuine message still decrypts afterwards.
-        let inbound = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+        let inbound = try env.cipher.decrypt(envelope, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         #expect(inbound.content.body == .text("genuine"))
     }
 
     /// A copy of `session` whose associated data has one bit flipped, via its serialised form.
     func swapAssociatedData(of session: Session) throws -> Session {
         var bytes = session.serialized().unsafeExportBytes()
-        let ad = session.localIdentityKey.bytes
-        // The associated data IK_A || IK_B appears once in the ratchet encoding, after a u32 length 64.
-        guard let index = (0..<(bytes.count - 68)).first(where: { bytes[$0..<$0 + 4] == [0, 0, 0, 64] && Array(bytes[$0 + 4 + 32..<$0 + 4 + 64]) == ad }) else {
+        // The associated data IK_A || IK_B || len || name_A || len || name_B appears once in the
+        // ratchet encoding, after its u32 length (here the responder's: IK_A is the peer's key).
+        let keys = session.peerIdentityKey.bytes + session.localIdentityKey.bytes
+        guard let index = (0..<(bytes.count - 68)).first(where: { start in
+            let length = bytes[start..<start + 4].reduce(0) { $0 << 8 | Int($1) }
+            return length > 64 && length <= 200 && Array(bytes[start + 4..<start + 4 + 64]) == keys
+        }) else {
             throw StoreError.notFound("associated data")
         }
         bytes[index + 4] ^= 0x01
@@ -233,7 +261,7 @@ struct SessionTests {
         let before = bobSession.serialized()
         // Bob has received message 0, so reaching number 1002 would skip 1001 keys.
         #expect(throws: DecryptionError.tooManySkippedMessages(requested: ConversationLimits.maxSkip + 1, limit: ConversationLimits.maxSkip)) {
-            try env.cipher.decrypt(far, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(far, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
         // The same through the mutating ratchet itself, which must roll back on the throw.
         var ratchet = bobSession.ratchet
@@ -254,10 +282,10 @@ struct SessionTests {
         #expect(ratchet.skippedMessageKeyCount == 0)
         #expect(bobSession.serialized() == before)
         // Exactly MAX_SKIP skipped keys is allowed.
-        bobSession = try env.cipher.decrypt(genuine, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys).session
+        bobSession = try env.cipher.decrypt(genuine, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys).session
         for _ in 0..<Int(ConversationLimits.maxSkip) { _ = try env.cipher.encrypt(text("lost"), in: &aliceSession) }
         let last = try env.cipher.encrypt(text("after 1000 lost"), in: &aliceSession)
-        bobSession = try env.cipher.decrypt(last, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys).session
+        bobSession = try env.cipher.decrypt(last, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys).session
         #expect(bobSession.ratchet.skippedMessageKeyCount == Int(ConversationLimits.maxSkip))
     }
 
@@ -274,15 +302,15 @@ struct SessionTests {
                 if round == 0 && index == 0 { firstLost = envelope }
             }
             let arriving = try env.cipher.encrypt(text("arrives \(round)"), in: &aliceSession)
-            bobSession = try env.cipher.decrypt(arriving, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys).session
+            bobSession = try env.cipher.decrypt(arriving, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys).session
             let reply = try env.cipher.encrypt(text("reply"), in: &bobSession)
-            aliceSession = try env.cipher.decrypt(reply, from: bob.name, existing: aliceSession, localIdentity: alice.identity, keys: alice.keys).session
+            aliceSession = try env.cipher.decrypt(reply, from: bob.name, existing: aliceSession, localUsername: alice.name, localIdentity: alice.identity, keys: alice.keys).session
         }
         #expect(bobSession.ratchet.skippedMessageKeyCount == ConversationLimits.maxSkippedMessageKeys)
         // The oldest skipped key was evicted: that message can no longer be read.
         let evicted = try #require(firstLost)
         #expect(throws: DecryptionError.self) {
-            try env.cipher.decrypt(evicted, from: alice.name, existing: bobSession, localIdentity: bob.identity, keys: bob.keys)
+            try env.cipher.decrypt(evicted, from: alice.name, existing: bobSession, localUsername: bob.name, localIdentity: bob.identity, keys: bob.keys)
         }
     }
 
@@ -325,7 +353,7 @@ struct SessionTests {
         var (_, bobSession) = try establish(alice: alice, bob: bob)
         let reply = try env.cipher.encrypt(text("hi"), in: &bobSession)
         #expect(throws: DecryptionError.noSession) {
-            try env.cipher.decrypt(reply, from: bob.name, existing: nil, localIdentity: alice.identity, keys: alice.keys)
+            try env.cipher.decrypt(reply, from: bob.name, existing: nil, localUsername: alice.name, localIdentity: alice.identity, keys: alice.keys)
         }
     }
 }

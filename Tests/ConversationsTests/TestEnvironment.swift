@@ -121,7 +121,8 @@ extension SessionCipher {
     /// The one-session call most tests here make: decrypts within a record holding only
     /// `existing` (if any), reading the responder's prekeys from `keys` as the client does.
     func decrypt(
-        _ envelope: CiphertextEnvelope, from sender: Username, existing: Session?, localIdentity: Ed25519KeyPair, keys: any LocalKeyStore
+        _ envelope: CiphertextEnvelope, from sender: Username, existing: Session?, localUsername: Username, localIdentity: Ed25519KeyPair,
+        keys: any LocalKeyStore
     ) throws -> Inbound {
         var prekeys: ResponderPrekeys?
         if let prelude = envelope.prelude {
@@ -129,6 +130,8 @@ extension SessionCipher {
                 signedPrekeys: try keys.signedPrekeyPairs(),
                 oneTimePrekey: try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try keys.oneTimePrekeyPair(id: id) })
         }
-        return try decrypt(envelope, from: sender, record: existing.map { SessionRecord(peer: sender, current: $0) }, localIdentity: localIdentity, prekeys: prekeys)
+        return try decrypt(
+            envelope, from: sender, record: existing.map { SessionRecord(peer: sender, current: $0) }, localUsername: localUsername,
+            localIdentity: localIdentity, prekeys: prekeys)
     }
 }

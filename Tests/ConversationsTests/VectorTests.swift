@@ -9,11 +9,12 @@ import Testing
 struct VectorTests {
     struct X3DHCase: Decodable, Sendable {
         let aliceIdentitySeed, bobIdentitySeed: String
+        let aliceUsername, bobUsername: String
         let bobSpkId: UInt32
         let bobSpkSecret: String
         let bobOtpkId: UInt32?
         let bobOtpkSecret: String?
-        let aliceEphemeralSecret, spkSignature, sharedSecret, associatedData: String
+        let aliceEphemeralSecret, spkSignature, aliceIdentitySignature, bobIdentitySignature, sharedSecret, associatedData: String
     }
 
     struct RatchetCase: Decodable, Sendable {
@@ -28,7 +29,7 @@ struct VectorTests {
         let aliceUsername, aliceIdentityPublic, bobUsername, bobIdentityPublic, safetyNumber: String
     }
 
-    @Test("X3DH: signatures, shared secrets and associated data match, from both sides")
+    @Test("X3DH: signatures, identity bindings, shared secrets and associated data (with both usernames) match, from both sides")
     func x3dh() throws {
         let env = TestEnvironment()
         let crypto = env.crypto
@@ -42,8 +43,17 @@ struct VectorTests {
             let otpk = try vector.bobOtpkSecret.map { try crypto.x25519KeyPair(secretKey: X25519SecretKey(SecretBytes(copying: hex($0)))) }
             let ephemeral = try crypto.x25519KeyPair(secretKey: X25519SecretKey(SecretBytes(copying: hex(vector.aliceEphemeralSecret))))
 
+            let aliceName = try Username(vector.aliceUsername)
+            let bobName = try Username(vector.bobUsername)
+
             let signature = try crypto.sign(SignedPrekey.signedMessage(id: vector.bobSpkId, publicKey: spk.publicKey), with: bob.secretKey)
             #expect(signature.bytes == hex(vector.spkSignature))
+            let aliceBinding = try IdentityBinding.sign(username: aliceName, with: alice, crypto: crypto)
+            let bobBinding = try IdentityBinding.sign(username: bobName, with: bob, crypto: crypto)
+            #expect(aliceBinding.bytes == hex(vector.aliceIdentitySignature))
+            #expect(bobBinding.bytes == hex(vector.bobIdentitySignature))
+            #expect(IdentityBinding.isValid(bobBinding, identityKey: bob.publicKey, username: bobName, crypto: crypto))
+            #expect(!IdentityBinding.isValid(bobBinding, identityKey: bob.publicKey, username: aliceName, crypto: crypto))
 
             let bundle = UnverifiedPrekeyBundle(
                 identityKey: bob.publicKey,
@@ -51,8 +61,10 @@ struct VectorTests {
                 oneTimePrekey: otpk.map { OneTimePrekey(id: vector.bobOtpkId ?? 0, publicKey: $0.publicKey) })
             let verified = try PrekeyBundleVerifier(crypto: crypto).verify(bundle)
             let x3dh = X3DH(crypto: crypto)
-            let initiated = try x3dh.initiate(localIdentity: alice, ephemeral: ephemeral, bundle: verified)
-            let responded = try x3dh.respond(localIdentity: bob, signedPrekey: spk, oneTimePrekey: otpk, remoteIdentity: alice.publicKey, remoteEphemeral: ephemeral.publicKey)
+            let initiated = try x3dh.initiate(localUsername: aliceName, localIdentity: alice, ephemeral: ephemeral, peer: bobName, bundle: verified)
+            let responded = try x3dh.respond(
+                localUsername: bobName, localIdentity: bob, signedPrekey: spk, oneTimePrekey: otpk,
+                remoteUsername: aliceName, remoteIdentity: alice.publicKey, remoteEphemeral: ephemeral.publicKey)
             #expect(initiated.sharedSecret.unsafeExportBytes() == hex(vector.sharedSecret))
             #expect(responded.sharedSecret.unsafeExportBytes() == hex(vector.sharedSecret))
             #expect(initiated.associatedData == hex(vector.associatedData))

@@ -41,6 +41,9 @@ struct ClientMigrationTests {
         #expect(texts == ["hello bob, from the v1 client", "hello alice, v1 reply", "second from alice"])
         let record = try #require(try store.sessions.record(with: bob))
         #expect(record.current != nil)
+        // Made by the previous build: its AD is the two identity keys alone, and it keeps it (the
+        // usernames go only into sessions started from now on).
+        #expect(record.current?.ratchet.associatedData.count == 64)
         #expect(record.previous.isEmpty)
         #expect(try store.contacts.contact(named: bob)?.status == .accepted)
         #expect(try store.identityIsPresent())
@@ -88,7 +91,13 @@ struct ClientMigrationTests {
             return envelope
         }
         func receive(_ envelope: CiphertextEnvelope, at store: SQLiteClientStore, from sender: Username, identity: Ed25519KeyPair) throws -> MessageContent.Body {
-            let inbound = try cipher.decrypt(envelope, from: sender, record: try store.sessions.record(with: sender), localIdentity: identity, prekeys: nil)
+            // The sessions were made by the previous build with AD = IK_A || IK_B: they keep that
+            // AD inside their ratchet state, so the usernames now in a new session's AD change
+            // nothing for them (the recipient's name is not used for an existing session).
+            let recipient = sender == alice ? bob : alice
+            let inbound = try cipher.decrypt(
+                envelope, from: sender, record: try store.sessions.record(with: sender), localUsername: recipient,
+                localIdentity: identity, prekeys: nil)
             try store.sessions.saveRecord(inbound.record)
             #expect(inbound.startedNewSession == false)
             return inbound.content.body

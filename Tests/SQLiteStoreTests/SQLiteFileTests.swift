@@ -77,6 +77,65 @@ struct SQLiteFileTests {
         #expect(try SQLiteServerStore(path: path).schemaVersion() == SQLiteServerStore.latestSchemaVersion)
     }
 
+    /// Schema 1 let two accounts share an identity key (the unknown key-share of issue 10).
+    /// Migrating to schema 2 keeps the earliest registration of each key (a key is public only
+    /// once its account published it, so later ones copied it), removes the copies with their
+    /// prekeys, mail and blocks, and from then on refuses a second account with the same key.
+    @Test func schemaTwoKeepsTheFirstAccountOfEachIdentityKeyAndRefusesCopies() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        let shared = RawSQLite.literal([UInt8](repeating: 0xAA, count: 32))
+        let own = RawSQLite.literal([UInt8](repeating: 0xBB, count: 32))
+        let spk = RawSQLite.literal([UInt8](repeating: 2, count: 32))
+        let signature = RawSQLite.literal([UInt8](repeating: 3, count: 64))
+        // Schema 1 exactly as the previous build created it, with mallory's copy of alice's key.
+        try RawSQLite.execute(
+            """
+            PRAGMA application_id = \(0x5052_4C53);
+            CREATE TABLE accounts (username TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL, identity_key BLOB NOT NULL,
+                created_at INTEGER NOT NULL, failed_login_count INTEGER NOT NULL DEFAULT 0, locked_until INTEGER) STRICT;
+            CREATE TABLE signed_prekeys (username TEXT PRIMARY KEY NOT NULL, id INTEGER NOT NULL, public_key BLOB NOT NULL,
+                signature BLOB NOT NULL) STRICT;
+            CREATE TABLE one_time_prekeys (username TEXT NOT NULL, id INTEGER NOT NULL, public_key BLOB NOT NULL,
+                PRIMARY KEY (username, id)) STRICT, WITHOUT ROWID;
+            CREATE TABLE mailbox (id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, sender TEXT NOT NULL,
+                accepted_at INTEGER NOT NULL, size INTEGER NOT NULL, payload BLOB NOT NULL) STRICT;
+            CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id, size);
+            CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked)) STRICT, WITHOUT ROWID;
+            CREATE INDEX blocks_by_blocked ON blocks (blocked);
+            INSERT INTO accounts (username, password_hash, identity_key, created_at) VALUES
+                ('alice', 'h', \(shared), 1000), ('mallory', 'h', \(shared), 2000), ('bob', 'h', \(own), 1500);
+            INSERT INTO signed_prekeys VALUES ('alice', 1, \(spk), \(signature)), ('mallory', 1, \(spk), \(signature));
+            INSERT INTO one_time_prekeys VALUES ('mallory', 1, \(spk)), ('alice', 1, \(spk));
+            INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES ('mallory', 'bob', 1, 1, x'01'), ('alice', 'bob', 1, 1, x'02');
+            INSERT INTO blocks VALUES ('mallory', 'bob'), ('bob', 'mallory');
+            PRAGMA user_version = 1;
+            """, onDatabaseAt: path)
+
+        let store = try SQLiteServerStore(path: path)
+        defer { store.close() }
+        #expect(try store.schemaVersion() == 2)
+        let mallory = try Username("mallory")
+        #expect(try store.accounts.find(mallory) == nil)
+        #expect(try store.prekeys.oneTimePrekeyCount(for: mallory) == 0)
+        #expect(try store.prekeys.takePrekeys(for: mallory) == nil)
+        #expect(try store.mailbox.usage(for: mallory).count == 0)
+        #expect(try !store.blocks.isBlocked(sender: mallory, by: bob))
+        #expect(try !store.blocks.isBlocked(sender: bob, by: mallory))
+        let kept = try #require(try store.accounts.find(alice))
+        #expect(kept.identityKey.bytes == [UInt8](repeating: 0xAA, count: 32))
+        #expect(kept.identitySignature == nil)
+        #expect(try store.accounts.find(bob) != nil)
+        #expect(try store.prekeys.oneTimePrekeyCount(for: alice) == 1)
+        #expect(try store.mailbox.usage(for: alice).count == 1)
+        #expect(try store.accounts.username(withIdentityKey: kept.identityKey) == alice)
+        let copy = AccountRecord(
+            username: try Username("mallory2"), passwordHash: "h", identityKey: kept.identityKey,
+            identitySignature: try Ed25519Signature(bytes: [UInt8](repeating: 4, count: 64)), createdAt: Timestamp(millisecondsSinceEpoch: 3000))
+        let error = #expect(throws: StoreError.self) { try store.accounts.create(copy) }
+        if case .alreadyExists = error {} else { Issue.record("expected alreadyExists, got \(String(describing: error))") }
+    }
+
     @Test func anEmptyExistingFileGetsTheLatestSchemaVersion() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("server.sqlite")

@@ -125,6 +125,36 @@ struct RobustnessTests {
         }
     }
 
+    @Test("the previous build's register (tag 1, no identity binding) is answered unsupported-version and stores nothing")
+    func previousBuildsRegisterIsUnsupported() async throws {
+        let environment = self.environment
+        let account = try environment.account("oldclient")
+        try await environment.withInProcessServer(channelLimits: Self.limits) { server async throws in
+            try await environment.clientTransport().withConnection(host: "127.0.0.1", port: server.port, expectedServerKey: server.serverKey) { connection, inbound in
+                var frames = inbound.makeAsyncIterator()
+                // Today's register (tag 13) with the tag and the identity signature taken out is
+                // exactly what the previous build sent.
+                let current = WireCodec.encode(.request(Request(id: 4, body: account.register)))
+                let keyEnd = 7 + (4 + 9) + (4 + 28) + 32
+                let old = Array(current.prefix(6)) + [1] + Array(current[7..<keyEnd]) + Array(current[(keyEnd + 64)...])
+                try await connection.send(old)
+                let answer = try WireCodec.decode(try #require(try await frames.next()))
+                guard case .response(let response) = answer, response.requestID == 4, errorCode(response.body) == .unsupportedVersion else {
+                    Issue.record("expected unsupported-version for request 4, got \(answer)")
+                    return
+                }
+                // Not registered: a current register of the same name still works.
+                try await connection.send(WireCodec.encode(.request(Request(id: 5, body: account.register))))
+                let registered = try WireCodec.decode(try #require(try await frames.next()))
+                guard case .response(let second) = registered else {
+                    Issue.record("expected a response, got \(registered)")
+                    return
+                }
+                #expect(second == Response(requestID: 5, body: .loggedIn(pending: 0)))
+            }
+        }
+    }
+
     private static func expectPong(_ session: WireSession, _ what: String) async throws {
         let answer = try await withDeadline(.seconds(5), what) { try await session.call(.ping) }
         #expect(answer == .pong, "\(what)")

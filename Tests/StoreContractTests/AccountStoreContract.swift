@@ -13,12 +13,53 @@ public enum AccountStoreContract {
             let plain = try record("alice")
             let locked = AccountRecord(
                 username: try user("bob"), passwordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
-                identityKey: try identityKey(2), createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_123),
+                identityKey: try identityKey(2), identitySignature: nil, createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_123),
                 failedLoginCount: 7, lockedUntil: Timestamp(millisecondsSinceEpoch: 1_700_000_064_999))
             try store.create(plain)
             try store.create(locked)
             #expect(try store.find(user("alice")) == plain)
             #expect(try store.find(user("bob")) == locked)
+        },
+        ContractCheck("an identity key another account has is refused, whatever the name") { make in
+            let store = try make()
+            let alice = try record("alice")
+            try store.create(alice)
+            let copy = AccountRecord(
+                username: try user("mallory"), passwordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+                identityKey: alice.identityKey, identitySignature: try signature(0x33),
+                createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_500))
+            let error = #expect(throws: StoreError.self) { try store.create(copy) }
+            #expect(error?.isAlreadyExists == true)
+            #expect(try store.find(user("mallory")) == nil)
+            #expect(try store.username(withIdentityKey: alice.identityKey) == (try user("alice")))
+            #expect(try store.username(withIdentityKey: identityKey(250)) == nil)
+        },
+        ContractCheck("of concurrent creations with one identity key exactly one wins") { make in
+            let store = try make()
+            let key = try identityKey(77)
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        do {
+                            try store.create(record("user\(index)", identityKey: key))
+                            return true
+                        } catch StoreError.alreadyExists {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+        },
+        ContractCheck("a deleted account's identity key is free again") { make in
+            let store = try make()
+            let alice = try record("alice")
+            try store.create(alice)
+            #expect(try store.delete(user("alice")))
+            #expect(try store.username(withIdentityKey: alice.identityKey) == nil)
+            try store.create(record("alicia", identityKey: alice.identityKey))
+            #expect(try store.username(withIdentityKey: alice.identityKey) == (try user("alicia")))
         },
         ContractCheck("an unknown account is not found") { make in
             let store = try make()
@@ -114,9 +155,16 @@ public enum AccountStoreContract {
         },
     ]
 
-    static func record(_ name: String, hash: String = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA") throws -> AccountRecord {
-        AccountRecord(
-            username: try user(name), passwordHash: hash, identityKey: try identityKey(1),
-            createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+    /// An account whose identity key is fixed per name (one key may belong to one account only)
+    /// and whose identity signature is stored as given (stores do not verify it).
+    static func record(_ name: String, hash: String = "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", identityKey key: Ed25519PublicKey? = nil) throws -> AccountRecord {
+        let seed = name.utf8.reduce(UInt8(1)) { $0 &* 31 &+ $1 }
+        return AccountRecord(
+            username: try user(name), passwordHash: hash, identityKey: try key ?? identityKey(seed),
+            identitySignature: try signature(seed), createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+    }
+
+    static func signature(_ fill: UInt8) throws -> Ed25519Signature {
+        try Ed25519Signature(bytes: [UInt8](repeating: fill, count: 64))
     }
 }

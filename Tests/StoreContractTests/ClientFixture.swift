@@ -48,6 +48,8 @@ public struct ClientFixture: Sendable {
         public let delayed: [CiphertextEnvelope]
         /// Bob's identity, for decrypting `delayed`.
         public let responderIdentity: Ed25519KeyPair
+        /// Bob's username.
+        public let responderName: Username
     }
 
     /// Runs X3DH and the Double Ratchet between `initiator` and `responder` (see ``Conversation``).
@@ -60,18 +62,23 @@ public struct ClientFixture: Sendable {
         let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(UnverifiedPrekeyBundle(
             identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey))
         let cipher = SessionCipher(crypto: crypto, random: random)
-        var aliceSession = try cipher.startSession(with: bundle, peer: responder, localIdentity: aliceIdentity)
+        var aliceSession = try cipher.startSession(with: bundle, peer: responder, localUsername: initiator, localIdentity: aliceIdentity)
         let envelopes = try (0..<3).map { index in
             try cipher.encrypt(text("message \(index)", at: Int64(index)), in: &aliceSession)
         }
-        let inbound = try cipher.decrypt(envelopes[2], from: initiator, record: nil, localIdentity: bobIdentity, prekeys: bobKeys)
-        return Conversation(initiator: aliceSession, responder: inbound.session, delayed: Array(envelopes[0..<2]), responderIdentity: bobIdentity)
+        let inbound = try cipher.decrypt(
+            envelopes[2], from: initiator, record: nil, localUsername: responder, localIdentity: bobIdentity, prekeys: bobKeys)
+        return Conversation(
+            initiator: aliceSession, responder: inbound.session, delayed: Array(envelopes[0..<2]), responderIdentity: bobIdentity,
+            responderName: responder)
     }
 
     /// Decrypts `envelope` within `record` (one of whose sessions must read it: no prekeys are given).
-    public func decrypt(_ envelope: CiphertextEnvelope, in record: SessionRecord, from sender: Username, identity: Ed25519KeyPair) throws -> MessageContent {
+    public func decrypt(
+        _ envelope: CiphertextEnvelope, in record: SessionRecord, from sender: Username, to recipient: Username, identity: Ed25519KeyPair
+    ) throws -> MessageContent {
         try SessionCipher(crypto: crypto, random: random)
-            .decrypt(envelope, from: sender, record: record, localIdentity: identity, prekeys: nil).content
+            .decrypt(envelope, from: sender, record: record, localUsername: recipient, localIdentity: identity, prekeys: nil).content
     }
 
     private func text(_ body: String, at milliseconds: Int64) -> MessageContent {

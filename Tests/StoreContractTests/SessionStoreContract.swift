@@ -46,7 +46,7 @@ public enum SessionStoreContract {
             // The session that can read the delayed messages is archived behind a newer one.
             try store.saveRecord(SessionRecord(peer: alice, current: later, previous: [conversation.responder]))
             let loaded = try #require(try store.record(with: alice))
-            let content = try fixture.decrypt(conversation.delayed[0], in: loaded, from: alice, identity: conversation.responderIdentity)
+            let content = try fixture.decrypt(conversation.delayed[0], in: loaded, from: alice, to: conversation.responderName, identity: conversation.responderIdentity)
             #expect(content.body == .text("message 0"))
         },
         ContractCheck("saving again replaces the peer's record; other peers are untouched") { make in

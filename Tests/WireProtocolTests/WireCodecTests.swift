@@ -11,14 +11,17 @@ struct WireCodecTests {
     static let spk = SignedPrekey(id: 7, publicKey: x, signature: signature)
     static let otpks = [OneTimePrekey(id: 1, publicKey: x), OneTimePrekey(id: 2, publicKey: x)]
     static let alice = fixture { try Username("alice") }
+    static let binding = fixture { try Ed25519Signature(bytes: [UInt8](repeating: 4, count: 64)) }
 
     static var requests: [Request.Body] {
         [
-            .register(username: alice, password: SecretBytes(copying: Array("hunter22!".utf8)), identityKey: identity, signedPrekey: spk, oneTimePrekeys: otpks),
+            .register(
+                username: alice, password: SecretBytes(copying: Array("hunter22!".utf8)), identityKey: identity, identitySignature: binding,
+                signedPrekey: spk, oneTimePrekeys: otpks),
             .login(username: alice, password: SecretBytes(copying: Array("pässword".utf8))),
             .logout, .deleteAccount(password: SecretBytes(copying: [1, 2, 3])),
             .publishPrekeys(signedPrekey: spk, oneTimePrekeys: []), .publishPrekeys(signedPrekey: nil, oneTimePrekeys: otpks),
-            .fetchBundle(username: alice), .prekeyCount, .send(recipient: alice, recipientIdentity: identity, envelope: [9, 9, 9]),
+            .fetchBundle(username: alice), .identity(username: alice), .prekeyCount, .send(recipient: alice, recipientIdentity: identity, envelope: [9, 9, 9]),
             .acknowledge(ids: [1, UInt64.max]), .block(username: alice), .unblock(username: alice), .ping,
         ]
     }
@@ -27,6 +30,9 @@ struct WireCodecTests {
         .ok, .loggedIn(pending: 12),
         .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: spk, oneTimePrekey: otpks[0])),
         .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: spk, oneTimePrekey: nil)),
+        .bundle(UnverifiedPrekeyBundle(identityKey: identity, identitySignature: binding, signedPrekey: spk, oneTimePrekey: otpks[1])),
+        .identity(PublishedIdentity(identityKey: identity, signature: binding)),
+        .identity(PublishedIdentity(identityKey: identity, signature: nil)),
         .prekeyCount(99), .accepted(envelopeID: 42, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)), .pong,
         .error(WireError(.throttled, "try again in 2 s")),
     ]
@@ -77,6 +83,24 @@ struct WireCodecTests {
             }
             #expect(WireCodec.requestID(ofUndecodable: Array(bytes.prefix(7))) == 0xabcdef)
         }
+    }
+
+    @Test("the register and bundle forms without an identity binding are retired, and a retired register is recognised")
+    func retiredForms() throws {
+        let register = WireCodec.encode(.request(Request(id: 5, body: Self.requests[0])))
+        #expect(register[6] == 13, "register is request tag 13")
+        #expect(!WireCodec.isRetiredRequest(register))
+        // A previous client's register: tag 1, no identity signature.
+        var old = Array(register.prefix(6)) + [1]
+        old += Array(register[7...]).prefix(4 + 5 + 4 + 9 + 32) + Array(register[(7 + 54 + 64)...])
+        #expect(throws: DecodingError.self) { try WireCodec.decode(old) }
+        #expect(WireCodec.isRetiredRequest(old))
+        #expect(WireCodec.requestID(ofUndecodable: old) == 5)
+        #expect(!WireCodec.isRetiredRequest(WireCodec.encode(.request(Request(id: 5, body: .ping)))))
+        // A bundle response with tag 3 (no binding) is no longer read.
+        var bundle = WireCodec.encode(.response(Response(requestID: 1, body: Self.responses[2])))
+        bundle[6] = 3
+        #expect(throws: DecodingError.self) { try WireCodec.decode(bundle) }
     }
 
     @Test("hostile counts and lengths are refused before allocation")

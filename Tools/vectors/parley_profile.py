@@ -19,6 +19,7 @@ from nacl.exceptions import BadSignatureError, CryptoError
 # --- Profile constants -------------------------------------------------------
 
 SPK_SIGNATURE_CONTEXT = b"Parley SPK v1"
+IDENTITY_SIGNATURE_CONTEXT = b"Parley identity v1"
 X3DH_INFO = b"Parley X3DH v1"
 RATCHET_INFO = b"Parley Ratchet v1"
 MESSAGE_INFO = b"Parley Message v1"
@@ -103,6 +104,30 @@ def verify_spk(identity_public: bytes, spk_id: int, spk_public: bytes, signature
         return False
 
 
+# --- Identity binding ---------------------------------------------------------
+
+def length_prefixed(data: bytes) -> bytes:
+    # u32 big-endian length, as every Parley string.
+    return struct.pack(">I", len(data)) + data
+
+
+def identity_signed_message(username: str) -> bytes:
+    # Binds the identity key to one account name (X3DH spec section 4.8).
+    return IDENTITY_SIGNATURE_CONTEXT + length_prefixed(username.encode("utf-8"))
+
+
+def sign_identity(identity_secret64: bytes, username: str) -> bytes:
+    return nb.crypto_sign(identity_signed_message(username), identity_secret64)[:64]
+
+
+def verify_identity(identity_public: bytes, username: str, signature: bytes) -> bool:
+    try:
+        nb.crypto_sign_open(signature + identity_signed_message(username), identity_public)
+        return True
+    except (BadSignatureError, CryptoError, ValueError):
+        return False
+
+
 # --- X3DH --------------------------------------------------------------------
 
 def x3dh_kdf(dh_outputs) -> bytes:
@@ -137,9 +162,14 @@ def x3dh_responder(bob_identity_secret64, bob_spk_secret, alice_identity_public,
     return x3dh_kdf(outputs)
 
 
-def associated_data(alice_identity_public: bytes, bob_identity_public: bytes) -> bytes:
-    # Initiator first: both sides must agree on the order.
-    return alice_identity_public + bob_identity_public
+def associated_data(alice_identity_public: bytes, bob_identity_public: bytes,
+                    alice_username: str, bob_username: str) -> bytes:
+    # Initiator first: both sides must agree on the order. The usernames (length-prefixed)
+    # bind each identity key to the account it speaks for, so a message relayed under another
+    # name fails to decrypt (unknown key-share, X3DH spec section 4.8).
+    return (alice_identity_public + bob_identity_public
+            + length_prefixed(alice_username.encode("utf-8"))
+            + length_prefixed(bob_username.encode("utf-8")))
 
 
 # --- Double Ratchet primitives ----------------------------------------------

@@ -67,12 +67,12 @@ struct BenchPair: Sendable {
         let recipient = try BenchUser(name: "\(prefix)r\(index)", crypto: crypto, random: random)
         let cipher = SessionCipher(crypto: crypto, random: random)
         let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(recipient.bundle)
-        var session = try cipher.startSession(with: bundle, peer: recipient.name, localIdentity: sender.identity)
+        var session = try cipher.startSession(with: bundle, peer: recipient.name, localUsername: sender.name, localIdentity: sender.identity)
         let now = SystemWallClock().now()
         let hello = try cipher.encrypt(content("hello", now: now, random: random), in: &session)
-        var answering = try cipher.decrypt(hello, from: sender.name, existing: nil, localIdentity: recipient.identity, keys: recipient.keys).session
+        var answering = try cipher.decrypt(hello, from: sender.name, existing: nil, localUsername: recipient.name, localIdentity: recipient.identity, keys: recipient.keys).session
         let reply = try cipher.encrypt(content("hi", now: now, random: random), in: &answering)
-        session = try cipher.decrypt(reply, from: recipient.name, existing: session, localIdentity: sender.identity, keys: sender.keys).session
+        session = try cipher.decrypt(reply, from: recipient.name, existing: session, localUsername: sender.name, localIdentity: sender.identity, keys: sender.keys).session
         precondition(session.pendingPrelude == nil)
 
         var envelopes: [[UInt8]] = []

@@ -6,12 +6,16 @@ import Primitives
 /// suite (`AccountStoreContract`). Every method is atomic and throws ``StoreError`` only.
 public protocol AccountStore: Sendable {
     /// Stores a new account.
-    /// - Throws: ``StoreError/alreadyExists(_:)`` when the username is taken (the check and the
-    ///   insert are one atomic step, so two concurrent registrations cannot both win).
+    /// - Throws: ``StoreError/alreadyExists(_:)`` when the username is taken or another account
+    ///   has the same identity key (the checks and the insert are one atomic step, so two
+    ///   concurrent registrations cannot both win).
     func create(_ record: AccountRecord) throws(StoreError)
 
     /// The account called `username`, or nil.
     func find(_ username: Username) throws(StoreError) -> AccountRecord?
+
+    /// The name of the account whose identity key is `identityKey`, or nil (at most one has it).
+    func username(withIdentityKey identityKey: Ed25519PublicKey) throws(StoreError) -> Username?
 
     /// Replaces the account's password hash (after a rehash to a new cost, or a password change).
     /// - Throws: ``StoreError/notFound(_:)`` when there is no such account.

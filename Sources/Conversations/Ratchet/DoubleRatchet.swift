@@ -15,8 +15,10 @@ public struct DoubleRatchet: Sendable, Equatable {
     var receivingCount: UInt32 = 0
     var previousSendingCount: UInt32 = 0
     var skipped = SkippedMessageKeys()
-    /// The X3DH associated data, IK_A || IK_B, bound into every message.
-    let associatedData: [UInt8]
+    /// The X3DH associated data, IK_A || IK_B || len(name_A) || name_A || len(name_B) || name_B,
+    /// bound into every message. Kept in the state, so a session made by an earlier build (whose
+    /// AD was IK_A || IK_B) goes on using the AD it was made with.
+    public let associatedData: [UInt8]
 
     /// The initiator's state (Alice): she knows Bob's initial ratchet key (his signed prekey) and
     /// performs the first DH ratchet step at once, so she can send before hearing from him.

@@ -32,8 +32,10 @@ struct IntegrationEnvironment: Sendable {
         let signedID: UInt32 = 1
         let signature = try crypto.sign(SignedPrekey.signedMessage(id: signedID, publicKey: signedKey.publicKey), with: identity.secretKey)
         let oneTime = try (1...5).map { id in OneTimePrekey(id: UInt32(id), publicKey: try keyPair().publicKey) }
+        let username = try Username(name)
         return TestAccount(
-            username: try Username(name), password: password, identityKey: identity.publicKey,
+            username: username, password: password, identityKey: identity.publicKey,
+            identitySignature: try IdentityBinding.sign(username: username, with: identity, crypto: crypto),
             signedPrekey: SignedPrekey(id: signedID, publicKey: signedKey.publicKey, signature: signature),
             oneTimePrekeys: oneTime)
     }
@@ -44,12 +46,14 @@ struct TestAccount: Sendable {
     let username: Username
     let password: String
     let identityKey: Ed25519PublicKey
+    /// The identity key's signature over the username (``IdentityBinding``).
+    let identitySignature: Ed25519Signature
     let signedPrekey: SignedPrekey
     let oneTimePrekeys: [OneTimePrekey]
 
     var register: Request.Body {
         .register(
-            username: username, password: secret(password), identityKey: identityKey,
+            username: username, password: secret(password), identityKey: identityKey, identitySignature: identitySignature,
             signedPrekey: signedPrekey, oneTimePrekeys: oneTimePrekeys)
     }
 
