@@ -71,6 +71,12 @@ extension CiphertextEnvelope {
             let signedPrekeyID = try reader.readUInt32("signed prekey id")
             let hasOneTimePrekey = try reader.readBool("has one-time prekey")
             let oneTimePrekeyID = try reader.readUInt32("one-time prekey id")
+            // The id field is always present; without a one-time prekey it must be zero, as the
+            // encoder writes it, or two byte strings would carry the same envelope (found by the
+            // envelope fuzz target: Fuzz/Crashes/envelope/).
+            guard hasOneTimePrekey || oneTimePrekeyID == 0 else {
+                throw .invalidValue(field: "one-time prekey id", reason: "non-zero without a one-time prekey")
+            }
             do {
                 prelude = PrekeyPrelude(
                     identityKey: try Ed25519PublicKey(bytes: identity),
