@@ -51,7 +51,13 @@ public enum NoiseResponderProperty {
             throw error as! PropertyViolation
         }
         let second: [UInt8]
-        do { second = try state.writeMessage() } catch { throw PropertyViolation("the responder could not answer a readable message 1: \(error)") }
+        do {
+            second = try state.writeMessage()
+        } catch {
+            // Message 1 carries only `e`; a small-order one is caught by the `ee` of message 2.
+            try require(error == .nonContributoryKeyAgreement, "the responder could not answer a readable message 1: \(error)")
+            return try requireAborted(&state, after: error)
+        }
         try require(second.count == 32 + 48 + 16, "message 2 is \(second.count) bytes")
         do {
             _ = try state.readMessage(third)

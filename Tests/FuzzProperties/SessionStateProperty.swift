@@ -51,8 +51,15 @@ public enum SessionStateProperty {
         }
         switch result {
         case .success(let inbound):
-            let genuine = world.genuine.first { $0.envelope == envelope }
+            // The header and ciphertext are authenticated. A prelude is not re-read when its base key
+            // names a session already held (the session's own identity key is what the client uses),
+            // so only its presence is compared here.
+            let genuine = world.genuine.first {
+                $0.envelope.header == envelope.header && $0.envelope.ciphertext == envelope.ciphertext
+                    && ($0.envelope.prelude == nil) == (envelope.prelude == nil)
+            }
             try require(genuine != nil, "a forged envelope decrypted")
+            try require(inbound.session.peerIdentityKey == world.aliceIdentityKey, "decrypted in a session with someone else")
             try require(inbound.content == genuine?.content, "a genuine envelope decrypted to other content")
         case .failure:
             try require(world.bobRecord.serialized() == before, "a failed decryption changed the record")
@@ -81,6 +88,7 @@ struct SessionWorld: Sendable {
     static let shared = SessionWorld()
 
     let alice: Username
+    let aliceIdentityKey: Ed25519PublicKey
     let bobIdentity: Ed25519KeyPair
     let bobPrekeys: SessionCipher.ResponderPrekeys
     let bobRecord: SessionRecord
@@ -130,17 +138,18 @@ struct SessionWorld: Sendable {
             var aliceRecord = aliceInbound.record
             aliceRecord.update(aliceAfter)
             return SessionWorld(
-                alice: alice, bobIdentity: bobIdentity, bobPrekeys: .init(signedPrekeys: [signed], oneTimePrekey: nil), bobRecord: bobRecord,
+                alice: alice, aliceIdentityKey: aliceIdentity.publicKey, bobIdentity: bobIdentity, bobPrekeys: .init(signedPrekeys: [signed], oneTimePrekey: nil), bobRecord: bobRecord,
                 aliceRecord: aliceRecord, firstMessage: first,
                 genuine: [(second, text("are you there?", 2)), (fourth, text("very good", 5)), (third, text("good", 4))])
         }
     }
 
     private init(
-        alice: Username, bobIdentity: Ed25519KeyPair, bobPrekeys: SessionCipher.ResponderPrekeys, bobRecord: SessionRecord,
+        alice: Username, aliceIdentityKey: Ed25519PublicKey, bobIdentity: Ed25519KeyPair, bobPrekeys: SessionCipher.ResponderPrekeys, bobRecord: SessionRecord,
         aliceRecord: SessionRecord, firstMessage: CiphertextEnvelope, genuine: [(envelope: CiphertextEnvelope, content: MessageContent)]
     ) {
         self.alice = alice
+        self.aliceIdentityKey = aliceIdentityKey
         self.bobIdentity = bobIdentity
         self.bobPrekeys = bobPrekeys
         self.bobRecord = bobRecord
