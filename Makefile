@@ -7,7 +7,7 @@ PIP_PACKAGES := pynacl noiseprotocol
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: help deps build test vectors demo server client bench chaos clean
+.PHONY: help deps build test vectors demo server client bench chaos fuzz fuzz-build fuzz-seeds sanitize asan tsan clean
 
 help:
 	@echo "make demo    build and run a real server with two clients (the quick start)"
@@ -17,6 +17,8 @@ help:
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
 	@echo "make bench   build the benchmark suite (release) and run it (~5-10 min; see BENCHMARKS.md)"
 	@echo "make chaos   one long seeded chaos run: make chaos SEED=42 STEPS=20000"
+	@echo "make fuzz    build the libFuzzer targets (Fuzz/) and run each for FUZZ_SECONDS (default 60)"
+	@echo "make sanitize  run the test suite under AddressSanitizer, then ThreadSanitizer (slow)"
 
 # Installs the system libraries and Python test peers, only when something is missing.
 deps:
@@ -71,5 +73,36 @@ chaos: deps
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
 	PARLEY_CHAOS_SEED=$(SEED) PARLEY_CHAOS_STEPS=$(STEPS) swift test --skip-build $(SWIFT_BUILD_FLAGS) --filter ChaosTests
 
+# The libFuzzer targets: their own package in Fuzz/, so `make build`, `make test` never compile
+# them; release build with `--sanitize=fuzzer` (libFuzzer + ASan) in Fuzz/.build-fuzz. Each target
+# runs FUZZ_SECONDS from the seeds in Fuzz/Corpus/<target>/; a failing input lands in
+# Fuzz/Crashes/<target>/, to be committed with its fix (Tests/FuzzReplayTests replays it).
+# FUZZ_TARGETS picks targets, e.g. `make fuzz FUZZ_TARGETS=envelope FUZZ_SECONDS=600`.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= wire-codec envelope session-state noise-responder client-records png-validation
+fuzz-build: deps
+	cd Fuzz && swift build -c release --sanitize=fuzzer --scratch-path .build-fuzz
+fuzz: fuzz-build
+	bash scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Regenerates Fuzz/Corpus/<target>/seed-* from real encodings (FuzzTarget.seeds).
+fuzz-seeds: deps
+	swift build --build-tests $(SWIFT_BUILD_FLAGS)
+	PARLEY_WRITE_FUZZ_SEEDS=1 swift test --skip-build $(SWIFT_BUILD_FLAGS) --filter FuzzReplayTests
+
+# The whole test suite under AddressSanitizer (with LeakSanitizer), then ThreadSanitizer, each in
+# its own build folder. Swift Testing only (`--disable-xctest`): XCTest itself leaks, which LSan
+# reports. Known third-party findings are suppressed narrowly in Tools/sanitizers/ (see there).
+SANITIZE_FILTER ?=
+sanitize: asan tsan
+asan: deps
+	swift build --build-tests --sanitize=address --scratch-path .build-asan $(SWIFT_BUILD_FLAGS)
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tools/sanitizers/lsan.supp:print_suppressions=0 \
+		swift test --skip-build --sanitize=address --scratch-path .build-asan --disable-xctest $(SWIFT_BUILD_FLAGS) $(SANITIZE_FILTER)
+tsan: deps
+	swift build --build-tests --sanitize=thread --scratch-path .build-tsan $(SWIFT_BUILD_FLAGS)
+	TSAN_OPTIONS=suppressions=$(CURDIR)/Tools/sanitizers/tsan.supp \
+		swift test --skip-build --sanitize=thread --scratch-path .build-tsan --disable-xctest $(SWIFT_BUILD_FLAGS) $(SANITIZE_FILTER)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan .build-tsan Fuzz/.build-fuzz

@@ -157,6 +157,16 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Tests/ServerIntegrationTests"),
+        // The fuzz properties (a library, not a test bundle): run by the libFuzzer executables of the
+        // separate Fuzz/ package and, over the committed corpora and crash inputs, by FuzzReplayTests.
+        .target(
+            name: "FuzzProperties",
+            dependencies: [
+                "Primitives", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol", "ClientCore", "SodiumCrypto",
+                "SQLiteStore", "PNGImages",
+            ],
+            path: "Tests/FuzzProperties"),
+        .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"], path: "Tests/FuzzReplayTests"),
         // Drives the line editor through a pseudo-terminal (openpty lives in libutil on older glibc).
         .testTarget(
             name: "TerminalIOTests", dependencies: ["TerminalIO"], path: "Tests/TerminalIOTests",

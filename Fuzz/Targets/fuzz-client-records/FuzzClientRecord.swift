@@ -1,0 +1,8 @@
+import FuzzProperties
+
+/// libFuzzer's entry point (libFuzzer supplies `main`): checks ClientRecordProperty on one input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    ClientRecordProperty.target.fuzz(data, size)
+    return 0
+}
