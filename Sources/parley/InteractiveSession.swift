@@ -288,8 +288,8 @@ final class ChatLoop: Sendable {
             return .logOut
         case "/delete-account":
             guard await confirm(style.red("Delete the account \(user) and all its messages for good? [y/N] ")) else { return nil }
-            guard let typed = await editor.readPassword(prompt: "Password to confirm: ") else { return nil }
-            try await client.deleteAccount(password: SecretBytes(copying: Array(typed.utf8)))
+            guard let typed = await PasswordReader.secret(editor, prompt: "Password to confirm: ") else { return nil }
+            try await client.deleteAccount(password: typed)
             try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
             editor.printAbove("Deleted the account \(user).")
             return .logOut
