@@ -16,6 +16,10 @@ public enum DecodingError: Error, Equatable, Sendable {
 }
 
 /// Appends big-endian integers and length-prefixed fields to a byte array.
+///
+/// The buffer grows by hand: when it must grow, the old buffer is wiped once its bytes are copied,
+/// so an encoding that holds key material (``finishSecret()``) leaves no stale copy in freed
+/// memory however far it outgrows its initial capacity.
 public struct ByteWriter: Sendable {
     public private(set) var bytes: [UInt8]
 
@@ -24,20 +28,37 @@ public struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
-    public mutating func write(_ value: UInt8) { bytes.append(value) }
+    /// Makes room for `extra` more bytes, wiping the buffer it replaces.
+    private mutating func reserve(_ extra: Int) {
+        let needed = bytes.count + extra
+        guard needed > bytes.capacity else { return }
+        var grown = [UInt8]()
+        grown.reserveCapacity(max(needed, bytes.capacity * 2))
+        grown.append(contentsOf: bytes)
+        SecretBytes.wipe(&bytes)
+        bytes = grown
+    }
+
+    public mutating func write(_ value: UInt8) {
+        reserve(1)
+        bytes.append(value)
+    }
 
     public mutating func write(_ value: UInt16) {
+        reserve(2)
         bytes.append(UInt8(truncatingIfNeeded: value >> 8))
         bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     public mutating func write(_ value: UInt32) {
+        reserve(4)
         for shift in stride(from: 24, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
         }
     }
 
     public mutating func write(_ value: UInt64) {
+        reserve(8)
         for shift in stride(from: 56, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
@@ -48,11 +69,20 @@ public struct ByteWriter: Sendable {
     public mutating func write(_ value: Bool) { write(value ? UInt8(1) : UInt8(0)) }
 
     /// Raw bytes with no prefix (for fixed-length fields).
-    public mutating func writeRaw(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
+    public mutating func writeRaw(_ data: some Sequence<UInt8>) {
+        let appended: Void? = data.withContiguousStorageIfAvailable { contiguous in
+            reserve(contiguous.count)
+            bytes.append(contentsOf: contiguous)
+        }
+        if appended == nil {
+            for byte in data { write(byte) }
+        }
+    }
 
     /// Bytes prefixed by a u32 length.
     public mutating func writeVariable(_ data: [UInt8]) {
         write(UInt32(data.count))
+        reserve(data.count)
         bytes.append(contentsOf: data)
     }
 
@@ -61,15 +91,13 @@ public struct ByteWriter: Sendable {
 
     /// Appends the contents of a secret without an intermediate array.
     public mutating func writeSecret(_ secret: SecretBytes) {
+        reserve(secret.count)
         secret.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
 
-    /// Overwrites and empties the buffer.
+    /// Overwrites (with `explicit_bzero`, which the compiler may not elide) and empties the buffer.
     public mutating func wipe() {
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            for index in buffer.indices { buffer[index] = 0 }
-        }
-        bytes.removeAll()
+        SecretBytes.wipe(&bytes)
     }
 }
 

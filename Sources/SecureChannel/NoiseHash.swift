@@ -74,6 +74,6 @@ struct NoiseHash: Sendable {
     /// intermediate HMAC values pass through them; overwriting them before release narrows (but
     /// cannot close) the window in which they sit in freed memory.
     private func wipe(_ bytes: inout [UInt8]) {
-        for index in bytes.indices { bytes[index] = 0 }
+        SecretBytes.wipe(&bytes)  // explicit_bzero: a plain loop of stores may be elided
     }
 }

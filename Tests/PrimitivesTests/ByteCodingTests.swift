@@ -68,6 +68,31 @@ struct ByteCodingTests {
         }
     }
 
+    @Test("a writer that outgrows its capacity many times writes the same bytes")
+    func writerGrowth() {
+        var small = ByteWriter(capacity: 1)
+        var large = ByteWriter(capacity: 4096)
+        for index in 0..<300 {
+            for writer in [0, 1] {
+                func fill(_ w: inout ByteWriter) {
+                    w.write(UInt8(truncatingIfNeeded: index))
+                    w.write(UInt16(truncatingIfNeeded: index))
+                    w.write(UInt32(truncatingIfNeeded: index))
+                    w.write(UInt64(index))
+                    w.writeRaw((0..<index % 7).map { UInt8($0) })
+                    w.writeRaw(stride(from: UInt8(0), to: UInt8(index % 5), by: 1))
+                    w.writeVariable([UInt8](repeating: 0xee, count: index % 11))
+                    w.writeSecret(SecretBytes(copying: [UInt8](repeating: 0x5a, count: index % 13)))
+                }
+                if writer == 0 { fill(&small) } else { fill(&large) }
+            }
+        }
+        #expect(small.bytes == large.bytes)
+        let secret = small.finishSecret()
+        #expect(secret.unsafeExportBytes() == large.bytes)
+        #expect(small.bytes.isEmpty)
+    }
+
     @Test("SecretBytes(copying:) copies contiguous and non-contiguous input alike")
     func secretCopying() {
         let source: [UInt8] = Array(0...200)
