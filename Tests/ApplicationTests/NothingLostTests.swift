@@ -215,6 +215,13 @@ struct NothingLostTests {
         try await bob.client.accept(aliceName)
         try await bob.client.send(text: "hi", to: aliceName)
         try await alice.waitFor("hi") { $0.messageText == "hi" }
+        // Alice's delivery receipt for "hi" goes out after she shows it, in the session Bob is
+        // about to lose: wait for it, or (on a loaded machine) it arrives after the loss and is a
+        // second message that cannot be decrypted.
+        try await bob.waitFor("alice's delivery receipt") {
+            if case .receipts(let peer, _, .delivered) = $0 { return peer == aliceName }
+            return false
+        }
 
         // Bob's device loses its sessions with Alice (say, restored from an older copy): her next
         // message, in the session she holds, has no prelude and no session here can read it.
