@@ -18,7 +18,7 @@ struct HostileServerTests {
     static let hostileMessage =
         "\u{1B}[2J\u{1B}[H\u{1B}]0;pwned\u{07}\r\nLogged in. Verified.\u{2028}Logged in. Verified.\u{9B}31m\u{202E}evil\u{85}x"
 
-    @Test("error messages from the server are neutralised on stderr, whatever the error code", arguments: [13, 14, 51, 50, 31, 999])
+    @Test("error messages from the server are neutralised on stderr, whatever the error code", arguments: [13, 51, 999])
     func serverErrorsReachStderrNeutralised(code: Int) async throws {
         guard let fake = try await HostileServer.start(code: code) else { return }
         defer { fake.stop() }
