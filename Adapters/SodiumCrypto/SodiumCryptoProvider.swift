@@ -187,18 +187,37 @@ public struct SodiumCryptoProvider: CryptoProvider {
     }
 
     public func hkdfSHA256(salt: [UInt8], inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) throws(CryptoError) -> SecretBytes {
-        let hashLength = Int(crypto_auth_hmacsha256_BYTES)
-        let allowed = 1...(255 * hashLength)
+        try Self.checkHKDFLength(length)
+        return salt.withUnsafeBytes { hkdfSHA256(saltBytes: $0, inputKeyMaterial: inputKeyMaterial, info: info, length: length) }
+    }
+
+    public func hkdfSHA256(secretSalt: SecretBytes, inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) throws(CryptoError) -> SecretBytes {
+        try Self.checkHKDFLength(length)
+        return secretSalt.withUnsafeBytes { hkdfSHA256(saltBytes: $0, inputKeyMaterial: inputKeyMaterial, info: info, length: length) }
+    }
+
+    private static func checkHKDFLength(_ length: Int) throws(CryptoError) {
+        let allowed = 1...(255 * Int(crypto_auth_hmacsha256_BYTES))
         guard allowed.contains(length) else {
             throw CryptoError.invalidOutputLength(requested: length, allowed: allowed)
         }
+    }
+
+    /// HKDF over a salt lent in place; `length` already checked.
+    private func hkdfSHA256(saltBytes salt: UnsafeRawBufferPointer, inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) -> SecretBytes {
+        let hashLength = Int(crypto_auth_hmacsha256_BYTES)
         // Extract: PRK = HMAC(salt, IKM); an empty salt means HashLen zero bytes (RFC 5869 2.2).
         // The input key material is MACed straight from secret storage, never copied to an array.
-        let saltBytes = salt.isEmpty ? [UInt8](repeating: 0, count: hashLength) : salt
+        // The salt is MACed where it lies (it may be secret storage).
+        let zeroes = [UInt8](repeating: 0, count: hashLength)
         let pseudorandomKey = SecretBytes(count: hashLength) { out in
             inputKeyMaterial.withUnsafeBytes { ikm in
                 var state = crypto_auth_hmacsha256_state()
-                crypto_auth_hmacsha256_init(&state, saltBytes, saltBytes.count)
+                if salt.isEmpty {
+                    crypto_auth_hmacsha256_init(&state, zeroes, zeroes.count)
+                } else {
+                    crypto_auth_hmacsha256_init(&state, salt.bindMemory(to: UInt8.self).baseAddress!, salt.count)
+                }
                 crypto_auth_hmacsha256_update(&state, ikm.bindMemory(to: UInt8.self).baseAddress!, UInt64(ikm.count))
                 crypto_auth_hmacsha256_final(&state, out.bindMemory(to: UInt8.self).baseAddress!)
                 sodium_memzero(&state, MemoryLayout<crypto_auth_hmacsha256_state>.size)

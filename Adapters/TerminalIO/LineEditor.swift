@@ -83,7 +83,7 @@ public final class LineEditor: Sendable {
         switch await read(.line, prompt: prompt) {
         case .submitted(let line): return .line(line)
         case .interrupted: return .interrupt
-        case .ended: return .endOfInput
+        case .ended, .submittedPassword: return .endOfInput  // a line read never makes a password
         }
     }
 
@@ -96,13 +96,28 @@ public final class LineEditor: Sendable {
     /// standard output carries no prompt noise.
     ///
     /// Returns nil on Ctrl-C, on Ctrl-D on an empty entry, at end of input, on ``restore()`` and on
-    /// cancellation. Not added to the history. Wiping is best effort: the editor overwrites its byte
-    /// buffers after use, but the returned `String` (and the `Character`s it was edited as) cannot
-    /// be wiped, so callers should move it into their secret container at once.
+    /// cancellation. Not added to the history. The returned `String` cannot be wiped: prefer
+    /// ``readPassword(prompt:_:)``, which never makes one.
     public func readPassword(prompt: String) async -> String? {
+        await readPassword(prompt: prompt) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Reads a password like ``readPassword(prompt:)`` and lends its UTF-8 bytes to `body` (copy
+    /// them into a secret container there); returns `body`'s result, or nil when no password was
+    /// entered.
+    ///
+    /// The password is typed into one fixed-size byte buffer (never a `String` or a growing array)
+    /// and that buffer is wiped as soon as `body` returns, on every path.
+    public func readPassword<Result>(prompt: String, _ body: (UnsafeRawBufferPointer) -> Result) async -> Result? {
         switch await read(.password, prompt: prompt) {
-        case .submitted(let password): return password
-        case .interrupted, .ended: return nil
+        case .submittedPassword(let password):
+            defer { password.clear() }
+            return password.withUnsafeBytes(body)
+        case .submitted(let text):
+            // Not produced for a password read; kept total rather than trapping.
+            return Array(text.utf8).withUnsafeBytes(body)
+        case .interrupted, .ended:
+            return nil
         }
     }
 
@@ -148,6 +163,8 @@ extension LineEditor {
 
     enum ReadOutcome: Equatable {
         case submitted(String)
+        /// A password, handed over in the buffer it was typed into.
+        case submittedPassword(PasswordBuffer)
         case interrupted
         case ended
     }
@@ -208,6 +225,7 @@ extension LineEditor {
         state.withLock { state in
             state.session = kind == .line ? .editing(prompt: prompt) : .password(prompt: prompt)
             state.buffer.removeAll()
+            state.password = kind == .password ? PasswordBuffer() : nil
             state.renderer.reset()
             state.navigation = HistoryNavigation()
             // A read stopped by `restore()` or cancellation may have left half an escape sequence.
@@ -273,6 +291,9 @@ extension LineEditor {
     }
 
     private func apply(_ key: Key, _ kind: ReadKind, _ state: inout EditorState) -> KeyEffect {
+        if kind == .password, let password = state.password {
+            return applyToPassword(key, password, &state)
+        }
         switch (key, kind) {
         case (.enter, _): return .finished(.submitted(state.buffer.text))
         case (.interrupt, _): return .finished(.interrupted)
@@ -305,6 +326,22 @@ extension LineEditor {
         return .changed
     }
 
+    /// A password is edited as bytes, never as characters of a `String`.
+    private func applyToPassword(_ key: Key, _ password: PasswordBuffer, _ state: inout EditorState) -> KeyEffect {
+        switch key {
+        case .enter:
+            state.password = nil  // handed over; the caller wipes it
+            return .finished(.submittedPassword(password))
+        case .interrupt: return .finished(.interrupted)
+        case .endOfTransmission where password.isEmpty: return .finished(.ended)
+        case .character(let character): return password.append(character.utf8) ? .changed : .unchanged
+        case .backspace: password.removeLastScalar()
+        case .killToStart, .deleteWordBackward: password.clear()
+        default: return .unchanged  // no cursor movement in a field nobody can see
+        }
+        return .changed
+    }
+
     /// Leaves the line on screen as entered (scrolled to its end), moves to a new row, goes idle and
     /// restores the terminal, all under the lock so that `printAbove` never sees a half-finished read.
     private func finish(_ kind: ReadKind, _ outcome: ReadOutcome) -> ReadOutcome {
@@ -318,6 +355,8 @@ extension LineEditor {
             display += outcome == .interrupted ? "^C\r\n" : "\r\n"
             FileDescriptorIO.send(display, to: output)
             state.buffer.removeAll()
+            state.password?.clear()
+            state.password = nil
             state.session = .idle
             state.activeTicket = nil
             leaveMode()
@@ -346,16 +385,36 @@ extension LineEditor {
         // A terminal on input with output redirected: the line discipline still echoes, so turn
         // that off for the password.
         guard let originalMode, enterMode(TerminalMode.noEcho(from: originalMode)) else {
-            return readRawLine(ticket: ticket)
+            return readRawPassword(ticket: ticket)
         }
         defer { leaveMode() }
-        return readRawLine(ticket: ticket)
+        return readRawPassword(ticket: ticket)
+    }
+
+    /// ``readRawLine(ticket:)`` for a password: the bytes go from the line buffer into a
+    /// ``PasswordBuffer``, never into a `String`.
+    private func readRawPassword(ticket: Int) -> ReadOutcome {
+        let password = PasswordBuffer()
+        let outcome = readRawLine(ticket: ticket) { line in
+            password.append(line)
+            password.dropTrailingCarriageReturn()
+        }
+        guard case .submitted = outcome else { return outcome }
+        return .submittedPassword(password)
     }
 
     /// Reads up to a newline one byte at a time, so nothing past the line is taken from the
-    /// descriptor. A final line without a newline still counts; a trailing CR is dropped.
-    private func readRawLine(ticket: Int) -> ReadOutcome {
+    /// descriptor. A final line without a newline still counts; a trailing CR is dropped. With
+    /// `secret`, the line's bytes are lent to it (and the outcome's text is empty) instead.
+    private func readRawLine(ticket: Int, secret: ((UnsafeRawBufferPointer) -> Void)? = nil) -> ReadOutcome {
+        // Sized once, so appending never reallocates and leaves an unwiped copy behind.
         var line: [UInt8] = []
+        line.reserveCapacity(TerminalLimits.maxLineBytes)
+        func submit() -> ReadOutcome {
+            guard let secret else { return .submitted(Self.decodeLine(line)) }
+            line.withUnsafeBytes(secret)
+            return .submitted("")
+        }
         defer { line.withUnsafeMutableBytes { wipe($0) } }
         var byte: UInt8 = 0
         while true {
@@ -374,10 +433,10 @@ extension LineEditor {
             case nil:
                 continue
             case 1?:
-                if byte == UInt8(ascii: "\n") { return .submitted(Self.decodeLine(line)) }
+                if byte == UInt8(ascii: "\n") { return submit() }
                 if line.count < TerminalLimits.maxLineBytes { line.append(byte) }
             default:
-                return line.isEmpty ? .ended : .submitted(Self.decodeLine(line))
+                return line.isEmpty ? .ended : submit()
             }
         }
     }
@@ -404,6 +463,8 @@ struct EditorState {
 
     var session = Session.idle
     var buffer = EditBuffer()
+    /// The password being typed, during a password read in raw mode.
+    var password: PasswordBuffer?
     var renderer = LineRenderer()
     var history = LineHistory()
     var navigation = HistoryNavigation()

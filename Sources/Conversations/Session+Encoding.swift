@@ -17,7 +17,8 @@ extension Session {
     /// Restores a session from ``serialized()``.
     /// - Throws: ``DecodingError`` for anything that is not a complete, valid encoding.
     public init(deserializing secret: SecretBytes) throws(DecodingError) {
-        var reader = ByteReader(secret.unsafeExportBytes())
+        // Read in place: the serialised session holds every key of the ratchet.
+        var reader = ByteReader(secret: secret)
         try self.init(from: &reader)
         try reader.expectEnd()
     }

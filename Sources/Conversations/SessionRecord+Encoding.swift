@@ -35,11 +35,12 @@ extension SessionRecord {
     ///   previous sessions than the limit, and for a session with someone other than the record's
     ///   peer.
     public init(deserializing secret: SecretBytes) throws(DecodingError) {
-        var reader = ByteReader(secret.unsafeExportBytes())
+        // Read in place: the serialised record holds every key of every session in it.
+        var reader = ByteReader(secret: secret)
         let version = try reader.readUInt8("session record version")
         switch version {
         case Session.encodingVersion:
-            var legacy = ByteReader(secret.unsafeExportBytes())
+            var legacy = ByteReader(secret: secret)
             let session = try Session(from: &legacy)
             try legacy.expectEnd()
             self.init(peer: session.peer, current: session)

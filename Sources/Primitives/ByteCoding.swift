@@ -16,6 +16,10 @@ public enum DecodingError: Error, Equatable, Sendable {
 }
 
 /// Appends big-endian integers and length-prefixed fields to a byte array.
+///
+/// The buffer grows by hand: when it must grow, the old buffer is wiped once its bytes are copied,
+/// so an encoding that holds key material (``finishSecret()``) leaves no stale copy in freed
+/// memory however far it outgrows its initial capacity.
 public struct ByteWriter: Sendable {
     public private(set) var bytes: [UInt8]
 
@@ -24,20 +28,37 @@ public struct ByteWriter: Sendable {
         bytes.reserveCapacity(capacity)
     }
 
-    public mutating func write(_ value: UInt8) { bytes.append(value) }
+    /// Makes room for `extra` more bytes, wiping the buffer it replaces.
+    private mutating func reserve(_ extra: Int) {
+        let needed = bytes.count + extra
+        guard needed > bytes.capacity else { return }
+        var grown = [UInt8]()
+        grown.reserveCapacity(max(needed, bytes.capacity * 2))
+        grown.append(contentsOf: bytes)
+        SecretBytes.wipe(&bytes)
+        bytes = grown
+    }
+
+    public mutating func write(_ value: UInt8) {
+        reserve(1)
+        bytes.append(value)
+    }
 
     public mutating func write(_ value: UInt16) {
+        reserve(2)
         bytes.append(UInt8(truncatingIfNeeded: value >> 8))
         bytes.append(UInt8(truncatingIfNeeded: value))
     }
 
     public mutating func write(_ value: UInt32) {
+        reserve(4)
         for shift in stride(from: 24, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
         }
     }
 
     public mutating func write(_ value: UInt64) {
+        reserve(8)
         for shift in stride(from: 56, through: 0, by: -8) {
             bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
         }
@@ -48,11 +69,20 @@ public struct ByteWriter: Sendable {
     public mutating func write(_ value: Bool) { write(value ? UInt8(1) : UInt8(0)) }
 
     /// Raw bytes with no prefix (for fixed-length fields).
-    public mutating func writeRaw(_ data: some Sequence<UInt8>) { bytes.append(contentsOf: data) }
+    public mutating func writeRaw(_ data: some Sequence<UInt8>) {
+        let appended: Void? = data.withContiguousStorageIfAvailable { contiguous in
+            reserve(contiguous.count)
+            bytes.append(contentsOf: contiguous)
+        }
+        if appended == nil {
+            for byte in data { write(byte) }
+        }
+    }
 
     /// Bytes prefixed by a u32 length.
     public mutating func writeVariable(_ data: [UInt8]) {
         write(UInt32(data.count))
+        reserve(data.count)
         bytes.append(contentsOf: data)
     }
 
@@ -61,53 +91,76 @@ public struct ByteWriter: Sendable {
 
     /// Appends the contents of a secret without an intermediate array.
     public mutating func writeSecret(_ secret: SecretBytes) {
+        reserve(secret.count)
         secret.withUnsafeBytes { bytes.append(contentsOf: $0) }
     }
 
-    /// Overwrites and empties the buffer.
+    /// Overwrites (with `explicit_bzero`, which the compiler may not elide) and empties the buffer.
     public mutating func wipe() {
-        bytes.withUnsafeMutableBufferPointer { buffer in
-            for index in buffer.indices { buffer[index] = 0 }
-        }
-        bytes.removeAll()
+        SecretBytes.wipe(&bytes)
     }
 }
 
 /// Reads what ``ByteWriter`` wrote, with every length checked.
+///
+/// A reader made with ``init(secret:)`` reads straight from secret storage (a serialised session,
+/// a record's key material): the whole encoding is never copied into an ordinary array, and
+/// ``readSecret(_:_:)`` moves each key from one secret buffer to another.
 public struct ByteReader: Sendable {
-    private let bytes: [UInt8]
+    private enum Source: Sendable {
+        case plain([UInt8])
+        case secret(SecretBytes)
+    }
+
+    private let source: Source
+    private let count: Int
     public private(set) var offset: Int
 
     public init(_ bytes: [UInt8]) {
-        self.bytes = bytes
+        source = .plain(bytes)
+        count = bytes.count
         offset = 0
     }
 
-    public var remaining: Int { bytes.count - offset }
-    public var isAtEnd: Bool { offset == bytes.count }
+    /// Reads from `secret` in place, without exporting it.
+    public init(secret: SecretBytes) {
+        source = .secret(secret)
+        count = secret.count
+        offset = 0
+    }
 
-    private mutating func take(_ count: Int, field: String) throws(DecodingError) -> ArraySlice<UInt8> {
-        guard count >= 0, remaining >= count else {
-            throw .truncated(field: field, needed: count - remaining)
+    public var remaining: Int { count - offset }
+    public var isAtEnd: Bool { offset == count }
+
+    /// Checks that `length` bytes remain, lends them to `body` and moves past them.
+    private mutating func take<R>(_ length: Int, field: String, _ body: (UnsafeRawBufferPointer) -> R) throws(DecodingError) -> R {
+        guard length >= 0, remaining >= length else {
+            throw .truncated(field: field, needed: length - remaining)
         }
-        defer { offset += count }
-        return bytes[offset..<offset + count]
+        let start = offset
+        offset += length
+        switch source {
+        case .plain(let bytes):
+            return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
+        case .secret(let secret):
+            return secret.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
+        }
     }
 
     public mutating func readUInt8(_ field: String) throws(DecodingError) -> UInt8 {
-        try take(1, field: field).first!
+        try take(1, field: field) { $0[0] }
     }
 
     public mutating func readUInt16(_ field: String) throws(DecodingError) -> UInt16 {
-        try take(2, field: field).reduce(0) { $0 << 8 | UInt16($1) }
+        try take(2, field: field) { $0.reduce(0) { $0 << 8 | UInt16($1) } }
     }
 
     public mutating func readUInt32(_ field: String) throws(DecodingError) -> UInt32 {
-        try take(4, field: field).reduce(0) { $0 << 8 | UInt32($1) }
+        try take(4, field: field) { $0.reduce(0) { $0 << 8 | UInt32($1) } }
     }
 
     public mutating func readUInt64(_ field: String) throws(DecodingError) -> UInt64 {
-        try take(8, field: field).reduce(0) { $0 << 8 | UInt64($1) }
+        try take(8, field: field) { $0.reduce(0) { $0 << 8 | UInt64($1) } }
     }
 
     public mutating func readInt64(_ field: String) throws(DecodingError) -> Int64 {
@@ -124,12 +177,12 @@ public struct ByteReader: Sendable {
 
     /// Exactly `count` raw bytes.
     public mutating func readRaw(_ count: Int, _ field: String) throws(DecodingError) -> [UInt8] {
-        Array(try take(count, field: field))
+        try take(count, field: field) { Array($0) }
     }
 
-    /// Exactly `count` bytes into secret storage.
+    /// Exactly `count` bytes into secret storage, with no intermediate copy.
     public mutating func readSecret(_ count: Int, _ field: String) throws(DecodingError) -> SecretBytes {
-        SecretBytes(copying: try take(count, field: field))
+        try take(count, field: field) { SecretBytes(copying: $0) }
     }
 
     /// A u32-length-prefixed byte string of at most `limit` bytes.

@@ -22,14 +22,22 @@ public struct SecretBytes: Sendable {
     private let storage: Storage
 
     /// Copies `bytes` into a new secret buffer. The caller remains responsible for its own copy.
+    ///
+    /// Contiguous input (an array, a slice, a buffer) is copied straight into secret storage. Any
+    /// other sequence has to be gathered first; that intermediate array is wiped before it is freed.
     public init(copying bytes: some Sequence<UInt8>) {
-        let array = Array(bytes)
-        storage = Storage(count: array.count)
-        array.withUnsafeBytes { source in
-            if let base = source.baseAddress, !source.isEmpty {
-                storage.pointer.copyMemory(from: base, byteCount: source.count)
-            }
+        if let copied = bytes.withContiguousStorageIfAvailable({ Storage(copying: UnsafeRawBufferPointer($0)) }) {
+            storage = copied
+            return
         }
+        var gathered = Array(bytes)
+        storage = gathered.withUnsafeBytes { Storage(copying: $0) }
+        gathered.withUnsafeMutableBytes { Storage.wipe($0.baseAddress, count: $0.count) }
+    }
+
+    /// Copies the bytes `source` points to into a new secret buffer.
+    public init(copying source: UnsafeRawBufferPointer) {
+        storage = Storage(copying: source)
     }
 
     /// Creates a buffer of `count` bytes and lets `initializer` fill it in place, so that the
@@ -106,12 +114,20 @@ public struct SecretBytes: Sendable {
             pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
         }
 
+        convenience init(copying source: UnsafeRawBufferPointer) {
+            self.init(count: source.count)
+            if let base = source.baseAddress, !source.isEmpty {
+                pointer.copyMemory(from: base, byteCount: source.count)
+            }
+        }
+
         deinit {
             Self.wipe(pointer, count: max(count, 1))
             pointer.deallocate()
         }
 
-        private static func wipe(_ pointer: UnsafeMutableRawPointer, count: Int) {
+        static func wipe(_ pointer: UnsafeMutableRawPointer?, count: Int) {
+            guard let pointer, count > 0 else { return }
             #if canImport(Darwin)
             _ = memset_s(pointer, count, 0, count)
             #else
@@ -146,5 +162,14 @@ extension ByteWriter {
         let secret = SecretBytes(copying: bytes)
         wipe()
         return secret
+    }
+}
+
+extension SecretBytes {
+    /// Wipes an ordinary array that held secret bytes (a copy that could not be avoided, such as
+    /// a database row's column) and empties it.
+    public static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { Storage.wipe($0.baseAddress, count: $0.count) }
+        bytes.removeAll()
     }
 }

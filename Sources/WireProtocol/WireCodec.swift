@@ -46,10 +46,6 @@ public enum WireCodec {
         return writer.bytes
     }
 
-    /// Encodes a request. Requests may carry a password, so the encoding is returned in secret
-    /// storage-friendly form: callers send it and drop it.
-    public static func encode(_ request: Request) -> [UInt8] { encode(.request(request)) }
-
     private static func encode(_ body: Request.Body, into writer: inout ByteWriter) {
         switch body {
         case let .register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys):

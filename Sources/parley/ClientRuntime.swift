@@ -57,14 +57,14 @@ struct ClientRuntime {
         default:
             break
         }
-        do { try Home.makeFolder(home.serverFolder(server)) } catch { throw CLIError.local("cannot create \(home.serverFolder(server)): \(error)") }
+        do { try Home.makeFolder(home.serverFolder(server)) } catch { throw CLIError.local("cannot create \(home.serverFolder(server)): \(displaySafeLine("\(error)"))") }
         let store: SQLiteClientStore
         do {
             store = try SQLiteClientStore.open(accountDirectory: folder, password: password, crypto: crypto, random: random)
         } catch .wrongPassword {
             throw CLIError.authentication("wrong password for \(user) (the local history could not be unlocked)")
         } catch {
-            throw CLIError.local("cannot open the local store for \(user): \(error)")
+            throw CLIError.local("cannot open the local store for \(user): \(displaySafeLine("\(error)"))")
         }
         defer { store.close() }
         let stores = store.clientStores(images: FileSystemImageLibrary(root: folder))
@@ -124,9 +124,10 @@ struct ClientRuntime {
                     the new key, connect once with --server-key \(received)
                     """)
             case let .connectFailed(host, port, reason):
-                throw CLIError.unreachable("cannot reach the server at \(host):\(port): \(reason)")
+                throw CLIError.unreachable("cannot reach the server at \(displaySafeLine(host)):\(port): \(displaySafeLine(reason))")
             default:
-                throw CLIError.unreachable("the connection to \(server) failed: \(error)")
+                // The reasons are the transport's and the networking library's words: made safe.
+                throw CLIError.unreachable("the connection to \(server) failed: \(displaySafeLine("\(error)"))")
             }
         }
     }
@@ -195,7 +196,7 @@ final class EventSink: Sendable {
             storageFailures.withLock { $0 += 1 }
             warn(Self.storageFailureNotice(from: user, error: error))
         case .imageRefused(let user, let reason):
-            warn("an image from \(user) was refused and dropped: \(reason)")
+            warn("an image from \(user) was refused and dropped: \(displaySafeLine(reason))")
         case .signedInElsewhere:
             warn("this account logged in elsewhere; this session has ended.")
         default:
@@ -218,7 +219,7 @@ final class EventSink: Sendable {
 
     /// The line for a message that arrived but could not be saved (it stays on the server).
     static func storageFailureNotice(from user: Username, error: StoreError) -> String {
-        "Could not save a message from \(user): \(error.saveFailureAdvice)"
+        "Could not save a message from \(user): \(displaySafeLine(error.saveFailureAdvice))"
     }
 
     func warn(_ text: String) {

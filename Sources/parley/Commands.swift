@@ -356,7 +356,8 @@ struct View: PeerCommand {
 /// Reads and decodes a saved image for display.
 func decodeImageFile(_ path: String) throws -> DecodedImage {
     guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
-    do { return try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(path): \(error)") }
+    // libpng's message describes a file a peer sent: made safe before it is shown.
+    do { return try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(displaySafeLine(path)): \(displaySafeLine("\(error)"))") }
 }
 
 /// A half-block colour preview of a saved image, or a one-line description without colour.

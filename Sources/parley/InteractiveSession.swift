@@ -145,7 +145,8 @@ final class ChatLoop: Sendable {
                         editor.printAbove("Choose a conversation first: /chat USER (or /help).")
                     }
                 } catch let error as ClientError {
-                    editor.printAbove(style.red(error.description))
+                    // Through CLIError: a refusal's text is the server's, made safe there.
+                    editor.printAbove(style.red(CLIError(error).description))
                 } catch let error as CLIError {
                     editor.printAbove(style.red(error.description))
                 }
@@ -177,12 +178,12 @@ final class ChatLoop: Sendable {
         case .storageFailed(let peer, let error):
             editor.printAbove(style.red(EventSink.storageFailureNotice(from: peer, error: error)))
         case .imageRefused(let peer, let reason):
-            editor.printAbove(style.yellow("An image from \(peer) was refused and dropped: \(reason)"))
+            editor.printAbove(style.yellow("An image from \(peer) was refused and dropped: \(displaySafeLine(reason))"))
         case .signedInElsewhere:
             editor.printAbove(style.red("This account logged in elsewhere; this session has ended."))
             ended.withLock { $0 = true }
         case .disconnected(let reason):
-            editor.printAbove(style.red("Disconnected: \(reason)"))
+            editor.printAbove(style.red("Disconnected: \(displaySafeLine(reason))"))
             ended.withLock { $0 = true }
         }
     }
@@ -289,8 +290,8 @@ final class ChatLoop: Sendable {
             return .logOut
         case "/delete-account":
             guard await confirm(style.red("Delete the account \(user) and all its messages for good? [y/N] ")) else { return nil }
-            guard let typed = await editor.readPassword(prompt: "Password to confirm: ") else { return nil }
-            try await client.deleteAccount(password: SecretBytes(copying: Array(typed.utf8)))
+            guard let typed = await PasswordReader.secret(editor, prompt: "Password to confirm: ") else { return nil }
+            try await client.deleteAccount(password: typed)
             try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
             editor.printAbove("Deleted the account \(user).")
             return .logOut

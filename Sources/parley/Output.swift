@@ -30,7 +30,8 @@ struct Output {
         let body: String
         switch entry.body {
         // Text from another person never reaches the terminal raw: escape sequences in it could
-        // rewrite the screen or forge a prompt.
+        // rewrite the screen or forge a prompt, and each continuation line is marked so that it
+        // cannot pass for a message line of its own.
         case .text(let text): body = displaySafe(text)
         case .image(let path, let width, let height): body = style.dim("[image \(width)x\(height)] \(displaySafe(path))")
         }
@@ -53,8 +54,9 @@ struct Output {
     func emit<T: Encodable>(_ value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Escaped JSON, never raw terminal controls: encoders leave C1 controls and U+2028 raw.
         if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
-            print(text)
+            print(terminalSafeJSON(text))
         }
     }
 

@@ -28,6 +28,85 @@ struct ByteCodingTests {
         try reader.expectEnd()
     }
 
+    /// Issue 10, finding 10: serialised sessions are read straight from secret storage. A reader
+    /// over secret bytes must decode exactly what a reader over the same array decodes, fail at
+    /// the same place, and hand out secrets with the same contents.
+    @Test("a reader over secret bytes decodes identically to one over an array")
+    func secretReaderDecodesIdentically() throws {
+        var writer = ByteWriter()
+        writer.write(UInt8(1))
+        writer.write(UInt16(0xbeef))
+        writer.write(UInt32(7))
+        writer.write(UInt64(0x0102_0304_0506_0708))
+        writer.write(Int64(-9))
+        writer.write(false)
+        writer.writeRaw([0xaa, 0xbb, 0xcc])
+        writer.writeVariable([4, 5])
+        writer.writeString("ключ")
+        writer.writeRaw((0..<32).map { UInt8($0) })
+        let bytes = writer.bytes
+        func decode(_ reader: inout ByteReader) throws -> [String] {
+            [
+                "\(try reader.readUInt8("a"))", "\(try reader.readUInt16("b"))", "\(try reader.readUInt32("c"))",
+                "\(try reader.readUInt64("d"))", "\(try reader.readInt64("e"))", "\(try reader.readBool("f"))",
+                "\(try reader.readRaw(3, "g"))", "\(try reader.readVariable("h", limit: 2))", try reader.readString("i", limit: 20),
+                "\(try reader.readSecret(32, "k").unsafeExportBytes())", "\(reader.remaining)", "\(reader.isAtEnd)",
+            ]
+        }
+        var plain = ByteReader(bytes)
+        var secret = ByteReader(secret: SecretBytes(copying: bytes))
+        #expect(try decode(&secret) == decode(&plain))
+        try secret.expectEnd()
+
+        // Truncated: both fail with the same error at the same field.
+        for cut in [0, 1, 5, bytes.count - 1] {
+            var shortPlain = ByteReader(Array(bytes.prefix(cut)))
+            var shortSecret = ByteReader(secret: SecretBytes(copying: bytes.prefix(cut)))
+            let plainError = #expect(throws: DecodingError.self) { try decode(&shortPlain) }
+            let secretError = #expect(throws: DecodingError.self) { try decode(&shortSecret) }
+            #expect(plainError == secretError)
+        }
+    }
+
+    @Test("a writer that outgrows its capacity many times writes the same bytes")
+    func writerGrowth() {
+        var small = ByteWriter(capacity: 1)
+        var large = ByteWriter(capacity: 4096)
+        for index in 0..<300 {
+            for writer in [0, 1] {
+                func fill(_ w: inout ByteWriter) {
+                    w.write(UInt8(truncatingIfNeeded: index))
+                    w.write(UInt16(truncatingIfNeeded: index))
+                    w.write(UInt32(truncatingIfNeeded: index))
+                    w.write(UInt64(index))
+                    w.writeRaw((0..<index % 7).map { UInt8($0) })
+                    w.writeRaw(stride(from: UInt8(0), to: UInt8(index % 5), by: 1))
+                    w.writeVariable([UInt8](repeating: 0xee, count: index % 11))
+                    w.writeSecret(SecretBytes(copying: [UInt8](repeating: 0x5a, count: index % 13)))
+                }
+                if writer == 0 { fill(&small) } else { fill(&large) }
+            }
+        }
+        #expect(small.bytes == large.bytes)
+        let secret = small.finishSecret()
+        #expect(secret.unsafeExportBytes() == large.bytes)
+        #expect(small.bytes.isEmpty)
+    }
+
+    @Test("SecretBytes(copying:) copies contiguous and non-contiguous input alike")
+    func secretCopying() {
+        let source: [UInt8] = Array(0...200)
+        #expect(SecretBytes(copying: source).unsafeExportBytes() == source)
+        #expect(SecretBytes(copying: source[10..<20]).unsafeExportBytes() == Array(10...19))
+        #expect(SecretBytes(copying: source.lazy.map { $0 ^ 0xff }).unsafeExportBytes() == source.map { $0 ^ 0xff })
+        #expect(SecretBytes(copying: stride(from: UInt8(0), to: 10, by: 2)).unsafeExportBytes() == [0, 2, 4, 6, 8])
+        #expect(source.withUnsafeBytes { SecretBytes(copying: $0) }.unsafeExportBytes() == source)
+        #expect(SecretBytes(copying: [UInt8]()).count == 0)
+        var exported = SecretBytes(copying: source).unsafeExportBytes()
+        SecretBytes.wipe(&exported)
+        #expect(exported.isEmpty)
+    }
+
     @Test("hostile lengths, truncation, bad booleans and invalid UTF-8 are typed errors")
     func hostileInput() {
         var tooLong = ByteReader([0, 0, 0, 9, 1, 2])

@@ -36,6 +36,19 @@ struct KDFTests {
         #expect(okm.unsafeExportBytes() == hex(expected), "test case \(testCase)")
     }
 
+    /// Issue 10, finding 10: the ratchet's root key is the HKDF salt, so it is passed as a secret;
+    /// the secret-salt form must compute exactly the same function.
+    @Test("HKDF with a secret salt matches RFC 5869 appendix A", arguments: [
+        ([UInt8](repeating: 0x0b, count: 22), Array(0x00...0x0c), Array(0xf0...0xf9), 42,
+         "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"),
+        ([UInt8](repeating: 0x0b, count: 22), [], [], 42,
+         "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"),
+    ] as [([UInt8], [UInt8], [UInt8], Int, String)])
+    func hkdfWithSecretSalt(ikm: [UInt8], salt: [UInt8], info: [UInt8], length: Int, expected: String) throws {
+        let okm = try crypto.hkdfSHA256(secretSalt: SecretBytes(copying: salt), inputKeyMaterial: SecretBytes(copying: ikm), info: info, length: length)
+        #expect(okm.unsafeExportBytes() == hex(expected))
+    }
+
     @Test("RFC 5869 A.1 pseudorandom key equals HMAC(salt, IKM)")
     func hkdfExtract() {
         let prk = crypto.hmacSHA256(key: SecretBytes(copying: Array(0x00...0x0c) as [UInt8]), message: [UInt8](repeating: 0x0b, count: 22))

@@ -28,6 +28,32 @@ struct LineEditorLineModeTests {
         #expect(output.drain().isEmpty)  // no prompt, no escape codes on output
     }
 
+    /// Issue 10, finding 10: the password is lent as bytes (never made a `String`), CR dropped.
+    @Test func passwordBytesAreLentWithoutTheLineEnding() async throws {
+        let input = try Pipe()
+        defer { input.close() }
+        input.write("pässwörd\r\nnext\n")
+        input.closeWriteEnd()
+        let editor = LineEditor(input: input.readEnd, output: STDERR_FILENO)
+        let bytes = await result(of: Task { await editor.readPassword(prompt: "") { Array($0) } })
+        #expect(bytes == Array("pässwörd".utf8))
+        #expect(await result(of: Task { await editor.readLine(prompt: "") }) == .line("next"))
+        #expect(await result(of: Task { await editor.readPassword(prompt: "") { Array($0) } }) == .some(nil))
+    }
+
+    @Test func aPasswordBufferEditsBytesAndWipesWhenCleared() {
+        let password = PasswordBuffer(capacity: 8)
+        #expect(password.append(Array("aé".utf8)))
+        #expect(!password.append(Array("123456".utf8)))  // does not fit: nothing appended
+        password.removeLastScalar()  // the two bytes of é
+        #expect(password.withUnsafeBytes { Array($0) } == Array("a".utf8))
+        password.append(Array("b\r".utf8))
+        password.dropTrailingCarriageReturn()
+        #expect(password.withUnsafeBytes { Array($0) } == Array("ab".utf8))
+        password.clear()
+        #expect(password.isEmpty && password.withUnsafeBytes { $0.isEmpty })
+    }
+
     @Test func nothingPastTheLineIsReadFromTheDescriptor() async throws {
         let input = try Pipe()
         defer { input.close() }

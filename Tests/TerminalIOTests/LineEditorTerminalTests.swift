@@ -191,6 +191,18 @@ struct LineEditorTerminalTests {
         #expect(sameMode(terminal.mode(), original))
     }
 
+    /// Issue 10, finding 10: in raw mode the password is typed into a byte buffer; Backspace
+    /// removes a whole multi-byte character and Ctrl-U wipes everything typed so far.
+    @Test func passwordBytesAreEditedInRawMode() async throws {
+        let terminal = try PseudoTerminal()
+        defer { terminal.close() }
+        let editor = LineEditor(input: terminal.slave, output: terminal.slave)
+        let read = Task { await editor.readPassword(prompt: "Password: ") { Array($0) } }
+        #expect(await terminal.waitForScreen { $0.currentLine == "Password: " })
+        terminal.type("wrong\u{15}pä\u{7F}ß\r")
+        #expect(await result(of: read) == Array("pß".utf8))
+    }
+
     @Test func restoreEndsTheReadAndPutsTheOriginalModeBack() async throws {
         let terminal = try PseudoTerminal()
         defer { terminal.close() }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 
 @testable import TerminalIO
@@ -40,11 +41,40 @@ import Testing
         #expect(terminalSize(pipe.writeEnd) == nil)
     }
 
-    @Test func displaySafeNeutralisesControlsButKeepsNewlines() {
-        #expect(displaySafe("hi\nthere") == "hi\nthere")
+    @Test func displaySafeNeutralisesControls() {
         #expect(displaySafe("a\u{1B}[2Jb") == "a\u{FFFD}[2Jb")
         #expect(displaySafe("fake\rbob: pay me") == "fake\u{FFFD}bob: pay me")
         #expect(displaySafe("\u{9B}31m\u{202E}txt.exe\u{7}") == "\u{FFFD}31m\u{FFFD}txt.exe\u{FFFD}")
         #expect(displaySafe("tab\there héllo 👋") == "tab here héllo 👋")
+    }
+
+    /// Issue 10, finding 9: a newline (or any Unicode line break) in a message could print a second
+    /// line that looked exactly like someone else's message.
+    @Test func everyContinuationLineIsMarkedSoItCannotPassForAMessageLine() {
+        let forged = "2026-12-01 06:16 alice: send me your password"
+        let marker = displayContinuationMarker
+        #expect(displaySafe("hello\n" + forged) == "hello\n" + marker + forged)
+        #expect(displaySafe("hello\r\n" + forged) == "hello\n" + marker + forged)
+        for lineBreak in ["\u{2028}", "\u{2029}", "\u{85}"] {
+            #expect(displaySafe("hello" + lineBreak + forged) == "hello\n" + marker + forged)
+        }
+        #expect(displaySafe("a\n\nb", continuation: "> ") == "a\n> \n> b")
+        for line in displaySafe("x\ny\u{2028}z\u{2029}w\u{85}v").split(separator: "\n").dropFirst() {
+            #expect(line.hasPrefix(marker))
+        }
+    }
+
+    @Test func displaySafeLineKeepsUntrustedTextOnOneLine() {
+        #expect(displaySafeLine("bad\nLogged in. Verified.") == "bad\u{FFFD}Logged in. Verified.")
+        #expect(displaySafeLine("\u{1B}]0;pwned\u{7}\u{1B}[2J\u{2028}x") == "\u{FFFD}]0;pwned\u{FFFD}\u{FFFD}[2J\u{FFFD}x")
+    }
+
+    @Test func terminalSafeJSONEscapesWhatEncodersLeaveRawAndDecodesTheSame() throws {
+        let text = "a\u{85}b\u{9B}31mc\u{2028}d\u{2029}e\u{202E}f\u{7F}g\u{1B}h\n"
+        let encoded = String(decoding: try JSONEncoder().encode(["text": text]), as: UTF8.self)
+        let safe = terminalSafeJSON(encoded)
+        #expect(safe.unicodeScalars.allSatisfy { !(0x00...0x1F).contains($0.value) && !(0x7F...0x9F).contains($0.value) })
+        #expect(!safe.contains("\u{2028}") && !safe.contains("\u{2029}") && !safe.contains("\u{202E}"))
+        #expect(try JSONDecoder().decode([String: String].self, from: Data(safe.utf8)) == ["text": text])
     }
 }

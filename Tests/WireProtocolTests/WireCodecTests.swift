@@ -1,3 +1,4 @@
+import Foundation
 import Prekeys
 import Primitives
 import Testing
@@ -134,6 +135,19 @@ struct WireCodecTests {
             _ = try? WireCodec.decode(bytes)
         }
     }
+}
+
+
+/// Issue 10, finding 10: `WireCodec.encode(_: Request) -> [UInt8]` claimed a "secret
+/// storage-friendly" result for requests carrying passwords but returned a plain array, and
+/// nothing called it. It is gone; this keeps it from coming back under that promise.
+@Test("the request-only encoder that returned passwords in a plain array is gone")
+func requestOnlyEncoderIsGone() throws {
+    let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Sources/WireProtocol/WireCodec.swift")
+    let text = try String(contentsOf: source, encoding: .utf8)
+    #expect(!text.contains("static func encode(_ request: Request)"))
+    #expect(!text.contains("storage-friendly"))
 }
 
 /// Builds a constant test fixture; an invalid one is a bug in the test itself.

@@ -26,8 +26,8 @@ struct RatchetKDF: Sendable {
     /// KDF_RK(rk, dh) = HKDF-SHA256(salt = rk, ikm = dh, info = "Parley Ratchet v1", 64 bytes):
     /// the new root key is the first half, the new chain key the second.
     func rootStep(_ rootKey: RootKey, dhOutput: SecretBytes) throws(CryptoError) -> (RootKey, ChainKey) {
-        let salt = rootKey.secret.unsafeExportBytes()
-        let okm = try crypto.hkdfSHA256(salt: salt, inputKeyMaterial: dhOutput, info: Self.rootInfo, length: 64)
+        // The root key is the salt: passed as a secret, never exported into an ordinary array.
+        let okm = try crypto.hkdfSHA256(secretSalt: rootKey.secret, inputKeyMaterial: dhOutput, info: Self.rootInfo, length: 64)
         return (RootKey(secret: okm.slice(0..<32)), ChainKey(secret: okm.slice(32..<64)))
     }
 

@@ -69,6 +69,11 @@ public protocol CryptoProvider: Sendable {
     /// - Throws: ``CryptoError/invalidOutputLength(requested:allowed:)`` outside 1...8160.
     func hkdfSHA256(salt: [UInt8], inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) throws(CryptoError) -> SecretBytes
 
+    /// HKDF-SHA256 with a secret salt (the Double Ratchet's root key), read from secret storage
+    /// in place; otherwise exactly ``hkdfSHA256(salt:inputKeyMaterial:info:length:)``.
+    /// - Throws: ``CryptoError/invalidOutputLength(requested:allowed:)`` outside 1...8160.
+    func hkdfSHA256(secretSalt: SecretBytes, inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) throws(CryptoError) -> SecretBytes
+
     /// SHA-256.
     func sha256(_ data: [UInt8]) -> [UInt8]
 
