@@ -61,9 +61,11 @@ public final class InMemoryAccountStore: AccountStore {
     /// account operation sees one without the other; if `removeRelated` throws, the record stays.
     /// For ``InMemoryAccountDeletionStore``.
     func deleting(_ username: Username, removeRelated: () throws(StoreError) -> Void) throws(StoreError) -> Bool {
-        try accounts.withLock { accounts throws(StoreError) in
+        try state.withLock { state throws(StoreError) in
             try removeRelated()
-            return accounts.removeValue(forKey: username) != nil
+            guard let removed = state.accounts.removeValue(forKey: username) else { return false }
+            state.byIdentityKey[removed.identityKey] = nil
+            return true
         }
     }
 }

@@ -165,6 +165,7 @@ struct Registration: Sendable {
         identityKey = identity.publicKey
         request = .register(
             username: username, password: password(), identityKey: identity.publicKey,
+            identitySignature: try IdentityBinding.sign(username: username, with: identity, crypto: world.crypto),
             signedPrekey: SignedPrekey(id: 1, publicKey: signedKey.publicKey, signature: signature), oneTimePrekeys: oneTime)
         login = .login(username: username, password: password())
     }

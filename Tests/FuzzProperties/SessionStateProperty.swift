@@ -47,7 +47,7 @@ public enum SessionStateProperty {
         let before = world.bobRecord.serialized()
         let cipher = world.cipher(seed: 99)
         let result = Result { () throws(DecryptionError) in
-            try cipher.decrypt(envelope, from: world.alice, record: world.bobRecord, localIdentity: world.bobIdentity, prekeys: world.bobPrekeys)
+            try cipher.decrypt(envelope, from: world.alice, record: world.bobRecord, localUsername: world.bob, localIdentity: world.bobIdentity, prekeys: world.bobPrekeys)
         }
         switch result {
         case .success(let inbound):
@@ -65,7 +65,7 @@ public enum SessionStateProperty {
             try require(world.bobRecord.serialized() == before, "a failed decryption changed the record")
             for genuine in world.genuine {
                 let inbound = try? cipher.decrypt(
-                    genuine.envelope, from: world.alice, record: world.bobRecord, localIdentity: world.bobIdentity, prekeys: world.bobPrekeys)
+                    genuine.envelope, from: world.alice, record: world.bobRecord, localUsername: world.bob, localIdentity: world.bobIdentity, prekeys: world.bobPrekeys)
                 try require(inbound?.content == genuine.content, "after a failed decryption a genuine message no longer decrypts")
             }
         }
@@ -88,6 +88,7 @@ struct SessionWorld: Sendable {
     static let shared = SessionWorld()
 
     let alice: Username
+    let bob: Username
     let aliceIdentityKey: Ed25519PublicKey
     let bobIdentity: Ed25519KeyPair
     let bobPrekeys: SessionCipher.ResponderPrekeys
@@ -120,35 +121,38 @@ struct SessionWorld: Sendable {
             let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(
                 UnverifiedPrekeyBundle(identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey))
 
-            var aliceSession = try cipher.startSession(with: bundle, peer: bob, localIdentity: aliceIdentity)
+            var aliceSession = try cipher.startSession(with: bundle, peer: bob, localUsername: alice, localIdentity: aliceIdentity)
             let first = try cipher.encrypt(text("hi bob", 1), in: &aliceSession)
             let second = try cipher.encrypt(text("are you there?", 2), in: &aliceSession)
             let inbound = try cipher.decrypt(
-                first, from: alice, record: nil, localIdentity: bobIdentity,
+                first, from: alice, record: nil, localUsername: bob, localIdentity: bobIdentity,
                 prekeys: .init(signedPrekeys: [signed], oneTimePrekey: oneTime))
             var bobRecord = inbound.record
             var bobSession = inbound.session
             let reply = try cipher.encrypt(text("hello alice", 3), in: &bobSession)
             bobRecord.update(bobSession)
             let aliceInbound = try cipher.decrypt(
-                reply, from: bob, record: SessionRecord(peer: bob, current: aliceSession), localIdentity: aliceIdentity, prekeys: nil)
+                reply, from: bob, record: SessionRecord(peer: bob, current: aliceSession), localUsername: alice, localIdentity: aliceIdentity,
+                prekeys: nil)
             var aliceAfter = aliceInbound.session
             let third = try cipher.encrypt(text("good", 4), in: &aliceAfter)
             let fourth = try cipher.encrypt(text("very good", 5), in: &aliceAfter)
             var aliceRecord = aliceInbound.record
             aliceRecord.update(aliceAfter)
             return SessionWorld(
-                alice: alice, aliceIdentityKey: aliceIdentity.publicKey, bobIdentity: bobIdentity, bobPrekeys: .init(signedPrekeys: [signed], oneTimePrekey: nil), bobRecord: bobRecord,
+                alice: alice, bob: bob, aliceIdentityKey: aliceIdentity.publicKey, bobIdentity: bobIdentity, bobPrekeys: .init(signedPrekeys: [signed], oneTimePrekey: nil), bobRecord: bobRecord,
                 aliceRecord: aliceRecord, firstMessage: first,
                 genuine: [(second, text("are you there?", 2)), (fourth, text("very good", 5)), (third, text("good", 4))])
         }
     }
 
     private init(
-        alice: Username, aliceIdentityKey: Ed25519PublicKey, bobIdentity: Ed25519KeyPair, bobPrekeys: SessionCipher.ResponderPrekeys, bobRecord: SessionRecord,
+        alice: Username, bob: Username, aliceIdentityKey: Ed25519PublicKey, bobIdentity: Ed25519KeyPair, bobPrekeys: SessionCipher.ResponderPrekeys,
+        bobRecord: SessionRecord,
         aliceRecord: SessionRecord, firstMessage: CiphertextEnvelope, genuine: [(envelope: CiphertextEnvelope, content: MessageContent)]
     ) {
         self.alice = alice
+        self.bob = bob
         self.aliceIdentityKey = aliceIdentityKey
         self.bobIdentity = bobIdentity
         self.bobPrekeys = bobPrekeys

@@ -43,7 +43,10 @@ public enum WireCodecProperty {
             let oneTime = [OneTimePrekey(id: 100, publicKey: try X25519PublicKey(bytes: key(5))), OneTimePrekey(id: 101, publicKey: try X25519PublicKey(bytes: key(6)))]
             let password = SecretBytes(copying: Array("correct horse battery".utf8))
             let requests: [Request.Body] = [
-                .register(username: alice, password: password, identityKey: identity, signedPrekey: signed, oneTimePrekeys: oneTime),
+                .register(
+                    username: alice, password: password, identityKey: identity, identitySignature: try Ed25519Signature(bytes: key(7) + key(8)),
+                    signedPrekey: signed, oneTimePrekeys: oneTime),
+                .identity(username: alice),
                 .login(username: alice, password: password), .logout, .deleteAccount(password: password),
                 .publishPrekeys(signedPrekey: signed, oneTimePrekeys: oneTime), .publishPrekeys(signedPrekey: nil, oneTimePrekeys: []),
                 .fetchBundle(username: alice), .prekeyCount,
@@ -53,6 +56,9 @@ public enum WireCodecProperty {
             let responses: [Response.Body] = [
                 .ok, .loggedIn(pending: 3), .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: signed, oneTimePrekey: oneTime[0])),
                 .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: signed, oneTimePrekey: nil)), .prekeyCount(42),
+                .bundle(UnverifiedPrekeyBundle(
+                    identityKey: identity, identitySignature: try Ed25519Signature(bytes: key(7) + key(8)), signedPrekey: signed, oneTimePrekey: nil)),
+                .identity(PublishedIdentity(identityKey: identity, signature: try Ed25519Signature(bytes: key(7) + key(8)))),
                 .accepted(envelopeID: 9, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)), .pong,
                 .error(WireError(.mailboxFull, "mailbox full")),
             ]

@@ -42,7 +42,7 @@ struct PreLoginFrameLimitTests {
                 let prekeys = try (1...200).map { OneTimePrekey(id: UInt32($0), publicKey: try environment.keyPair().publicKey) }
                 let longPassword = SecretBytes(copying: [UInt8](repeating: 0x61, count: 1000))
                 let register = Request.Body.register(
-                    username: alice.username, password: longPassword, identityKey: alice.identityKey,
+                    username: alice.username, password: longPassword, identityKey: alice.identityKey, identitySignature: alice.identitySignature,
                     signedPrekey: alice.signedPrekey, oneTimePrekeys: prekeys)
                 #expect(WireCodec.encode(.request(Request(id: 1, body: register))).count <= ChannelLimits.preLoginMaxFrameBytes)
                 #expect(try await session.call(register) == .loggedIn(pending: 0))

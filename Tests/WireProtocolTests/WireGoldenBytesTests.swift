@@ -54,22 +54,27 @@ struct WireGoldenBytesTests {
 
     // MARK: Requests (not Equatable: they hold secrets, so fields are compared one by one)
 
-    @Test("register (tag 1)")
+    static let identitySignatureBytes = [UInt8](repeating: 0x66, count: 64)
+    static let identitySignature = fixture { try Ed25519Signature(bytes: identitySignatureBytes) }
+
+    @Test("register (tag 13, with the identity signature)")
     func register() throws {
-        let golden = Golden.request(id: 0xdead_beef, tag: 1)
-            .string("alice").lengthPrefixed(Array("hunter22!".utf8)).raw(Self.identityBytes).signedPrekey().oneTimePrekeys().bytes
+        let golden = Golden.request(id: 0xdead_beef, tag: 13)
+            .string("alice").lengthPrefixed(Array("hunter22!".utf8)).raw(Self.identityBytes).raw(Self.identitySignatureBytes)
+            .signedPrekey().oneTimePrekeys().bytes
         let message = Request(id: 0xdead_beef, body: .register(
             username: Self.alice, password: SecretBytes(copying: Array("hunter22!".utf8)), identityKey: Self.identity,
-            signedPrekey: Self.signedPrekey, oneTimePrekeys: Self.oneTimePrekeys))
+            identitySignature: Self.identitySignature, signedPrekey: Self.signedPrekey, oneTimePrekeys: Self.oneTimePrekeys))
         #expect(WireCodec.encode(.request(message)) == golden)
         let decoded = try decodeRequest(golden, id: 0xdead_beef)
-        guard case let .register(username, password, identityKey, signedPrekey, oneTimePrekeys) = decoded else {
+        guard case let .register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys) = decoded else {
             Issue.record("decoded \(decoded)")
             return
         }
         #expect(username == Self.alice)
         #expect(password == SecretBytes(copying: Array("hunter22!".utf8)))
         #expect(identityKey == Self.identity)
+        #expect(identitySignature == Self.identitySignature)
         #expect(signedPrekey == Self.signedPrekey)
         #expect(oneTimePrekeys == Self.oneTimePrekeys)
     }
@@ -134,14 +139,17 @@ struct WireGoldenBytesTests {
         #expect(prekeys == Self.oneTimePrekeys)
     }
 
-    @Test("fetch bundle (6), block (10) and unblock (11) carry one username")
+    @Test("fetch bundle (6), block (10), unblock (11) and identity (14) carry one username")
     func usernameRequests() throws {
-        let cases: [(Request.Body, UInt8)] = [(.fetchBundle(username: Self.alice), 6), (.block(username: Self.alice), 10), (.unblock(username: Self.alice), 11)]
+        let cases: [(Request.Body, UInt8)] = [
+            (.fetchBundle(username: Self.alice), 6), (.block(username: Self.alice), 10), (.unblock(username: Self.alice), 11),
+            (.identity(username: Self.alice), 14),
+        ]
         for (body, tag) in cases {
             let golden = Golden.request(id: UInt32(tag), tag: tag).string("alice").bytes
             #expect(WireCodec.encode(.request(Request(id: UInt32(tag), body: body))) == golden, "tag \(tag)")
             switch (try decodeRequest(golden, id: UInt32(tag)), tag) {
-            case (.fetchBundle(let username), 6), (.block(let username), 10), (.unblock(let username), 11):
+            case (.fetchBundle(let username), 6), (.block(let username), 10), (.unblock(let username), 11), (.identity(let username), 14):
                 #expect(username == Self.alice)
             case (let other, _):
                 Issue.record("tag \(tag) decoded as \(other)")
@@ -179,11 +187,15 @@ struct WireGoldenBytesTests {
     static let responses: [(name: String, body: Response.Body, golden: [UInt8])] = [
         ("ok", .ok, Golden.response(id: 0x0a0b_0c0d, tag: 1).bytes),
         ("logged in", .loggedIn(pending: 0x0102_0304), Golden.response(id: 0x0a0b_0c0d, tag: 2).u32(0x0102_0304).bytes),
-        ("bundle with a one-time prekey",
-         .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekeys[0])),
-         Golden.response(id: 0x0a0b_0c0d, tag: 3).raw(identityBytes).signedPrekey().u8(1).u32(0x0a0b_0c0d).raw(oneTimeKeyBytes).bytes),
-        ("bundle without", .bundle(UnverifiedPrekeyBundle(identityKey: identity, signedPrekey: signedPrekey, oneTimePrekey: nil)),
-         Golden.response(id: 0x0a0b_0c0d, tag: 3).raw(identityBytes).signedPrekey().u8(0).bytes),
+        ("bundle with a one-time prekey (tag 8: published identity with its signature)",
+         .bundle(UnverifiedPrekeyBundle(identityKey: identity, identitySignature: identitySignature, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekeys[0])),
+         Golden.response(id: 0x0a0b_0c0d, tag: 8).raw(identityBytes).u8(1).raw(identitySignatureBytes).signedPrekey().u8(1).u32(0x0a0b_0c0d)
+            .raw(oneTimeKeyBytes).bytes),
+        ("bundle without, of an account registered before identity signatures",
+         .bundle(UnverifiedPrekeyBundle(identityKey: identity, identitySignature: nil, signedPrekey: signedPrekey, oneTimePrekey: nil)),
+         Golden.response(id: 0x0a0b_0c0d, tag: 8).raw(identityBytes).u8(0).signedPrekey().u8(0).bytes),
+        ("identity (tag 9)", .identity(PublishedIdentity(identityKey: identity, signature: identitySignature)),
+         Golden.response(id: 0x0a0b_0c0d, tag: 9).raw(identityBytes).u8(1).raw(identitySignatureBytes).bytes),
         ("prekey count", .prekeyCount(99), Golden.response(id: 0x0a0b_0c0d, tag: 4).u32(99).bytes),
         ("accepted", .accepted(envelopeID: 0x0102_0304_0506_0708, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_123)),
          Golden.response(id: 0x0a0b_0c0d, tag: 5).u64(0x0102_0304_0506_0708).i64(1_700_000_000_123).bytes),
@@ -191,7 +203,7 @@ struct WireGoldenBytesTests {
         ("error", .error(WireError(.mailboxFull, "full")), Golden.response(id: 0x0a0b_0c0d, tag: 7).u16(30).string("full").bytes),
     ]
 
-    @Test("every response (tags 1-7)", arguments: 0..<8)
+    @Test("every response (tags 1, 2, 4-9)", arguments: 0..<9)
     func response(_ index: Int) throws {
         let (name, body, golden) = Self.responses[index]
         let message = Response(requestID: 0x0a0b_0c0d, body: body)
@@ -210,7 +222,7 @@ struct WireGoldenBytesTests {
             (.malformedRequest, 1), (.unsupportedVersion, 2), (.usernameTaken, 10), (.invalidUsername, 11), (.weakPassword, 12),
             (.invalidCredentials, 13), (.throttled, 14), (.notAuthenticated, 15), (.alreadyAuthenticated, 16), (.unknownUser, 20),
             (.noPrekeys, 21), (.invalidPrekeys, 22), (.identityChanged, 23), (.mailboxFull, 30), (.refused, 31), (.tooLarge, 40),
-            (.internalError, 50), (.unavailable, 51),
+            (.internalError, 50), (.unavailable, 51), (.identityKeyTaken, 17), (.invalidIdentityBinding, 18), (.busy, 52),
         ]
         for (code, number) in expected {
             let golden = Golden.response(id: 1, tag: 7).u16(number).string("").bytes
