@@ -90,7 +90,7 @@ def serve(sock, code, message, register_error):
                 continue
             (request_id,) = struct.unpack(">I", frame[2:6])
             tag = frame[6]
-            if tag == 1 and not register_error:
+            if tag == 13 and not register_error:  # register (WIRE.md request 13)
                 reply = response(request_id, 1)
             elif tag == 12:
                 reply = response(request_id, 6)
