@@ -21,6 +21,10 @@ struct NIOFrameConnection: FrameConnection {
     let maxFrameBytes: Int
     let channel: any Channel
 
+    /// The channel's remote IP address, without the port, so that every connection from one host
+    /// shares its rate limits.
+    var remoteAddress: String { channel.remoteAddress?.ipAddress ?? "unknown" }
+
     func send(_ frame: [UInt8]) async throws(ConnectionError) {
         guard !frame.isEmpty else { throw .emptyFrame }
         guard frame.count <= maxFrameBytes else { throw .frameTooLarge(length: frame.count, limit: maxFrameBytes) }

@@ -43,7 +43,12 @@ public struct LoginThrottle: Sendable, Hashable {
     /// The lock imposed by the `failures`-th consecutive failure: none before
     /// ``AccountLimits/failuresBeforeLockout``, then 1 s, 2 s, 4 s ... capped at 15 min.
     public static func lockDuration(afterFailures failures: Int) -> Duration? {
-        let doublings = failures - AccountLimits.failuresBeforeLockout
+        lockDuration(afterFailures: failures, threshold: AccountLimits.failuresBeforeLockout)
+    }
+
+    /// The same schedule for a counter that locks at its `threshold`-th failure.
+    public static func lockDuration(afterFailures failures: Int, threshold: Int) -> Duration? {
+        let doublings = failures - threshold
         guard doublings >= 0 else { return nil }
         // 2^10 s already exceeds the cap; stopping the shift there keeps it from overflowing.
         let factor = 1 << min(doublings, 10)

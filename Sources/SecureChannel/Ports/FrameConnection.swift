@@ -18,6 +18,11 @@ public protocol FrameConnection: Sendable {
     /// the client sees it, the client's static key as the server sees it.
     var remoteStaticKey: X25519PublicKey { get }
 
+    /// The peer's network address as the transport saw it (for TCP, the IP address without the
+    /// port, e.g. `203.0.113.9` or `2001:db8::1`), or `"unknown"`. Not authenticated: it keys
+    /// rate limits and appears in logs, and is never used to decide who someone is.
+    var remoteAddress: String { get }
+
     /// The Noise handshake hash, equal on both ends: binds application-level authentication to
     /// this very channel.
     var handshakeHash: [UInt8] { get }
