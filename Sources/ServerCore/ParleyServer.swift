@@ -30,6 +30,8 @@ public final class ParleyServer: FrameConnectionHandler {
         /// Argon2id, bounded in concurrency (each run takes tens of MiB).
         let hashing: BlockingExecutor
         let batcher: EnvelopeBatcher
+        /// Per-requester and per-target limits on bundle fetches.
+        let bundleFetches: BundleFetchLimiter
     }
 
     private let dependencies: Dependencies
@@ -51,7 +53,8 @@ public final class ParleyServer: FrameConnectionHandler {
             configuration: configuration, logger: logger,
             storage: BlockingExecutor(label: "parley.storage", serial: false, width: 4),
             hashing: BlockingExecutor(label: "parley.password-hashing", serial: false, width: configuration.maxConcurrentPasswordHashes),
-            batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize))
+            batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize),
+            bundleFetches: BundleFetchLimiter())
     }
 
     /// Waits until every accepted send is committed and every store call has returned, so the

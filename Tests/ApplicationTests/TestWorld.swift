@@ -30,7 +30,8 @@ final class TestWorld: Sendable {
 
     init(
         mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20),
-        configuration base: ServerConfiguration = ServerConfiguration()
+        configuration base: ServerConfiguration = ServerConfiguration(),
+        wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 }
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
@@ -39,7 +40,7 @@ final class TestWorld: Sendable {
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = .minimum
         server = try ParleyServer(
-            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks, events: InMemoryEventBus(),
+            accounts: accounts, prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks, events: InMemoryEventBus(),
             crypto: crypto, random: random, clock: SystemWallClock(), configuration: configuration,
             logger: Logger(label: "test.server"))
         serverKey = try crypto.generateX25519KeyPair(using: random)
