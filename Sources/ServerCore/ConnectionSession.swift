@@ -130,6 +130,10 @@ actor ConnectionSession {
                 let user = try requireAccount().username
                 let count = try await storage { try $0.prekeys.oneTimePrekeyCount(for: user) }
                 return .prekeyCount(UInt32(clamping: count))
+            case .prekeyStatus:
+                let user = try requireAccount().username
+                let ids = try await storage { try $0.prekeys.oneTimePrekeyIDs(for: user, limit: WireLimits.maxReportedPrekeyIDs) }
+                return .prekeyStatus(heldIDs: ids)
             case .acknowledge(let ids):
                 let user = try requireAccount().username
                 // On the mailbox writer, sharing the next batch's transaction (and fsync).

@@ -9,10 +9,12 @@ public enum WireCodec {
 
     private enum RequestTag: UInt8 {
         case register = 1, login, logout, deleteAccount, publishPrekeys, fetchBundle, prekeyCount, send, acknowledge, block, unblock, ping
+        case prekeyStatus
     }
 
     private enum ResponseTag: UInt8 {
         case ok = 1, loggedIn, bundle, prekeyCount, accepted, pong, error
+        case prekeyStatus
     }
 
     private enum PushTag: UInt8 {
@@ -72,6 +74,8 @@ public enum WireCodec {
             writer.writeString(username.value)
         case .prekeyCount:
             writer.write(RequestTag.prekeyCount.rawValue)
+        case .prekeyStatus:
+            writer.write(RequestTag.prekeyStatus.rawValue)
         case let .send(recipient, recipientIdentity, envelope):
             writer.write(RequestTag.send.rawValue)
             writer.writeString(recipient.value)
@@ -111,6 +115,12 @@ public enum WireCodec {
         case .prekeyCount(let count):
             writer.write(ResponseTag.prekeyCount.rawValue)
             writer.write(count)
+        case .prekeyStatus(let ids):
+            // Never more than the bound the decoder enforces.
+            let reported = ids.prefix(WireLimits.maxReportedPrekeyIDs)
+            writer.write(ResponseTag.prekeyStatus.rawValue)
+            writer.write(UInt32(reported.count))
+            for id in reported { writer.write(id) }
         case let .accepted(envelopeID, acceptedAt):
             writer.write(ResponseTag.accepted.rawValue)
             writer.write(envelopeID)
@@ -225,6 +235,8 @@ public enum WireCodec {
             return .fetchBundle(username: try readUsername(&reader, "username"))
         case .prekeyCount:
             return .prekeyCount
+        case .prekeyStatus:
+            return .prekeyStatus
         case .send:
             let recipient = try readUsername(&reader, "recipient")
             let recipientIdentity = try readEd25519(&reader, "recipient identity")
@@ -264,6 +276,15 @@ public enum WireCodec {
             return .bundle(UnverifiedPrekeyBundle(identityKey: identityKey, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey))
         case .prekeyCount:
             return .prekeyCount(try reader.readUInt32("count"))
+        case .prekeyStatus:
+            let count = Int(try reader.readUInt32("prekey id count"))
+            guard count <= WireLimits.maxReportedPrekeyIDs else {
+                throw .tooLong(field: "prekey ids", length: count, limit: WireLimits.maxReportedPrekeyIDs)
+            }
+            var ids: [UInt32] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try reader.readUInt32("prekey id")) }
+            return .prekeyStatus(heldIDs: ids)
         case .accepted:
             let id = try reader.readUInt64("envelope id")
             return .accepted(envelopeID: id, acceptedAt: Timestamp(millisecondsSinceEpoch: try reader.readInt64("accepted at")))
