@@ -93,7 +93,9 @@ extension ParleyClient {
         let (_, identity) = try requireSession()
         guard case .prekeyStatus(let heldIDs) = try await call(.prekeyStatus) else { return }
         // Before new ones are made: only ids published by then can be missing from the answer.
-        try expireHandedOutPrekeys(serverHolds: Set(heldIDs))
+        // Housekeeping, never a reason to fail a login: if the store refuses now (a full disk),
+        // the same ids are found missing again at the next upkeep and nothing is lost.
+        try? expireHandedOutPrekeys(serverHolds: Set(heldIDs))
         let missing = PrekeyPolicy.oneTimePrekeysToGenerate(serverCount: heldIDs.count)
         var newOneTime: [OneTimePrekeyPair] = []
         if missing > 0 {
@@ -133,7 +135,10 @@ extension ParleyClient {
                 try keys.oneTimePrekeyPair(id: id) != nil
             }
             for id in decision.expired { try keys.removeOneTimePrekeyPair(id: id) }
-            if decision.next != current { try store.settings.setValue(decision.next.encoded(), forKey: Self.handedOutPrekeysKey) }
+            // A moved floor alone is not worth a write (it only saves lookups next time).
+            if decision.next.firstSeenMissing != current.firstSeenMissing || !decision.expired.isEmpty {
+                try store.settings.setValue(decision.next.encoded(), forKey: Self.handedOutPrekeysKey)
+            }
         }
     }
 
