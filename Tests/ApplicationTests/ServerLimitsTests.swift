@@ -52,8 +52,14 @@ struct ServerLimitsTests {
 
     @Test("a connection's sends in flight are bounded in bytes: past the budget its next request waits")
     func inFlightSendsAreBoundedInBytes() async throws {
+        // The production budget is 32 MiB (pinned below); a small one keeps this test's memory
+        // small, as other tests measure the process's resident size while it runs.
+        #expect(ServerConfiguration().maxInFlightSendBytesPerConnection == ServerLimits.maxInFlightSendBytesPerConnection)
+        #expect(ServerLimits.maxInFlightSendBytesPerConnection == 32 << 20)
         let gate = MailboxGate()
-        let world = try TestWorld(wrapMailbox: { GatedMailboxStore(inner: $0, gate: gate) })
+        var configuration = ServerConfiguration()
+        configuration.maxInFlightSendBytesPerConnection = 1 << 20
+        let world = try TestWorld(configuration: configuration, wrapMailbox: { GatedMailboxStore(inner: $0, gate: gate) })
         let bob = try world.connect(try world.device("bob"))
         try await bob.client.register(username: name("bob"), password: password())
         let bobsKey = try #require(try world.accounts.find(name("bob"))).identityKey
@@ -61,10 +67,10 @@ struct ServerLimitsTests {
         try await alice.client.register(username: name("alice"), password: password())
         let wire = alice.wire
         gate.close()
-        // Five 9 MiB sends while the mailbox writer cannot commit: 45 MiB would be held.
+        // Five 300 KiB sends while the mailbox writer cannot commit: 1.5 MiB would be held.
         var sends: [Task<Response.Body?, Never>] = []
         for _ in 0..<5 {
-            sends.append(Task { try? await wire.request(.send(recipient: name("bob"), recipientIdentity: bobsKey, envelope: [UInt8](repeating: 7, count: 9 << 20))) })
+            sends.append(Task { try? await wire.request(.send(recipient: name("bob"), recipientIdentity: bobsKey, envelope: [UInt8](repeating: 7, count: 300 << 10))) })
             try await Task.sleep(for: .milliseconds(50))
         }
         let pong = Mutex(false)
@@ -131,7 +137,7 @@ struct GatedMailboxStore: MailboxStore {
 
 @Suite("Prekey pool limit", .timeLimit(.minutes(2)))
 struct PrekeyPoolLimitTests {
-    @Test("an account holds at most 1,000 one-time prekeys on the server")
+    @Test("an account holds at most 1,000 one-time prekeys on the server (PrekeyPolicy.maxOneTimePrekeysPerAccount)")
     func thePoolIsBounded() async throws {
         let world = try TestWorld()
         let carol = try world.connect(try world.device("carol"))
