@@ -10,6 +10,12 @@ import Primitives
 ///
 /// The rules return new values; ``AccountStore`` applies them with a compare-and-set so that
 /// concurrent attempts are all counted.
+///
+/// Since issue 10 (finding 6) ``AccountService`` throttles through ``LoginThrottlePolicy``
+/// instead (per name and source address, and per address, with decay); it uses this type's lock
+/// schedule, ``lockDuration(afterFailures:threshold:)``, and no longer reads or writes the stored
+/// per-account fields, which stay in the store (and its contract) until a schema migration drops
+/// them.
 public struct LoginThrottle: Sendable, Hashable {
     /// Consecutive failures since the last success.
     public var failedLoginCount: Int
