@@ -171,6 +171,9 @@ actor ConnectionSession {
         guard deps.verifier.isValid(signedPrekey, identityKey: identityKey) else {
             throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under the identity key")
         }
+        if let wait = deps.registrations.take(at: deps.clock.now()) {
+            throw WireError(.throttled, "the server is taking too many new accounts; try again in \(Self.wholeSeconds(wait)) s")
+        }
         let service = deps.accountService
         let registered = try await hashing { _ in
             try Self.mapAccountError { () throws(AccountError) in

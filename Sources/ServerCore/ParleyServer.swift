@@ -32,6 +32,8 @@ public final class ParleyServer: FrameConnectionHandler {
         let batcher: EnvelopeBatcher
         /// Per-requester and per-target limits on bundle fetches.
         let bundleFetches: BundleFetchLimiter
+        /// The server-wide registration budget.
+        let registrations: RegistrationLimiter
     }
 
     private let dependencies: Dependencies
@@ -54,7 +56,8 @@ public final class ParleyServer: FrameConnectionHandler {
             storage: BlockingExecutor(label: "parley.storage", serial: false, width: 4),
             hashing: BlockingExecutor(label: "parley.password-hashing", serial: false, width: configuration.maxConcurrentPasswordHashes),
             batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize),
-            bundleFetches: BundleFetchLimiter())
+            bundleFetches: BundleFetchLimiter(),
+            registrations: RegistrationLimiter(burst: configuration.registrationBurst, refill: configuration.registrationRefill))
     }
 
     /// Waits until every accepted send is committed and every store call has returned, so the

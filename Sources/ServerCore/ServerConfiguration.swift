@@ -12,6 +12,9 @@ public struct ServerConfiguration: Sendable {
     /// Most payload bytes of those sends together; further requests wait. With the count above it
     /// bounds what one connection can make the server hold in memory.
     public var maxInFlightSendBytesPerConnection: Int
+    /// Registrations the server accepts at once, and the time after which it accepts one more.
+    public var registrationBurst: Int
+    public var registrationRefill: Duration
     /// Envelopes read from the store per query when catching a connection up at login.
     public var catchUpPageSize: Int
     /// Argon2id cost for new password hashes.
@@ -27,6 +30,8 @@ public struct ServerConfiguration: Sendable {
         maxBatchSize: Int = 4096,
         maxInFlightSendsPerConnection: Int = ServerLimits.maxInFlightSendsPerConnection,
         maxInFlightSendBytesPerConnection: Int = ServerLimits.maxInFlightSendBytesPerConnection,
+        registrationBurst: Int = ServerLimits.registrationBurst,
+        registrationRefill: Duration = ServerLimits.registrationRefill,
         catchUpPageSize: Int = 256,
         passwordCost: Argon2Cost = .interactive,
         maxConcurrentPasswordHashes: Int = 2,
@@ -36,6 +41,8 @@ public struct ServerConfiguration: Sendable {
         self.maxBatchSize = maxBatchSize
         self.maxInFlightSendsPerConnection = maxInFlightSendsPerConnection
         self.maxInFlightSendBytesPerConnection = maxInFlightSendBytesPerConnection
+        self.registrationBurst = registrationBurst
+        self.registrationRefill = registrationRefill
         self.catchUpPageSize = catchUpPageSize
         self.passwordCost = passwordCost
         self.maxConcurrentPasswordHashes = maxConcurrentPasswordHashes

@@ -31,6 +31,13 @@ public enum ServerLimits {
     /// can no longer make the server hold 1,024 x 10 MiB.
     public static let maxInFlightSendBytesPerConnection = 32 << 20
 
+    // MARK: Registration (issue 10, finding 11)
+
+    /// Registrations the whole server accepts at once...
+    public static let registrationBurst = 100
+    /// ...and then one more per this long (8,640 a day).
+    public static let registrationRefill: Duration = .seconds(10)
+
     // MARK: Prekeys (issue 10, finding 11)
 
     /// Most one-time prekeys one account may have on the server (``PrekeyPolicy``'s number).

@@ -179,6 +179,8 @@ final class InProcessServer: Sendable {
         let directory = try makeTemporaryDirectory(in: directoryRoot)
         var configuration = ServerConfiguration()
         configuration.passwordCost = .minimum
+        // The benchmarks register thousands of accounts at once.
+        configuration.registrationBurst = 1_000_000
         let store = try SQLiteServerStore(dataDirectory: directory, mailboxLimits: configuration.mailboxLimits)
         let mailbox = CountingMailboxStore(store.mailbox)
         var logger = Logger(label: "parley.bench.server")
