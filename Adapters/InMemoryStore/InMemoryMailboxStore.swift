@@ -7,12 +7,21 @@ import Synchronization
 /// Thread-safe: each call runs under one lock, which stands in for the database transaction.
 /// Nothing survives the process, so it is for tests and demos only.
 public final class InMemoryMailboxStore: MailboxStore {
-    private struct State {
+    fileprivate struct State {
         /// Per recipient, in increasing id order (appends only ever add larger ids).
         var queues: [Username: [MailboxEnvelope]] = [:]
         var usage: [Username: MailboxUsage] = [:]
+        /// What each sender has waiting in each recipient's queue.
+        var senderUsage: [SenderQueue: MailboxUsage] = [:]
+        /// Payload bytes waiting in all queues.
+        var totalBytes = 0
         /// The last id handed out; ids start at 1, as SQLite's AUTOINCREMENT does.
         var lastID: UInt64 = 0
+    }
+
+    fileprivate struct SenderQueue: Hashable {
+        let recipient: Username
+        let sender: Username
     }
 
     private let state = Mutex(State())
@@ -39,13 +48,18 @@ public final class InMemoryMailboxStore: MailboxStore {
     private static func enqueue(_ batch: [MailboxEnvelopeDraft], into state: inout State, limits: MailboxLimits) -> [EnqueueOutcome] {
         batch.map { draft in
             let usage = state.usage[draft.recipient] ?? .empty
-            if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: usage) {
+            let queue = SenderQueue(recipient: draft.recipient, sender: draft.sender)
+            let senderUsage = state.senderUsage[queue] ?? .empty
+            if let refusal = limits.refusal(
+                payloadBytes: draft.payload.count, joining: usage, fromSender: senderUsage, totalBytes: state.totalBytes) {
                 return .refused(refusal)
             }
             state.lastID += 1
             let envelope = MailboxEnvelope(id: state.lastID, draft: draft)
             state.queues[draft.recipient, default: []].append(envelope)
             state.usage[draft.recipient] = MailboxUsage(count: usage.count + 1, bytes: usage.bytes + draft.payload.count)
+            state.senderUsage[queue] = MailboxUsage(count: senderUsage.count + 1, bytes: senderUsage.bytes + draft.payload.count)
+            state.totalBytes += draft.payload.count
             return .accepted(envelope)
         }
     }
@@ -67,6 +81,7 @@ public final class InMemoryMailboxStore: MailboxStore {
     private static func acknowledge(_ wanted: Set<UInt64>, for recipient: Username, in state: inout State) -> Int {
         guard let queue = state.queues[recipient] else { return 0 }
         let kept = queue.filter { !wanted.contains($0.id) }
+        for envelope in queue where wanted.contains(envelope.id) { state.forget(envelope) }
         state.queues[recipient] = kept.isEmpty ? nil : kept
         state.usage[recipient] = kept.isEmpty ? nil : MailboxUsage(count: kept.count, bytes: kept.reduce(0) { $0 + $1.payload.count })
         return queue.count - kept.count
@@ -74,6 +89,7 @@ public final class InMemoryMailboxStore: MailboxStore {
 
     public func removeAll(for user: Username) throws(StoreError) {
         state.withLock { state in
+            for envelope in state.queues[user] ?? [] { state.forget(envelope) }
             state.queues[user] = nil
             state.usage[user] = nil
         }
@@ -81,5 +97,18 @@ public final class InMemoryMailboxStore: MailboxStore {
 
     public func usage(for recipient: Username) throws(StoreError) -> MailboxUsage {
         state.withLock { $0.usage[recipient] ?? .empty }
+    }
+}
+
+extension InMemoryMailboxStore.State {
+    /// Takes a deleted envelope out of the sender's share and the total (the recipient's usage is
+    /// recomputed by the caller).
+    fileprivate mutating func forget(_ envelope: MailboxEnvelope) {
+        let queue = InMemoryMailboxStore.SenderQueue(recipient: envelope.recipient, sender: envelope.sender)
+        if let usage = senderUsage[queue] {
+            let left = MailboxUsage(count: usage.count - 1, bytes: usage.bytes - envelope.payload.count)
+            senderUsage[queue] = left.count <= 0 ? nil : left
+        }
+        totalBytes -= envelope.payload.count
     }
 }

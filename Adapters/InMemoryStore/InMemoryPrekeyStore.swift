@@ -40,6 +40,15 @@ public final class InMemoryPrekeyStore: PrekeyStore {
         }
     }
 
+    public func signedPrekey(for user: Username) throws(StoreError) -> SignedPrekey? {
+        users.withLock { $0[user]?.signedPrekey }
+    }
+
+    public func oneTimePrekeyIDs(for user: Username, limit: Int) throws(StoreError) -> [UInt32] {
+        guard limit > 0 else { return [] }
+        return users.withLock { Array(($0[user]?.oneTimePrekeys.keys.sorted() ?? []).prefix(limit)) }
+    }
+
     public func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int {
         users.withLock { $0[user]?.oneTimePrekeys.count ?? 0 }
     }

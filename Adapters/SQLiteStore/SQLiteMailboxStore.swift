@@ -7,8 +7,9 @@ import ServerCore
 /// A batch is one `BEGIN IMMEDIATE ... COMMIT`, hence one fsync of the WAL however many envelopes
 /// it carries (and, through ``commit(enqueue:acknowledge:)``, however many acknowledgements ride
 /// along). The caps are checked in the same transaction from the covering index on (recipient, id,
-/// size), once per distinct recipient in the batch; later drafts for that recipient are counted in
-/// memory.
+/// size), once per distinct recipient in the batch, and from (recipient, sender, size) once per
+/// distinct sender and recipient; later drafts are counted in memory. The total over all mailboxes
+/// is one row kept by triggers (schema version 2), read once per batch.
 public struct SQLiteMailboxStore: MailboxStore {
     private let database: SQLiteDatabase
     /// The caps every recipient's queue is held to.
@@ -37,7 +38,10 @@ public struct SQLiteMailboxStore: MailboxStore {
 
     /// Inserts `batch` inside the caller's transaction, checking the caps.
     private func insert(_ batch: [MailboxEnvelopeDraft], _ connection: SQLiteConnection) throws(StoreError) -> [EnqueueOutcome] {
+        guard !batch.isEmpty else { return [] }
         var usage: [Username: MailboxUsage] = [:]
+        var senderUsage: [[Username]: MailboxUsage] = [:]
+        var totalBytes = try Self.totalBytes(connection)
         var outcomes: [EnqueueOutcome] = []
         outcomes.reserveCapacity(batch.count)
         for draft in batch {
@@ -47,8 +51,16 @@ public struct SQLiteMailboxStore: MailboxStore {
             } else {
                 current = try Self.usage(for: draft.recipient, connection)
             }
-            if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: current) {
+            let queue = [draft.recipient, draft.sender]
+            let fromSender: MailboxUsage
+            if let known = senderUsage[queue] {
+                fromSender = known
+            } else {
+                fromSender = try Self.usage(for: draft.recipient, from: draft.sender, connection)
+            }
+            if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: current, fromSender: fromSender, totalBytes: totalBytes) {
                 usage[draft.recipient] = current
+                senderUsage[queue] = fromSender
                 outcomes.append(.refused(refusal))
                 continue
             }
@@ -59,6 +71,8 @@ public struct SQLiteMailboxStore: MailboxStore {
             // AUTOINCREMENT rowids are positive, so the conversion is exact.
             let id = UInt64(clamping: connection.lastInsertRowID)
             usage[draft.recipient] = MailboxUsage(count: current.count + 1, bytes: current.bytes + draft.payload.count)
+            senderUsage[queue] = MailboxUsage(count: fromSender.count + 1, bytes: fromSender.bytes + draft.payload.count)
+            totalBytes += draft.payload.count
             outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
         }
         return outcomes
@@ -116,5 +130,18 @@ public struct SQLiteMailboxStore: MailboxStore {
         ) { row throws(StoreError) in
             MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
         } ?? .empty
+    }
+
+    private static func usage(for recipient: Username, from sender: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
+        try connection.queryFirst(
+            "SELECT count(*), coalesce(sum(size), 0) FROM mailbox WHERE recipient = ? AND sender = ?",
+            [.username(recipient), .username(sender)]
+        ) { row throws(StoreError) in
+            MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
+        } ?? .empty
+    }
+
+    private static func totalBytes(_ connection: SQLiteConnection) throws(StoreError) -> Int {
+        Int(try connection.queryFirst("SELECT bytes FROM mailbox_total WHERE slot = 1") { row throws(StoreError) in try row.integer(0) } ?? 0)
     }
 }

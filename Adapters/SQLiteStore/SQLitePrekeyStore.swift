@@ -59,6 +59,28 @@ public struct SQLitePrekeyStore: PrekeyStore {
         }
     }
 
+    public func signedPrekey(for user: Username) throws(StoreError) -> SignedPrekey? {
+        try database.withConnection { connection throws(StoreError) in
+            try connection.queryFirst(
+                "SELECT id, public_key, signature FROM signed_prekeys WHERE username = ?", [.username(user)]
+            ) { row throws(StoreError) in
+                SignedPrekey(
+                    id: try row.uint32(0),
+                    publicKey: try row.decoded(1) { bytes throws(CryptoError) in try X25519PublicKey(bytes: bytes) },
+                    signature: try row.decoded(2) { bytes throws(CryptoError) in try Ed25519Signature(bytes: bytes) })
+            }
+        }
+    }
+
+    public func oneTimePrekeyIDs(for user: Username, limit: Int) throws(StoreError) -> [UInt32] {
+        guard limit > 0 else { return [] }
+        return try database.withConnection { connection throws(StoreError) in
+            try connection.query(
+                "SELECT id FROM one_time_prekeys WHERE username = ? ORDER BY id LIMIT ?", [.username(user), .integer(Int64(limit))]
+            ) { row throws(StoreError) in try row.uint32(0) }
+        }
+    }
+
     public func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int {
         try database.withConnection { connection throws(StoreError) in
             Int(try connection.queryFirst("SELECT count(*) FROM one_time_prekeys WHERE username = ?", [.username(user)]) { row throws(StoreError) in

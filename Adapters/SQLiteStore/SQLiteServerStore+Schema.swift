@@ -83,6 +83,24 @@ extension SQLiteServerStore {
             "DROP TABLE identity_copies",
             "CREATE UNIQUE INDEX accounts_by_identity_key ON accounts (identity_key)",
         ]),
+        // Issue 10, finding 11: a sender's share of a recipient's queue and a quota over all
+        // mailboxes. The total is kept by triggers in the same transaction as every insert and
+        // delete, so the cap check reads one row instead of summing the table.
+        SQLiteMigration(version: 3, summary: "per-sender mailbox usage and the mailbox total", statements: [
+            "CREATE INDEX mailbox_by_sender ON mailbox (recipient, sender, size)",
+            "CREATE TABLE mailbox_total (slot INTEGER PRIMARY KEY CHECK (slot = 1), bytes INTEGER NOT NULL) STRICT",
+            "INSERT INTO mailbox_total (slot, bytes) SELECT 1, coalesce(sum(size), 0) FROM mailbox",
+            """
+            CREATE TRIGGER mailbox_total_insert AFTER INSERT ON mailbox BEGIN
+                UPDATE mailbox_total SET bytes = bytes + NEW.size WHERE slot = 1;
+            END
+            """,
+            """
+            CREATE TRIGGER mailbox_total_delete AFTER DELETE ON mailbox BEGIN
+                UPDATE mailbox_total SET bytes = bytes - OLD.size WHERE slot = 1;
+            END
+            """,
+        ]),
     ]
 
     /// The schema version this build creates and understands.

@@ -20,8 +20,9 @@ public enum AccountError: Error, Equatable, Sendable {
     /// Login: the username is unknown, malformed, or the password is wrong. The cases are
     /// deliberately one, so that a login cannot be used to learn which names exist.
     case invalidCredentials
-    /// Login: the account is locked after repeated failures; try again after `retryAfter`. The
-    /// password was not checked and the attempt was not counted.
+    /// Login: this name is locked for this source address, or the address is, after repeated
+    /// failures (``LoginThrottlePolicy``); try again after `retryAfter`. The password was not
+    /// checked, the attempt was not counted, and an unknown name is locked exactly like a real one.
     case throttled(retryAfter: Duration)
     /// The account store failed (disk full, corrupt database...). Not the caller's fault.
     case storeFailure(StoreError)

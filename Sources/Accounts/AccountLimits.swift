@@ -17,6 +17,20 @@ public enum AccountLimits {
     /// out for longer than this after an attack stops.
     public static let maximumLockout: Duration = .seconds(15 * 60)
 
+    /// Failed logins from one source address, across all names, before that address is locked
+    /// (for ``firstLockout``, doubling to ``maximumLockout`` like an account's lock).
+    public static let sourceFailuresBeforeLockout = 20
+    /// One failure is forgotten per this much time, for each (account, address) pair and each
+    /// address: a lock never outlives the attack by much, and old failures do not add up.
+    public static let loginFailureDecay: Duration = .seconds(5 * 60)
+
+    /// Most (account, address) pairs, and most addresses, the login throttle tracks at once
+    /// (about 100 bytes each); beyond it the stalest entry is forgotten.
+    public static let maxThrottledKeys = 100_000
+
+    /// Longest name the login throttle keys by (a valid username is at most 32 bytes).
+    static let maximumThrottledNameBytes = 64
+
     /// How often a login retries its compare-and-set of the throttle fields when concurrent
     /// attempts on the same account keep changing them. Every lost race means another attempt was
     /// counted, so the account is locked after a handful of rounds; the bound only stops a

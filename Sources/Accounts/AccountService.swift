@@ -8,19 +8,25 @@ import Primitives
 ///
 /// Login is built so that it cannot be used as an oracle: an unknown or malformed username, and a
 /// wrong password, end in the same ``AccountError/invalidCredentials`` after the same amount of
-/// hashing (an unknown name is verified against a dummy hash).
+/// hashing (an unknown name is verified against a dummy hash), and a locked name and an unknown
+/// one both answer ``AccountError/throttled(retryAfter:)`` without hashing.
 public struct AccountService: Sendable {
     private let store: any AccountStore
     private let hasher: any PasswordHasher
     private let clock: any Clock
+    private let throttle: LoginThrottlePolicy
     /// Verified against when the username does not exist, so that such a login costs one Argon2id
     /// verification like any other. Its password is public and irrelevant: the result is ignored.
     private let dummyHash: String
 
     /// - Throws: ``AccountError/hashingFailed(_:)`` when the dummy hash cannot be made (the hasher's
     ///   cost is not runnable on this machine).
-    public init(store: any AccountStore, hasher: any PasswordHasher, clock: any Clock) throws(AccountError) {
+    /// - Parameter throttle: the login throttle's state; copies of this service share it.
+    public init(
+        store: any AccountStore, hasher: any PasswordHasher, clock: any Clock, throttle: LoginThrottlePolicy = LoginThrottlePolicy()
+    ) throws(AccountError) {
         self.store = store
+        self.throttle = throttle
         self.hasher = hasher
         self.clock = clock
         do {
@@ -71,41 +77,30 @@ public struct AccountService: Sendable {
 
     // MARK: Login
 
-    /// Checks a username and password, applying the login throttle (see ``LoginThrottle``).
+    /// Checks a username and password, applying the login throttle (see ``LoginThrottlePolicy``).
     ///
-    /// The attempt is counted as a failure *before* the password is checked (compare-and-set on the
-    /// throttle fields) and the count is cleared only after a success. Counting afterwards would
-    /// let an attacker run any number of guesses in parallel before the first failure lands.
+    /// The throttle decides first, from the name as given and `source` alone, before the account
+    /// is looked up: a locked name and an unknown one answer alike. An admitted attempt is counted
+    /// as a failure *before* the password is checked and refunded after a success; counting
+    /// afterwards would let an attacker run any number of guesses in parallel before the first
+    /// failure lands.
+    /// - Parameter source: where the attempt comes from (the transport's peer address); attempts
+    ///   that give none share the ``LoginSource/unknown`` bucket.
     /// - Throws: ``AccountError/invalidCredentials`` (unknown name or wrong password, alike),
-    ///   ``AccountError/throttled(retryAfter:)`` while the account is locked (the password is then
-    ///   not checked and the attempt not counted), or a server fault.
-    public func logIn(username raw: String, password: SecretBytes) throws(AccountError) -> AuthenticatedAccount {
-        guard let username = try? Username(raw), var record = try storeCall({ try store.find(username) }) else {
+    ///   ``AccountError/throttled(retryAfter:)`` while the name is locked for `source` or `source`
+    ///   is locked (the password is then not checked, the attempt not counted, and whether the
+    ///   account exists not looked at), or a server fault.
+    public func logIn(username raw: String, password: SecretBytes, from source: String = LoginSource.unknown) throws(AccountError) -> AuthenticatedAccount {
+        let parsed = try? Username(raw)
+        // Bounded, so that a key kept by the throttle is small whatever a caller passes.
+        let key = parsed?.value ?? String(decoding: raw.utf8.prefix(AccountLimits.maximumThrottledNameBytes), as: UTF8.self)
+        if case .locked(let wait) = throttle.admit(account: key, source: source, at: clock.now()) {
+            throw .throttled(retryAfter: wait)
+        }
+        guard let username = parsed, let record = try storeCall({ try store.find(username) }) else {
             _ = hasher.verify(password, against: dummyHash)
             throw .invalidCredentials
         }
-        let now = clock.now()
-
-        // Count this attempt as a failure first.
-        var counted = false
-        for _ in 0..<AccountLimits.throttleUpdateAttempts {
-            if let wait = record.loginThrottle.remainingLock(at: now) { throw .throttled(retryAfter: wait) }
-            let failed = record.loginThrottle.recordingFailure(at: now)
-            if try updateThrottle(username, from: record.loginThrottle, to: failed) {
-                record.loginThrottle = failed
-                counted = true
-                break
-            }
-            guard let fresh = try storeCall({ try store.find(username) }) else {
-                _ = hasher.verify(password, against: dummyHash)
-                throw .invalidCredentials
-            }
-            record = fresh
-        }
-        // So many concurrent attempts that the count kept moving: tell this one to back off
-        // rather than let it guess uncounted.
-        guard counted else { throw .throttled(retryAfter: AccountLimits.firstLockout) }
-
         // An over-long password cannot be right (registration refuses it); it still costs one
         // verification, against the dummy hash, so its timing says nothing either.
         guard password.count <= AccountLimits.maximumPasswordBytes else {
@@ -114,7 +109,7 @@ public struct AccountService: Sendable {
         }
         guard hasher.verify(password, against: record.passwordHash) else { throw .invalidCredentials }
 
-        try clearThrottle(username, from: record.loginThrottle)
+        throttle.recordSuccess(account: key, source: source, at: clock.now())
         if hasher.needsRehash(record.passwordHash) {
             // An upgrade of the stored hash to the current cost; never a reason to refuse a
             // correct password, so a failure here leaves the old hash in place.
@@ -137,29 +132,6 @@ public struct AccountService: Sendable {
     }
 
     // MARK: Store plumbing
-
-    private func updateThrottle(_ username: Username, from expected: LoginThrottle, to new: LoginThrottle) throws(AccountError) -> Bool {
-        do {
-            return try store.updateLoginThrottle(for: username, from: expected, to: new)
-        } catch StoreError.notFound {
-            // Deleted while we were looking at it: as if it never existed.
-            throw .invalidCredentials
-        } catch {
-            throw .storeFailure(Self.storeError(error))
-        }
-    }
-
-    /// Resets the throttle after a success. A concurrent attempt may have moved it since we
-    /// counted ours; a success clears whatever is there.
-    private func clearThrottle(_ username: Username, from counted: LoginThrottle) throws(AccountError) {
-        var expected = counted
-        for _ in 0..<AccountLimits.throttleUpdateAttempts {
-            if expected == .clear { return }
-            if try updateThrottle(username, from: expected, to: .clear) { return }
-            guard let fresh = try storeCall({ try store.find(username) }) else { return }
-            expected = fresh.loginThrottle
-        }
-    }
 
     private func storeCall<T>(_ body: () throws -> T) throws(AccountError) -> T {
         do { return try body() } catch { throw .storeFailure(Self.storeError(error)) }

@@ -10,6 +10,12 @@ import Primitives
 ///
 /// The rules return new values; ``AccountStore`` applies them with a compare-and-set so that
 /// concurrent attempts are all counted.
+///
+/// Since issue 10 (finding 6) ``AccountService`` throttles through ``LoginThrottlePolicy``
+/// instead (per name and source address, and per address, with decay); it uses this type's lock
+/// schedule, ``lockDuration(afterFailures:threshold:)``, and no longer reads or writes the stored
+/// per-account fields, which stay in the store (and its contract) until a schema migration drops
+/// them.
 public struct LoginThrottle: Sendable, Hashable {
     /// Consecutive failures since the last success.
     public var failedLoginCount: Int
@@ -43,7 +49,12 @@ public struct LoginThrottle: Sendable, Hashable {
     /// The lock imposed by the `failures`-th consecutive failure: none before
     /// ``AccountLimits/failuresBeforeLockout``, then 1 s, 2 s, 4 s ... capped at 15 min.
     public static func lockDuration(afterFailures failures: Int) -> Duration? {
-        let doublings = failures - AccountLimits.failuresBeforeLockout
+        lockDuration(afterFailures: failures, threshold: AccountLimits.failuresBeforeLockout)
+    }
+
+    /// The same schedule for a counter that locks at its `threshold`-th failure.
+    public static func lockDuration(afterFailures failures: Int, threshold: Int) -> Duration? {
+        let doublings = failures - threshold
         guard doublings >= 0 else { return nil }
         // 2^10 s already exceeds the cap; stopping the shift there keeps it from overflowing.
         let factor = 1 << min(doublings, 10)

@@ -7,6 +7,7 @@ import WireProtocol
 extension ParleyClient {
     static let nextOneTimePrekeyIDKey = "next-one-time-prekey-id"
     static let usernameKey = "username"
+    static let handedOutPrekeysKey = "handed-out-one-time-prekeys"
 
     /// Creates the account: a new identity key, a signed prekey and 100 one-time prekeys, kept
     /// locally (sealed) and published to the server with the password.
@@ -87,12 +88,17 @@ extension ParleyClient {
         identity = nil
     }
 
-    /// Tops up one-time prekeys when the server holds fewer than the low-water mark, rotates the
-    /// signed prekey after 7 days, and erases retired signed prekeys after 14 more.
+    /// Erases the secrets of one-time prekeys the server handed out that no message used for
+    /// 30 days, tops up one-time prekeys when the server holds fewer than the low-water mark,
+    /// rotates the signed prekey after 7 days, and erases retired signed prekeys after 14 more.
     public func maintainPrekeys() async throws(ClientError) {
         let (_, identity) = try requireSession()
-        guard case .prekeyCount(let count) = try await call(.prekeyCount) else { return }
-        let missing = PrekeyPolicy.oneTimePrekeysToGenerate(serverCount: Int(count))
+        guard case .prekeyStatus(let heldIDs) = try await call(.prekeyStatus) else { return }
+        // Before new ones are made: only ids published by then can be missing from the answer.
+        // Housekeeping, never a reason to fail a login: if the store refuses now (a full disk),
+        // the same ids are found missing again at the next upkeep and nothing is lost.
+        try? expireHandedOutPrekeys(serverHolds: Set(heldIDs))
+        let missing = PrekeyPolicy.oneTimePrekeysToGenerate(serverCount: heldIDs.count)
         var newOneTime: [OneTimePrekeyPair] = []
         if missing > 0 {
             do { newOneTime = try makeOneTimePrekeys(count: missing) } catch { throw .encryption("\(error)") }
@@ -114,6 +120,34 @@ extension ParleyClient {
         if newSigned != nil || !newOneTime.isEmpty {
             _ = try await call(.publishPrekeys(signedPrekey: newSigned?.publicPrekey, oneTimePrekeys: newOneTime.map(\.publicPrekey)))
         }
+    }
+
+    /// Applies ``HandedOutPrekeys/reconciling(serverHolds:nextID:now:hasSecret:)`` in one
+    /// transaction: the erasures and the new record together.
+    func expireHandedOutPrekeys(serverHolds held: Set<UInt32>) throws(ClientError) {
+        let now = now()
+        try transaction { store throws(StoreError) in
+            let nextID = try Self.nextOneTimePrekeyID(store.settings)
+            var current = HandedOutPrekeys()
+            if let bytes = try store.settings.value(forKey: Self.handedOutPrekeysKey) {
+                do { current = try HandedOutPrekeys(decoding: bytes) } catch { throw .corrupt("handed-out one-time prekeys: \(error)") }
+            }
+            let keys = store.keys
+            let decision = try current.reconciling(serverHolds: held, nextID: nextID, now: now) { id throws(StoreError) in
+                try keys.oneTimePrekeyPair(id: id) != nil
+            }
+            for id in decision.expired { try keys.removeOneTimePrekeyPair(id: id) }
+            // A moved floor alone is not worth a write (it only saves lookups next time).
+            if decision.next.firstSeenMissing != current.firstSeenMissing || !decision.expired.isEmpty {
+                try store.settings.setValue(decision.next.encoded(), forKey: Self.handedOutPrekeysKey)
+            }
+        }
+    }
+
+    /// The id the next one-time prekey will get (1 before the first).
+    static func nextOneTimePrekeyID(_ settings: any ClientSettingsStore) throws(StoreError) -> UInt32 {
+        let stored = try settings.value(forKey: nextOneTimePrekeyIDKey)
+        return stored.flatMap { bytes in bytes.count == 4 ? bytes.reduce(0) { $0 << 8 | UInt32($1) } : nil } ?? 1
     }
 
     func makeSignedPrekey(identity: Ed25519KeyPair) throws -> SignedPrekeyPair {

@@ -13,6 +13,8 @@ actor ConnectionSession {
     private let deps: ParleyServer.Dependencies
     private let sessionCount: SessionCounter
     private let inFlightSends: AsyncLimiter
+    /// The payload bytes of those sends: a connection holds at most this much unacknowledged mail.
+    private let inFlightSendBytes: AsyncLimiter
 
     private var account: AuthenticatedAccount?
     private var token: SessionToken?
@@ -61,6 +63,7 @@ actor ConnectionSession {
         deps = dependencies
         self.sessionCount = sessionCount
         inFlightSends = AsyncLimiter(limit: dependencies.configuration.maxInFlightSendsPerConnection)
+        inFlightSendBytes = AsyncLimiter(limit: dependencies.configuration.maxInFlightSendBytesPerConnection)
     }
 
     private var logger: Logger { deps.logger }
@@ -147,6 +150,10 @@ actor ConnectionSession {
                 let user = try requireAccount().username
                 let count = try await storage { try $0.prekeys.oneTimePrekeyCount(for: user) }
                 return .prekeyCount(UInt32(clamping: count))
+            case .prekeyStatus:
+                let user = try requireAccount().username
+                let ids = try await storage { try $0.prekeys.oneTimePrekeyIDs(for: user, limit: WireLimits.maxReportedPrekeyIDs) }
+                return .prekeyStatus(heldIDs: ids)
             case .acknowledge(let ids):
                 let user = try requireAccount().username
                 // On the mailbox writer, sharing the next batch's transaction (and fsync).
@@ -189,6 +196,9 @@ actor ConnectionSession {
             throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under the identity key")
         }
         try admitAuthenticationAttempt()
+        if let wait = deps.registrations.take(at: deps.clock.now()) {
+            throw WireError(.throttled, "the server is taking too many new accounts; try again in \(Self.wholeSeconds(wait)) s")
+        }
         let service = deps.accountService
         let registered = try await hashing(.unauthenticated) { _ in
             try Self.mapAccountError { () throws(AccountError) in
@@ -209,8 +219,9 @@ actor ConnectionSession {
         guard account == nil else { throw WireError(.alreadyAuthenticated, "already logged in; log out first") }
         try admitAuthenticationAttempt()
         let service = deps.accountService
+        let source = connection.remoteAddress?.value ?? "unknown"
         let authenticated = try await hashing(.unauthenticated) { _ in
-            try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: username.value, password: password) }
+            try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: username.value, password: password, from: source) }
         }
         startSession(authenticated)
         let usage = try await storage { try $0.mailbox.usage(for: authenticated.username) }
@@ -221,9 +232,10 @@ actor ConnectionSession {
     private func deleteAccount(_ password: SecretBytes) async throws -> Response.Body {
         let current = try requireAccount()
         let service = deps.accountService
+        let source = connection.remoteAddress?.value ?? "unknown"
         // Re-authenticate: a session left open must not be enough to destroy the account.
         let confirmed = try await hashing(.authenticated) { _ in
-            try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: current.username.value, password: password) }
+            try Self.mapAccountError { () throws(AccountError) in try service.logIn(username: current.username.value, password: password, from: source) }
         }
         // One transaction: a failure leaves the account whole (and the client may retry), never
         // a record gone with its mailbox or blocks left behind for the next owner of the name.
@@ -239,17 +251,37 @@ actor ConnectionSession {
         if let signedPrekey, !deps.verifier.isValid(signedPrekey, identityKey: current.identityKey) {
             throw WireError(.invalidPrekeys, "the signed prekey's signature does not verify under your identity key")
         }
-        try await storage { deps in
+        let refusal = try await storage { deps -> WireError? in
+            // One session per account, so nothing else adds to this pool between count and add.
+            let held = try deps.prekeys.oneTimePrekeyCount(for: current.username)
+            guard held + oneTimePrekeys.count <= ServerLimits.maxOneTimePrekeysPerAccount else {
+                return WireError(.tooLarge, "you have \(held) one-time prekeys on the server; at most \(ServerLimits.maxOneTimePrekeysPerAccount) are kept")
+            }
             if let signedPrekey { try deps.prekeys.setSignedPrekey(signedPrekey, for: current.username) }
             try deps.prekeys.addOneTimePrekeys(oneTimePrekeys, for: current.username)
+            return nil
         }
+        if let refusal { throw refusal }
         return .ok
     }
 
     private func fetchBundle(_ username: Username) async throws -> Response.Body {
-        _ = try requireAccount()
-        let result = try await storage { deps -> (UnverifiedPrekeyBundle, Int)? in
+        let requester = try requireAccount().username
+        let withOneTimePrekey: Bool
+        switch deps.bundleFetches.decide(requester: requester, target: username, at: deps.clock.now()) {
+        case .refused(let wait):
+            throw WireError(.throttled, "too many bundle requests; try again in \(Self.wholeSeconds(wait)) s")
+        case .withOneTimePrekey:
+            withOneTimePrekey = true
+        case .withoutOneTimePrekey:
+            withOneTimePrekey = false
+        }
+        let result = try await storage { deps -> (UnverifiedPrekeyBundle, Int?)? in
             guard let record = try deps.accounts.find(username) else { return nil }
+            guard withOneTimePrekey else {
+                guard let signed = try deps.prekeys.signedPrekey(for: username) else { return nil }
+                return (UnverifiedPrekeyBundle(identityKey: record.identityKey, signedPrekey: signed, oneTimePrekey: nil), nil)
+            }
             guard let taken = try deps.prekeys.takePrekeys(for: username) else { return nil }
             let remaining = try deps.prekeys.oneTimePrekeyCount(for: username)
             let bundle = UnverifiedPrekeyBundle(
@@ -258,7 +290,7 @@ actor ConnectionSession {
             return (bundle, remaining)
         }
         guard let (bundle, remaining) = result else { throw WireError(.unknownUser, "there is no user called \(username)") }
-        if remaining < PrekeyPolicy.oneTimePrekeyLowWatermark {
+        if let remaining, remaining < PrekeyPolicy.oneTimePrekeyLowWatermark {
             deps.events.publish(.prekeysLow(remaining: UInt32(clamping: remaining)), to: username)
         }
         return .bundle(bundle)
@@ -292,8 +324,11 @@ actor ConnectionSession {
             return
         }
         await inFlightSends.acquire()
+        await inFlightSendBytes.acquire(envelope.count)
         let draft = MailboxEnvelopeDraft(sender: sender, recipient: recipient, payload: envelope, acceptedAt: deps.clock.now())
         let limiter = inFlightSends
+        let byteLimiter = inFlightSendBytes
+        let bytes = envelope.count
         let logger = self.logger
         deps.batcher.submit(draft) { [self] result in
             let body: Response.Body
@@ -306,6 +341,7 @@ actor ConnectionSession {
                 logger.error("mailbox commit failed", metadata: ["error": "\(error)"])
                 body = .error(WireError(.unavailable, "the server could not store the message; try again"))
             }
+            byteLimiter.release(bytes)
             limiter.release()
             self.queueAnswer(WireCodec.encode(.response(Response(requestID: requestID, body: body))))
         }
@@ -343,6 +379,10 @@ actor ConnectionSession {
             WireError(.mailboxFull, "\(recipient)'s mailbox is full (\(limit >> 20) MiB waiting); try again later")
         case .payloadTooLarge(let bytes, let limit):
             WireError(.tooLarge, "the message is \(bytes) bytes; the limit is \(limit)")
+        case .senderShareFull(let envelopes, let bytes):
+            WireError(.mailboxFull, "you already have \(envelopes) messages or \(bytes >> 20) MiB waiting for \(recipient); try again once they have been read")
+        case .serverFull:
+            WireError(.unavailable, "the server is out of room for messages; try again later")
         }
     }
 
@@ -492,6 +532,11 @@ actor ConnectionSession {
         throw WireError(.throttled, "too many login or registration attempts from your address; try again in \(seconds) s")
     }
 
+    /// A wait rounded up to whole seconds, at least 1, for a message.
+    static func wholeSeconds(_ wait: Duration) -> Int {
+        max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
+    }
+
     /// Turns the Accounts domain's errors into wire errors with stable codes. Server faults say
     /// nothing about their cause to the client; the cause is logged.
     static func mapAccountError<T>(_ body: () throws(AccountError) -> T) throws(WireError) -> T {
@@ -505,8 +550,7 @@ actor ConnectionSession {
             case .weakPassword(let reason): throw WireError(.weakPassword, reason.description)
             case .invalidCredentials: throw WireError(.invalidCredentials, "wrong username or password")
             case .throttled(let wait):
-                let seconds = max(1, Int(wait.components.seconds) + (wait.components.attoseconds > 0 ? 1 : 0))
-                throw WireError(.throttled, "too many failed logins; try again in \(seconds) s")
+                throw WireError(.throttled, "too many failed logins; try again in \(wholeSeconds(wait)) s")
             case .storeFailure, .hashingFailed:
                 throw WireError(.internalError, "the server could not complete the request")
             }

@@ -60,6 +60,11 @@ public enum MailboxRefusal: Error, Sendable, Hashable {
     case tooManyBytes(limit: Int)
     /// The payload alone is larger than `limit` bytes.
     case payloadTooLarge(bytes: Int, limit: Int)
+    /// The sender already has `envelopes` envelopes, or storing the payload would take them over
+    /// `bytes`, in this recipient's queue: their share of it is used up (others can still write).
+    case senderShareFull(envelopes: Int, bytes: Int)
+    /// All mailboxes together are at the server's quota (``MailboxLimits/maxTotalBytes``).
+    case serverFull
 }
 
 /// How much is waiting for one recipient.

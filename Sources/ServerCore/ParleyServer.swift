@@ -35,6 +35,10 @@ public final class ParleyServer: FrameConnectionHandler {
         /// Logins and registrations per source address.
         let authenticationLimiter: SourceAddressLimiter
         let batcher: EnvelopeBatcher
+        /// Per-requester and per-target limits on bundle fetches.
+        let bundleFetches: BundleFetchLimiter
+        /// The server-wide registration budget.
+        let registrations: RegistrationLimiter
     }
 
     private let dependencies: Dependencies
@@ -59,7 +63,9 @@ public final class ParleyServer: FrameConnectionHandler {
                 label: "parley-hash", threads: configuration.maxConcurrentPasswordHashes,
                 maxQueuedUnauthenticated: configuration.maxQueuedPasswordHashes),
             authenticationLimiter: SourceAddressLimiter(limit: configuration.authenticationAttemptsPerAddress, clock: clock),
-            batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize))
+            batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize),
+            bundleFetches: BundleFetchLimiter(),
+            registrations: RegistrationLimiter(burst: configuration.registrationBurst, refill: configuration.registrationRefill))
     }
 
     /// Waits until every accepted send is committed and every store call has returned, so the

@@ -1,6 +1,7 @@
 import Primitives
 
-/// The server application's tunables, with production defaults.
+/// The server application's tunables, with production defaults (from ``ServerLimits``, where
+/// every limit is named and documented).
 public struct ServerConfiguration: Sendable {
     /// Per-recipient queue caps. The payload cap admits the largest envelope (an image message).
     public var mailboxLimits: MailboxLimits
@@ -8,6 +9,12 @@ public struct ServerConfiguration: Sendable {
     public var maxBatchSize: Int
     /// Most sends one connection may have waiting for their commit; further requests wait.
     public var maxInFlightSendsPerConnection: Int
+    /// Most payload bytes of those sends together; further requests wait. With the count above it
+    /// bounds what one connection can make the server hold in memory.
+    public var maxInFlightSendBytesPerConnection: Int
+    /// Registrations the server accepts at once, and the time after which it accepts one more.
+    public var registrationBurst: Int
+    public var registrationRefill: Duration
     /// Envelopes read from the store per query when catching a connection up at login.
     public var catchUpPageSize: Int
     /// Argon2id cost for new password hashes.
@@ -29,9 +36,12 @@ public struct ServerConfiguration: Sendable {
     public var loginDeadline: Duration
 
     public init(
-        mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 10_000, maxBytes: 256 << 20, maxPayloadBytes: 11 << 20),
+        mailboxLimits: MailboxLimits = .standard,
         maxBatchSize: Int = 4096,
-        maxInFlightSendsPerConnection: Int = 1024,
+        maxInFlightSendsPerConnection: Int = ServerLimits.maxInFlightSendsPerConnection,
+        maxInFlightSendBytesPerConnection: Int = ServerLimits.maxInFlightSendBytesPerConnection,
+        registrationBurst: Int = ServerLimits.registrationBurst,
+        registrationRefill: Duration = ServerLimits.registrationRefill,
         catchUpPageSize: Int = 256,
         passwordCost: Argon2Cost = .interactive,
         maxConcurrentPasswordHashes: Int = 2,
@@ -44,6 +54,9 @@ public struct ServerConfiguration: Sendable {
         self.mailboxLimits = mailboxLimits
         self.maxBatchSize = maxBatchSize
         self.maxInFlightSendsPerConnection = maxInFlightSendsPerConnection
+        self.maxInFlightSendBytesPerConnection = maxInFlightSendBytesPerConnection
+        self.registrationBurst = registrationBurst
+        self.registrationRefill = registrationRefill
         self.catchUpPageSize = catchUpPageSize
         self.passwordCost = passwordCost
         self.maxConcurrentPasswordHashes = maxConcurrentPasswordHashes

@@ -13,12 +13,12 @@ public enum WireCodec {
     /// ``isRetiredRequest(_:)``), and no server sends tag 3 any more.
     private enum RequestTag: UInt8 {
         case retiredRegister = 1, login, logout, deleteAccount, publishPrekeys, fetchBundle, prekeyCount, send, acknowledge, block, unblock, ping
-        case register = 13, identity
+        case register = 13, identity, prekeyStatus
     }
 
     private enum ResponseTag: UInt8 {
         case ok = 1, loggedIn, retiredBundle, prekeyCount, accepted, pong, error
-        case bundle = 8, identity
+        case bundle = 8, identity, prekeyStatus
     }
 
     private enum PushTag: UInt8 {
@@ -78,6 +78,8 @@ public enum WireCodec {
             writer.writeString(username.value)
         case .prekeyCount:
             writer.write(RequestTag.prekeyCount.rawValue)
+        case .prekeyStatus:
+            writer.write(RequestTag.prekeyStatus.rawValue)
         case let .send(recipient, recipientIdentity, envelope):
             writer.write(RequestTag.send.rawValue)
             writer.writeString(recipient.value)
@@ -120,6 +122,12 @@ public enum WireCodec {
         case .prekeyCount(let count):
             writer.write(ResponseTag.prekeyCount.rawValue)
             writer.write(count)
+        case .prekeyStatus(let ids):
+            // Never more than the bound the decoder enforces.
+            let reported = ids.prefix(WireLimits.maxReportedPrekeyIDs)
+            writer.write(ResponseTag.prekeyStatus.rawValue)
+            writer.write(UInt32(reported.count))
+            for id in reported { writer.write(id) }
         case let .accepted(envelopeID, acceptedAt):
             writer.write(ResponseTag.accepted.rawValue)
             writer.write(envelopeID)
@@ -258,6 +266,8 @@ public enum WireCodec {
             return .identity(username: try readUsername(&reader, "username"))
         case .prekeyCount:
             return .prekeyCount
+        case .prekeyStatus:
+            return .prekeyStatus
         case .send:
             let recipient = try readUsername(&reader, "recipient")
             let recipientIdentity = try readEd25519(&reader, "recipient identity")
@@ -302,6 +312,15 @@ public enum WireCodec {
             return .identity(try readPublishedIdentity(&reader))
         case .prekeyCount:
             return .prekeyCount(try reader.readUInt32("count"))
+        case .prekeyStatus:
+            let count = Int(try reader.readUInt32("prekey id count"))
+            guard count <= WireLimits.maxReportedPrekeyIDs else {
+                throw .tooLong(field: "prekey ids", length: count, limit: WireLimits.maxReportedPrekeyIDs)
+            }
+            var ids: [UInt32] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try reader.readUInt32("prekey id")) }
+            return .prekeyStatus(heldIDs: ids)
         case .accepted:
             let id = try reader.readUInt64("envelope id")
             return .accepted(envelopeID: id, acceptedAt: Timestamp(millisecondsSinceEpoch: try reader.readInt64("accepted at")))

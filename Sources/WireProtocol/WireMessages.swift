@@ -34,6 +34,9 @@ public struct Request: Sendable {
         case identity(username: Username)
         /// How many one-time prekeys this account has left on the server.
         case prekeyCount
+        /// Which of this account's one-time prekeys the server still holds (the others were handed
+        /// out), so the client can expire secrets nobody used (``Response/Body/prekeyStatus(heldIDs:)``).
+        case prekeyStatus
         /// Store an opaque envelope for `recipient`; answered once it is durably stored. The
         /// sender names the identity key it encrypted to: if the recipient's account now has
         /// another (it was deleted and registered again), the server refuses with
@@ -67,6 +70,9 @@ public struct Response: Sendable, Equatable {
         /// The answer to ``Request/Body/identity(username:)``.
         case identity(PublishedIdentity)
         case prekeyCount(UInt32)
+        /// The ids of the one-time prekeys the server holds for this account, ascending (at most
+        /// ``WireLimits/maxReportedPrekeyIDs``, which is also the most the server keeps).
+        case prekeyStatus(heldIDs: [UInt32])
         /// The envelope is on disk under this id.
         case accepted(envelopeID: UInt64, acceptedAt: Timestamp)
         case pong
@@ -197,6 +203,8 @@ public enum WireLimits {
     public static let maxUsernameBytes = 64
     public static let maxOneTimePrekeysPerRequest = PrekeyPolicy.maxOneTimePrekeysPerUpload
     public static let maxAcknowledgedIDs = 4096
+    /// Most ids in a `prekey status` answer: the most one-time prekeys the server keeps per account.
+    public static let maxReportedPrekeyIDs = PrekeyPolicy.maxOneTimePrekeysPerAccount
     public static let maxErrorMessageBytes = 1024
     /// The largest opaque envelope a client may send (an image message, padded, with headers).
     public static let maxEnvelopeBytes = EnvelopeLimits.maxEnvelopeBytes

@@ -31,7 +31,8 @@ final class TestWorld: Sendable {
     init(
         mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20),
         configuration base: ServerConfiguration = ServerConfiguration(),
-        passwordCost: Argon2Cost = .minimum
+        passwordCost: Argon2Cost = .minimum,
+        wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 }
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
@@ -40,7 +41,7 @@ final class TestWorld: Sendable {
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = passwordCost
         server = try ParleyServer(
-            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks,
+            accounts: accounts, prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks,
             accountDeletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks),
             events: InMemoryEventBus(),
             crypto: crypto, random: random, clock: SystemWallClock(), configuration: configuration,

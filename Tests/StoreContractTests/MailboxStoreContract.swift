@@ -94,6 +94,36 @@ public enum MailboxStoreContract {
             #expect(outcomes[0] == .refused(.payloadTooLarge(bytes: 65, limit: 64)))
             #expect(outcomes[1].accepted != nil)
         },
+        ContractCheck("a sender's share of a recipient's queue is capped; other senders still get in") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 10, maxBytes: 1 << 20, maxPayloadBytes: 1024, maxEnvelopesPerSender: 3, maxBytesPerSender: 100))
+            let outcomes = try store.enqueue((0..<5).map { _ in try draft("mallory", "bob", [1]) } + [try draft("alice", "bob", [2])])
+            #expect(outcomes.prefix(3).allSatisfy { $0.accepted != nil })
+            #expect(outcomes[3...4].allSatisfy { $0 == .refused(.senderShareFull(envelopes: 3, bytes: 100)) })
+            #expect(outcomes[5].accepted != nil, "alice is not refused because of mallory")
+            // The share is in bytes too, and per recipient.
+            #expect(try store.enqueue([draft("carol", "bob", [UInt8](repeating: 0, count: 101))]) == [.refused(.senderShareFull(envelopes: 3, bytes: 100))])
+            #expect(try store.enqueue([draft("mallory", "dave", [1])]).first?.accepted != nil)
+            // Reading frees the share.
+            let first = try #require(outcomes[0].accepted)
+            #expect(try store.acknowledge([first.id], for: user("bob")) == 1)
+            #expect(try store.enqueue([draft("mallory", "bob", [1])]).first?.accepted != nil)
+        },
+        ContractCheck("the total over all mailboxes is capped; acknowledgements and removeAll free it") { make in
+            let store = try make(MailboxLimits(maxEnvelopes: 10, maxBytes: 1 << 20, maxPayloadBytes: 1024, maxTotalBytes: 100))
+            let outcomes = try store.enqueue([
+                draft("alice", "bob", [UInt8](repeating: 0, count: 60)),
+                draft("alice", "carol", [UInt8](repeating: 0, count: 40)),
+                draft("dave", "erin", [1]),
+            ])
+            #expect(outcomes[0].accepted != nil && outcomes[1].accepted != nil)
+            #expect(outcomes[2] == .refused(.serverFull))
+            let toBob = try #require(outcomes[0].accepted)
+            #expect(try store.acknowledge([toBob.id], for: user("bob")) == 1)
+            #expect(try store.enqueue([draft("dave", "erin", [UInt8](repeating: 0, count: 60))]).first?.accepted != nil)
+            #expect(try store.enqueue([draft("dave", "erin", [1])]) == [.refused(.serverFull)])
+            try store.removeAll(for: user("erin"))
+            #expect(try store.enqueue([draft("dave", "erin", [UInt8](repeating: 0, count: 60))]).first?.accepted != nil)
+        },
         ContractCheck("acknowledging deletes only the recipient's own envelopes") { make in
             let store = try make(roomy)
             let sent = try store.enqueue([

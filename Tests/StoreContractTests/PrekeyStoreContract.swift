@@ -39,6 +39,22 @@ public enum PrekeyStoreContract {
             #expect(empty.signedPrekey == signed)
             #expect(empty.oneTimePrekey == nil)
         },
+        ContractCheck("the signed prekey alone takes no one-time prekey; the held ids are listed ascending, bounded") { make in
+            let store = try make()
+            let alice = try user("alice")
+            #expect(try store.signedPrekey(for: alice) == nil)
+            let signed = try signedPrekey(id: 4, seed: 40)
+            try store.setSignedPrekey(signed, for: alice)
+            try store.addOneTimePrekeys(oneTimePrekeys([30, 10, 20]), for: alice)
+            #expect(try store.signedPrekey(for: alice) == signed)
+            #expect(try store.oneTimePrekeyCount(for: alice) == 3)
+            #expect(try store.oneTimePrekeyIDs(for: alice, limit: 10) == [10, 20, 30])
+            #expect(try store.oneTimePrekeyIDs(for: alice, limit: 2) == [10, 20])
+            #expect(try store.oneTimePrekeyIDs(for: alice, limit: 0) == [])
+            _ = try store.takePrekeys(for: alice)
+            #expect(try store.oneTimePrekeyIDs(for: alice, limit: 10) == [20, 30])
+            #expect(try store.oneTimePrekeyIDs(for: user("bob"), limit: 10) == [])
+        },
         ContractCheck("adding an id already in the pool keeps the first key") { make in
             let store = try make()
             let alice = try user("alice")

@@ -23,7 +23,7 @@ struct WireCodecTests {
             .logout, .deleteAccount(password: SecretBytes(copying: [1, 2, 3])),
             .publishPrekeys(signedPrekey: spk, oneTimePrekeys: []), .publishPrekeys(signedPrekey: nil, oneTimePrekeys: otpks),
             .fetchBundle(username: alice), .identity(username: alice), .prekeyCount, .send(recipient: alice, recipientIdentity: identity, envelope: [9, 9, 9]),
-            .acknowledge(ids: [1, UInt64.max]), .block(username: alice), .unblock(username: alice), .ping,
+            .acknowledge(ids: [1, UInt64.max]), .block(username: alice), .unblock(username: alice), .ping, .prekeyStatus,
         ]
     }
 
@@ -36,6 +36,7 @@ struct WireCodecTests {
         .identity(PublishedIdentity(identityKey: identity, signature: nil)),
         .prekeyCount(99), .accepted(envelopeID: 42, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)), .pong,
         .error(WireError(.throttled, "try again in 2 s")),
+        .prekeyStatus(heldIDs: []), .prekeyStatus(heldIDs: [1, 5, .max]),
     ]
 
     static let pushes: [Push] = [
@@ -134,6 +135,26 @@ struct WireCodecTests {
             }
             _ = try? WireCodec.decode(bytes)
         }
+    }
+
+    @Test("a prekey status answer claiming more ids than the bound is refused before allocating")
+    func prekeyStatusIsBounded() throws {
+        let full = WireCodec.encode(.response(Response(requestID: 1, body: .prekeyStatus(heldIDs: Array(0..<UInt32(WireLimits.maxReportedPrekeyIDs))))))
+        guard case .response(let decoded) = try WireCodec.decode(full), case .prekeyStatus(let ids) = decoded.body else {
+            Issue.record("the bound itself decodes")
+            return
+        }
+        #expect(ids.count == WireLimits.maxReportedPrekeyIDs)
+        // version, kind, request id, tag, then a count one over the bound.
+        var header: [UInt8] = [WireLimits.version, 2, 0, 0, 0, 1, 8]
+        let over = UInt32(WireLimits.maxReportedPrekeyIDs + 1)
+        header += [UInt8(over >> 24), UInt8(truncatingIfNeeded: over >> 16), UInt8(truncatingIfNeeded: over >> 8), UInt8(truncatingIfNeeded: over)]
+        #expect(throws: DecodingError.tooLong(field: "prekey ids", length: Int(over), limit: WireLimits.maxReportedPrekeyIDs)) {
+            try WireCodec.decode(header)
+        }
+        // The encoder never writes more than the bound.
+        let long = WireCodec.encode(.response(Response(requestID: 1, body: .prekeyStatus(heldIDs: Array(0..<UInt32(5000))))))
+        #expect(throws: Never.self) { try WireCodec.decode(long) }
     }
 }
 

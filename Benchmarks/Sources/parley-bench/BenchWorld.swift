@@ -182,6 +182,8 @@ final class InProcessServer: Sendable {
         // Every benchmark client comes from 127.0.0.1 and logs in at once.
         configuration.authenticationAttemptsPerAddress = AddressRateLimit(burst: 1_000_000, refillInterval: .milliseconds(1))
         configuration.maxQueuedPasswordHashes = 100_000
+        // The benchmarks register thousands of accounts at once.
+        configuration.registrationBurst = 1_000_000
         let store = try SQLiteServerStore(dataDirectory: directory, mailboxLimits: configuration.mailboxLimits)
         let mailbox = CountingMailboxStore(store.mailbox)
         var logger = Logger(label: "parley.bench.server")

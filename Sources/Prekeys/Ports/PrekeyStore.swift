@@ -16,6 +16,14 @@ public protocol PrekeyStore: Sendable {
     /// the user has no signed prekey; the one-time prekey is `nil` when the pool is empty.
     func takePrekeys(for user: Username) throws(StoreError) -> (signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?)?
 
+    /// `user`'s current signed prekey without touching their one-time prekeys (a bundle handed out
+    /// without one, when the target's one-time prekeys are being rationed). `nil` when none is set.
+    func signedPrekey(for user: Username) throws(StoreError) -> SignedPrekey?
+
+    /// The ids of `user`'s one-time prekeys still in the pool, ascending, at most `limit` of them:
+    /// what the owner's client compares with its own secrets to learn which were handed out.
+    func oneTimePrekeyIDs(for user: Username, limit: Int) throws(StoreError) -> [UInt32]
+
     /// How many one-time prekeys `user` has left.
     func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int
 
