@@ -8,6 +8,9 @@ public enum ClientLimits {
     /// Deliveries that could not be saved (a storage error) kept in memory for another attempt;
     /// beyond this they are left to the server, which delivers them again at the next login.
     public static let maxDeferredDeliveries = 1024
+    /// How long after a failed save or resend the client tries again by itself (it also tries on
+    /// the next push and at login).
+    public static let retryDelay: Duration = .seconds(3)
 }
 
 /// How much the sent-message log keeps. Adapters take it at construction (tests pass small

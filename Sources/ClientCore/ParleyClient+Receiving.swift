@@ -40,6 +40,25 @@ extension ParleyClient {
     /// How many deliveries wait for another attempt after a storage error.
     public var deferredDeliveryCount: Int { deferredDeliveries.count }
 
+    /// Tries deferred deliveries and pending resends again a little later, while the connection
+    /// is open: what failed for a moment (the server's bundle-fetch limit, a full disk just freed)
+    /// does not have to wait for the next push. One attempt scheduled at a time.
+    func scheduleRetry(after delay: Duration = ClientLimits.retryDelay) {
+        guard !retryScheduled, !wire.isClosed else { return }
+        retryScheduled = true
+        Task {
+            try? await Task.sleep(for: delay)
+            await self.runScheduledRetry()
+        }
+    }
+
+    private func runScheduledRetry() async {
+        retryScheduled = false
+        guard !wire.isClosed, username != nil else { return }
+        await retryDeferredDeliveries()
+        await resendPendingMessages()
+    }
+
     /// Decrypts, stores and acknowledges one delivery.
     ///
     /// Everything the delivery changes is applied in one transaction, and the delivery is
@@ -59,12 +78,14 @@ extension ParleyClient {
             if deferredDeliveries.count < ClientLimits.maxDeferredDeliveries, !deferredDeliveries.contains(where: { $0.id == delivery.id }) {
                 deferredDeliveries.append(delivery)
             }
+            scheduleRetry()
         case .storageFailed(let error):
             // Told once per delivery, not at every retry.
             if !isRetry { emit(.storageFailed(from: delivery.sender, error: error)) }
             if deferredDeliveries.count < ClientLimits.maxDeferredDeliveries, !deferredDeliveries.contains(where: { $0.id == delivery.id }) {
                 deferredDeliveries.append(delivery)
             }
+            scheduleRetry()
         }
     }
 
@@ -215,6 +236,10 @@ extension ParleyClient {
             return .storageFailed(error)
         } catch .connection(let error) {
             return .storageFailed(.unavailable("the retry request could not be sent: \(error)"))
+        } catch .refused(let error) where [.throttled, .busy, .unavailable, .internalError].contains(error.code) {
+            // The server will take it later (its bundle-fetch limit, a flood being shed): keep
+            // the delivery until the request is out, as for a storage failure.
+            return .storageFailed(.unavailable("the retry request could not be sent yet: \(error.code)"))
         } catch {
             emit(.decryptionFailed(from: delivery.sender, retryRequested: false))
             return .done
@@ -234,7 +259,10 @@ extension ParleyClient {
         defer { resending = false }
         guard let pending = try? stores.sentLog.pendingResends() else { return }
         for logged in pending {
-            guard let sent = try? await deliver(logged.content, to: logged.peer, freshSession: true) else { continue }
+            guard let sent = try? await deliver(logged.content, to: logged.peer, freshSession: true) else {
+                scheduleRetry()
+                continue
+            }
             var updated = logged
             updated.envelopeID = sent.envelopeID
             updated.acceptedAt = sent.acceptedAt

@@ -65,6 +65,8 @@ public actor ParleyClient {
     var retryRequestedDeliveries = Set<UInt64>()
     /// Whether ``resendPendingMessages()`` is running (one at a time).
     var resending = false
+    /// Whether a later attempt at deferred deliveries and pending resends is scheduled.
+    var retryScheduled = false
     /// Whether an acknowledge request is in flight.
     var acknowledging = false
 

@@ -61,6 +61,9 @@ public final class WireClient: Sendable {
     /// The server's static public key as proved by the Noise handshake.
     public var serverKey: X25519PublicKey { connection.remoteStaticKey }
 
+    /// Whether the connection has closed (or failed): no request can succeed any more.
+    public var isClosed: Bool { state.withLock { $0.closedReason != nil } }
+
     /// Reads frames until the connection ends, resolving responses and queueing pushes. When it
     /// returns, every waiting request has failed with ``ClientConnectionError/disconnected(reason:)``.
     public func run(inbound: InboundFrames) async {

@@ -25,15 +25,20 @@ final class BundleFetchLimiter: Sendable {
     }
 
     private struct State: Sendable {
-        var requesters = RateBuckets(
-            capacity: ServerLimits.bundleFetchesPerRequesterBurst, refill: ServerLimits.bundleFetchRefillPerRequester,
-            maxKeys: ServerLimits.maxRateLimitedKeys)
+        var requesters: RateBuckets
         var targets = RateBuckets(
             capacity: ServerLimits.oneTimePrekeysPerTargetBurst, refill: ServerLimits.oneTimePrekeyRefillPerTarget,
             maxKeys: ServerLimits.maxRateLimitedKeys)
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+
+    /// - Parameter requesterBurst: bundles one requester may fetch at once before the refill
+    ///   rate applies (``ServerLimits/bundleFetchesPerRequesterBurst`` unless configured).
+    init(requesterBurst: Int = ServerLimits.bundleFetchesPerRequesterBurst) {
+        state = Mutex(State(requesters: RateBuckets(
+            capacity: requesterBurst, refill: ServerLimits.bundleFetchRefillPerRequester, maxKeys: ServerLimits.maxRateLimitedKeys)))
+    }
 
     /// Decides one fetch of `target`'s bundle by `requester` at `now`.
     func decide(requester: Username, target: Username, at now: Timestamp) -> Decision {

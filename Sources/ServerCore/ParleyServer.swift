@@ -64,7 +64,7 @@ public final class ParleyServer: FrameConnectionHandler {
                 maxQueuedUnauthenticated: configuration.maxQueuedPasswordHashes),
             authenticationLimiter: SourceAddressLimiter(limit: configuration.authenticationAttemptsPerAddress, clock: clock),
             batcher: EnvelopeBatcher(store: mailbox, events: events, writer: writer, maxBatchSize: configuration.maxBatchSize),
-            bundleFetches: BundleFetchLimiter(),
+            bundleFetches: BundleFetchLimiter(requesterBurst: configuration.bundleFetchesPerRequesterBurst),
             registrations: RegistrationLimiter(burst: configuration.registrationBurst, refill: configuration.registrationRefill))
     }
 

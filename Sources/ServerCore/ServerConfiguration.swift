@@ -12,6 +12,9 @@ public struct ServerConfiguration: Sendable {
     /// Most payload bytes of those sends together; further requests wait. With the count above it
     /// bounds what one connection can make the server hold in memory.
     public var maxInFlightSendBytesPerConnection: Int
+    /// Bundles one account may fetch at once before one per refill interval applies
+    /// (``ServerLimits/bundleFetchesPerRequesterBurst``); tests that churn sessions raise it.
+    public var bundleFetchesPerRequesterBurst = ServerLimits.bundleFetchesPerRequesterBurst
     /// Registrations the server accepts at once, and the time after which it accepts one more.
     public var registrationBurst: Int
     public var registrationRefill: Duration

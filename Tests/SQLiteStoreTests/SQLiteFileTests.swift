@@ -114,7 +114,7 @@ struct SQLiteFileTests {
 
         let store = try SQLiteServerStore(path: path)
         defer { store.close() }
-        #expect(try store.schemaVersion() == 2)
+        #expect(try store.schemaVersion() == SQLiteServerStore.latestSchemaVersion)
         let mallory = try Username("mallory")
         #expect(try store.accounts.find(mallory) == nil)
         #expect(try store.prekeys.oneTimePrekeyCount(for: mallory) == 0)

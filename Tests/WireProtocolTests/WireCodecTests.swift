@@ -146,7 +146,7 @@ struct WireCodecTests {
         }
         #expect(ids.count == WireLimits.maxReportedPrekeyIDs)
         // version, kind, request id, tag, then a count one over the bound.
-        var header: [UInt8] = [WireLimits.version, 2, 0, 0, 0, 1, 8]
+        var header: [UInt8] = [WireLimits.version, 2, 0, 0, 0, 1, 10]  // response tag 10: prekey status
         let over = UInt32(WireLimits.maxReportedPrekeyIDs + 1)
         header += [UInt8(over >> 24), UInt8(truncatingIfNeeded: over >> 16), UInt8(truncatingIfNeeded: over >> 8), UInt8(truncatingIfNeeded: over)]
         #expect(throws: DecodingError.tooLong(field: "prekey ids", length: Int(over), limit: WireLimits.maxReportedPrekeyIDs)) {

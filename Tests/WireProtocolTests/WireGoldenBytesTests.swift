@@ -92,16 +92,16 @@ struct WireGoldenBytesTests {
         #expect(decodedPassword == SecretBytes(copying: password))
     }
 
-    @Test("logout (3), prekey count (7) and ping (12) carry no fields")
+    @Test("logout (3), prekey count (7), ping (12) and prekey status (15) carry no fields")
     func fieldlessRequests() throws {
-        let cases: [(Request.Body, UInt8)] = [(.logout, 3), (.prekeyCount, 7), (.ping, 12)]
+        let cases: [(Request.Body, UInt8)] = [(.logout, 3), (.prekeyCount, 7), (.ping, 12), (.prekeyStatus, 15)]
         for (body, tag) in cases {
             let golden = Golden.request(id: 0x0100_0000 + UInt32(tag), tag: tag).bytes
             #expect(golden.count == 7)
             #expect(WireCodec.encode(.request(Request(id: 0x0100_0000 + UInt32(tag), body: body))) == golden, "tag \(tag)")
             let decoded = try decodeRequest(golden, id: 0x0100_0000 + UInt32(tag))
             switch (decoded, tag) {
-            case (.logout, 3), (.prekeyCount, 7), (.ping, 12): break
+            case (.logout, 3), (.prekeyCount, 7), (.ping, 12), (.prekeyStatus, 15): break
             default: Issue.record("tag \(tag) decoded as \(decoded)")
             }
         }
@@ -196,6 +196,8 @@ struct WireGoldenBytesTests {
          Golden.response(id: 0x0a0b_0c0d, tag: 8).raw(identityBytes).u8(0).signedPrekey().u8(0).bytes),
         ("identity (tag 9)", .identity(PublishedIdentity(identityKey: identity, signature: identitySignature)),
          Golden.response(id: 0x0a0b_0c0d, tag: 9).raw(identityBytes).u8(1).raw(identitySignatureBytes).bytes),
+        ("prekey status (tag 10)", .prekeyStatus(heldIDs: [7, 0x0a0b_0c0d]),
+         Golden.response(id: 0x0a0b_0c0d, tag: 10).u32(2).u32(7).u32(0x0a0b_0c0d).bytes),
         ("prekey count", .prekeyCount(99), Golden.response(id: 0x0a0b_0c0d, tag: 4).u32(99).bytes),
         ("accepted", .accepted(envelopeID: 0x0102_0304_0506_0708, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_123)),
          Golden.response(id: 0x0a0b_0c0d, tag: 5).u64(0x0102_0304_0506_0708).i64(1_700_000_000_123).bytes),
@@ -203,7 +205,7 @@ struct WireGoldenBytesTests {
         ("error", .error(WireError(.mailboxFull, "full")), Golden.response(id: 0x0a0b_0c0d, tag: 7).u16(30).string("full").bytes),
     ]
 
-    @Test("every response (tags 1, 2, 4-9)", arguments: 0..<9)
+    @Test("every response (tags 1, 2, 4-10)", arguments: 0..<10)
     func response(_ index: Int) throws {
         let (name, body, golden) = Self.responses[index]
         let message = Response(requestID: 0x0a0b_0c0d, body: body)
