@@ -23,6 +23,8 @@ struct BenchUser: Sendable {
     let signedPrekey: SignedPrekeyPair
     let oneTimePrekey: OneTimePrekeyPair
     let keys: InMemoryLocalKeyStore
+    /// The identity key's signature over the username (PROTOCOL.md, identity binding).
+    let identitySignature: Ed25519Signature
 
     static let password = "correct horse battery staple"
 
@@ -35,6 +37,7 @@ struct BenchUser: Sendable {
         let signature = try crypto.sign(SignedPrekey.signedMessage(id: spkID, publicKey: spk.publicKey), with: identity.secretKey)
         signedPrekey = SignedPrekeyPair(id: spkID, keyPair: spk, signature: signature, createdAt: Timestamp(millisecondsSinceEpoch: 0))
         oneTimePrekey = OneTimePrekeyPair(id: 1, keyPair: try crypto.generateX25519KeyPair(using: random))
+        identitySignature = try IdentityBinding.sign(username: self.name, with: identity, crypto: crypto)
         keys = InMemoryLocalKeyStore()
         try keys.setIdentityKeyPair(identity)
         try keys.addSignedPrekeyPair(signedPrekey)
@@ -43,12 +46,14 @@ struct BenchUser: Sendable {
 
     var registration: Request.Body {
         .register(
-            username: name, password: password, identityKey: identity.publicKey,
+            username: name, password: password, identityKey: identity.publicKey, identitySignature: identitySignature,
             signedPrekey: signedPrekey.publicPrekey, oneTimePrekeys: [oneTimePrekey.publicPrekey])
     }
 
     var bundle: UnverifiedPrekeyBundle {
-        UnverifiedPrekeyBundle(identityKey: identity.publicKey, signedPrekey: signedPrekey.publicPrekey, oneTimePrekey: oneTimePrekey.publicPrekey)
+        UnverifiedPrekeyBundle(
+            identityKey: identity.publicKey, identitySignature: identitySignature, signedPrekey: signedPrekey.publicPrekey,
+            oneTimePrekey: oneTimePrekey.publicPrekey)
     }
 }
 
@@ -70,9 +75,15 @@ struct BenchPair: Sendable {
         var session = try cipher.startSession(with: bundle, peer: recipient.name, localUsername: sender.name, localIdentity: sender.identity)
         let now = SystemWallClock().now()
         let hello = try cipher.encrypt(content("hello", now: now, random: random), in: &session)
-        var answering = try cipher.decrypt(hello, from: sender.name, existing: nil, localUsername: recipient.name, localIdentity: recipient.identity, keys: recipient.keys).session
+        let recipientPrekeys = SessionCipher.ResponderPrekeys(signedPrekeys: [recipient.signedPrekey], oneTimePrekey: recipient.oneTimePrekey)
+        var answering = try cipher.decrypt(
+            hello, from: sender.name, record: nil, localUsername: recipient.name, localIdentity: recipient.identity, prekeys: recipientPrekeys
+        ).session
         let reply = try cipher.encrypt(content("hi", now: now, random: random), in: &answering)
-        session = try cipher.decrypt(reply, from: recipient.name, existing: session, localUsername: sender.name, localIdentity: sender.identity, keys: sender.keys).session
+        session = try cipher.decrypt(
+            reply, from: recipient.name, record: SessionRecord(peer: recipient.name, current: session), localUsername: sender.name,
+            localIdentity: sender.identity, prekeys: nil
+        ).session
         precondition(session.pendingPrelude == nil)
 
         var envelopes: [[UInt8]] = []
@@ -106,7 +117,7 @@ final class CountingMailboxStore: MailboxStore {
 
     init(_ base: any MailboxStore) { self.base = base }
 
-    func enqueue(_ batch: [MailboxEnvelopeDraft]) throws -> [EnqueueOutcome] {
+    func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome] {
         let started = Measurement.clock.now
         defer {
             let seconds = Measurement.seconds(Measurement.clock.now - started)
@@ -121,7 +132,7 @@ final class CountingMailboxStore: MailboxStore {
     /// Counted as a commit of `batch.count` envelopes (a commit that only acknowledges counts as an
     /// empty batch), and as one acknowledgement transaction per acknowledgement it carries with the
     /// commit's duration.
-    func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws -> [EnqueueOutcome] {
+    func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws(StoreError) -> [EnqueueOutcome] {
         let started = Measurement.clock.now
         defer {
             let seconds = Measurement.seconds(Measurement.clock.now - started)
@@ -134,11 +145,11 @@ final class CountingMailboxStore: MailboxStore {
         return try base.commit(enqueue: batch, acknowledge: acknowledgements)
     }
 
-    func pending(for recipient: Username, after id: UInt64?, limit: Int) throws -> [MailboxEnvelope] {
+    func pending(for recipient: Username, after id: UInt64?, limit: Int) throws(StoreError) -> [MailboxEnvelope] {
         try base.pending(for: recipient, after: id, limit: limit)
     }
 
-    func acknowledge(_ ids: [UInt64], for recipient: Username) throws -> Int {
+    func acknowledge(_ ids: [UInt64], for recipient: Username) throws(StoreError) -> Int {
         let started = Measurement.clock.now
         defer {
             let seconds = Measurement.seconds(Measurement.clock.now - started)
@@ -147,9 +158,9 @@ final class CountingMailboxStore: MailboxStore {
         return try base.acknowledge(ids, for: recipient)
     }
 
-    func removeAll(for user: Username) throws { try base.removeAll(for: user) }
+    func removeAll(for user: Username) throws(StoreError) { try base.removeAll(for: user) }
 
-    func usage(for recipient: Username) throws -> MailboxUsage { try base.usage(for: recipient) }
+    func usage(for recipient: Username) throws(StoreError) -> MailboxUsage { try base.usage(for: recipient) }
 
     /// What was committed since the last call, and resets.
     func takeWindow() -> Window {
@@ -195,6 +206,7 @@ final class InProcessServer: Sendable {
             configuration: configuration, logger: logger)
         var limits = ChannelLimits()
         limits.maxConnections = 20_000
+        // Every benchmark connection comes from 127.0.0.1.
         limits.maxConnectionsPerAddress = 20_000
         let staticKey = try crypto.generateX25519KeyPair(using: random)
         var transportLogger = Logger(label: "parley.bench.transport")

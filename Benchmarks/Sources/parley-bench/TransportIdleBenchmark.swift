@@ -31,7 +31,7 @@ struct TransportIdleBenchmark {
         let logger = Logger(label: "bench.transport")
         let server = try await NIOServerTransport.bind(
             host: "127.0.0.1", port: 0, localStatic: try crypto.generateX25519KeyPair(using: random), crypto: crypto, random: random,
-            limits: ChannelLimits(maxConnections: max(1000, count + warmup)), logger: logger)
+            limits: ChannelLimits(maxConnections: max(1000, count + warmup), maxConnectionsPerAddress: max(1000, count + warmup)), logger: logger)
         let client = NIOClientTransport(
             localStatic: try crypto.generateX25519KeyPair(using: random), crypto: crypto, random: random, limits: ChannelLimits(), logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { serving in
