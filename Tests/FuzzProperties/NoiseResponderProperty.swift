@@ -42,14 +42,13 @@ public enum NoiseResponderProperty {
         var state = responder()
         let first = cursor.take(cursor.uint16())
         let third = cursor.rest()
-        do {
-            let payload = try state.readMessage(first)
-            try require(payload == Array(first.dropFirst(32)), "message 1's payload changed")
-        } catch let error as NoiseError {
-            return try requireAborted(&state, after: error)
+        let payload: [UInt8]
+        do throws(NoiseError) {
+            payload = try state.readMessage(first)
         } catch {
-            throw error as! PropertyViolation
+            return try requireAborted(&state, after: error)
         }
+        try require(payload == Array(first.dropFirst(32)), "message 1's payload changed")
         let second: [UInt8]
         do {
             second = try state.writeMessage()
@@ -74,22 +73,22 @@ public enum NoiseResponderProperty {
     private static func requireAborted(_ state: inout HandshakeState, after error: NoiseError) throws(PropertyViolation) {
         try require(state.nextAction == .aborted, "after \(error) the handshake expects \(state.nextAction)")
         try require(state.remoteStaticKey == nil || state.nextAction == .aborted, "a failed handshake kept going")
-        do {
+        var wrote = false
+        do throws(NoiseError) {
             _ = try state.writeMessage()
-            throw PropertyViolation("an aborted handshake wrote a message")
-        } catch let error as NoiseError {
+            wrote = true
+        } catch {
             try require(error == .handshakeAborted, "an aborted handshake threw \(error)")
-        } catch {
-            throw error as! PropertyViolation
         }
-        do {
+        try require(!wrote, "an aborted handshake wrote a message")
+        var didSplit = false
+        do throws(NoiseError) {
             _ = try state.split()
-            throw PropertyViolation("an aborted handshake split")
-        } catch let error as NoiseError {
-            try require(error == .handshakeAborted, "an aborted handshake's split threw \(error)")
+            didSplit = true
         } catch {
-            throw error as! PropertyViolation
+            try require(error == .handshakeAborted, "an aborted handshake's split threw \(error)")
         }
+        try require(!didSplit, "an aborted handshake split")
     }
 
     /// An honest handshake: the client's two messages, and both sides' frame ciphers.
@@ -124,16 +123,16 @@ public enum NoiseResponderProperty {
         var messages: [(message: [UInt8], completes: Int)] = []
         var sent: [[UInt8]] = []
         for frame in frames {
-            do {
-                let sealed = try client.seal(frame: frame)
-                try require(!frame.isEmpty, "an empty frame was sealed")
-                sent.append(frame)
-                for (index, message) in sealed.enumerated() { messages.append((message, index == sealed.count - 1 ? sent.count : -1)) }
-            } catch let error as FrameError {
-                try require(frame.isEmpty && error == .emptyFrame, "sealing a \(frame.count)-byte frame failed: \(error)")
+            let sealed: [[UInt8]]
+            do throws(FrameError) {
+                sealed = try client.seal(frame: frame)
             } catch {
-                throw error as! PropertyViolation
+                try require(frame.isEmpty && error == .emptyFrame, "sealing a \(frame.count)-byte frame failed: \(error)")
+                continue
             }
+            try require(!frame.isEmpty, "an empty frame was sealed")
+            sent.append(frame)
+            for (index, message) in sealed.enumerated() { messages.append((message, index == sealed.count - 1 ? sent.count : -1)) }
         }
         let tampered = tamper.enabled && !messages.isEmpty ? tamper.message % messages.count : nil
         if let tampered {
@@ -142,18 +141,16 @@ public enum NoiseResponderProperty {
         }
         var received: [[UInt8]] = []
         for (index, entry) in messages.enumerated() {
-            do {
+            do throws(FrameError) {
                 received += try server.open(message: entry.message)
-                try require(index != tampered, "a tampered transport message was accepted")
-            } catch let error as FrameError {
+            } catch {
                 try require(index == tampered, "an honest transport message was refused: \(error)")
                 guard case .transport = error else { throw PropertyViolation("a tampered message gave \(error)") }
                 let delivered = messages[..<index].last { $0.completes > 0 }?.completes ?? 0
                 try require(received == Array(sent.prefix(delivered)), "frames before the tampered message differ")
                 return
-            } catch {
-                throw error as! PropertyViolation
             }
+            try require(index != tampered, "a tampered transport message was accepted")
         }
         try require(received == sent, "frames arrived as \(received.map(\.count)), sent \(sent.map(\.count))")
     }
