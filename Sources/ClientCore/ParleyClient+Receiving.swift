@@ -18,7 +18,7 @@ extension ParleyClient {
                 // A new push is the natural moment to try again what could not be saved or sent.
                 await retryDeferredDeliveries()
                 await receive(delivery)
-                await resendPendingMessages()
+                await resendPendingMessagesIfAny()
             case .signedInElsewhere:
                 emit(.signedInElsewhere)
             case .prekeysLow:
@@ -56,7 +56,7 @@ extension ParleyClient {
         retryScheduled = false
         guard !wire.isClosed, username != nil else { return }
         await retryDeferredDeliveries()
-        await resendPendingMessages()
+        await resendPendingMessagesIfAny()
     }
 
     /// Decrypts, stores and acknowledges one delivery.
@@ -215,7 +215,10 @@ extension ParleyClient {
             case .requestDeclined:
                 emit(.requestDeclined(sender))
             case .resendRequested(let marked):
-                if marked { await resendPendingMessages() }
+                if marked {
+                    resendsMayBePending = true
+                    await resendPendingMessages()
+                }
             }
         }
     }
@@ -253,13 +256,21 @@ extension ParleyClient {
     /// Sends again, each in a fresh session started from the recipient's bundle, the logged
     /// messages whose recipients asked for them (same id, clock and body, so each is shown once).
     /// One that cannot be sent now stays marked and is tried on the next push or login.
+    /// Reads the log every time it is called; the push path calls it only while this client
+    /// knows of (or has not yet looked for) a marked entry, so a push costs no query.
     public func resendPendingMessages() async {
         guard !resending else { return }
         resending = true
         defer { resending = false }
-        guard let pending = try? stores.sentLog.pendingResends() else { return }
+        // Cleared before reading: a mark made while this runs sets it again.
+        resendsMayBePending = false
+        guard let pending = try? stores.sentLog.pendingResends() else {
+            resendsMayBePending = true
+            return
+        }
         for logged in pending {
             guard let sent = try? await deliver(logged.content, to: logged.peer, freshSession: true) else {
+                resendsMayBePending = true
                 scheduleRetry()
                 continue
             }
@@ -271,8 +282,15 @@ extension ParleyClient {
             let now = now()
             // If this write fails the message stays marked and is sent once more later, which the
             // recipient shows once (same id): a duplicate envelope, never a lost message.
-            try? stored { () throws(StoreError) in try stores.sentLog.record(updated, now: now) }
+            do { try stores.sentLog.record(updated, now: now) } catch { resendsMayBePending = true }
         }
+    }
+
+    /// ``resendPendingMessages()`` when a marked entry may exist (after login, after a retry
+    /// request marked one, after a resend failed); otherwise nothing, not even a query.
+    func resendPendingMessagesIfAny() async {
+        guard resendsMayBePending else { return }
+        await resendPendingMessages()
     }
 
     /// Tells `peer` their messages were seen (read receipts, from the interactive session).

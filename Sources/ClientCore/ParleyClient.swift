@@ -65,6 +65,9 @@ public actor ParleyClient {
     var retryRequestedDeliveries = Set<UInt64>()
     /// Whether ``resendPendingMessages()`` is running (one at a time).
     var resending = false
+    /// Whether the sent log may hold an entry marked for a resend: true until the first look
+    /// (a crash may have left one), then only after a mark or a failed resend.
+    var resendsMayBePending = true
     /// Whether a later attempt at deferred deliveries and pending resends is scheduled.
     var retryScheduled = false
     /// Whether an acknowledge request is in flight.
