@@ -87,13 +87,4 @@ public struct SessionRecord: Sendable, Equatable {
             previous[index] = session
         }
     }
-
-    /// Archives the current session, so the next message starts a fresh one (after a retry request:
-    /// the peer could not read what the current session sent).
-    public mutating func archiveCurrent() {
-        guard let current else { return }
-        previous.insert(current, at: 0)
-        if previous.count > ConversationLimits.maxPreviousSessions { previous.removeLast() }
-        self.current = nil
-    }
 }

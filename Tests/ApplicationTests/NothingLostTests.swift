@@ -129,7 +129,7 @@ struct NothingLostTests {
         let receiver = bob.client
         let handledBefore = arrival == .receipt ? 0 : deliveredBefore
         try await waitUntil { await receiver.deliveriesHandled > handledBefore }
-        try await waitUntil { await receiver.acknowledgementsSettled }
+        await receiver.flushAcknowledgements()
         let writes = gate.writes
         guard let failing else { return writes }
         let failedInTransaction = bob.recorder.events.contains { if case .storageFailed = $0 { true } else { false } }
@@ -284,15 +284,5 @@ extension HistoryEntry {
     var text: String? {
         if case .text(let text) = body { return text }
         return nil
-    }
-}
-
-extension ParleyClient {
-    /// No acknowledgement queued or in flight.
-    var acknowledgementsSettled: Bool {
-        get async {
-            await flushAcknowledgements()
-            return true
-        }
     }
 }

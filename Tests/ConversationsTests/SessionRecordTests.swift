@@ -151,9 +151,6 @@ struct SessionRecordTests {
         record.promote(other)
         #expect(record.current == other)
         #expect(record.previous.isEmpty)
-        record.archiveCurrent()
-        #expect(record.current == nil)
-        #expect(record.previous == [other])
     }
 
     @Test("records round-trip; a schema-1 bare session decodes as a record; bad encodings are refused")
