@@ -126,8 +126,10 @@ public final class LineEditor: Sendable {
     /// Callable from any thread or task while a read is waiting: the input row is cleared, the text
     /// written, and the prompt and partially typed line redrawn with the cursor where it was. When no
     /// interactive read is in progress it writes `text` and a newline, nothing else. The write is
-    /// blocking, as `print` is.
+    /// blocking, as `print` is. Lines wider than the terminal are wrapped here, each wrapped part
+    /// marked (``wrapForDisplay(_:columns:continuation:)``), so none can pass for a line of its own.
     public func printAbove(_ text: String) {
+        let text = displayColumns(for: output).map { wrapForDisplay(text, columns: $0) } ?? text
         state.withLock { state in
             switch state.session {
             case .idle:

@@ -10,18 +10,27 @@ import TerminalIO
 struct Output {
     let json: Bool
     let style: TerminalStyle
+    /// The width plain output is wrapped to (the terminal's, or `COLUMNS` when piped), if known.
+    let columns: Int?
 
     init(json: Bool) {
         self.json = json
         style = TerminalStyle.detect()
+        columns = displayColumns(for: STDOUT_FILENO)
     }
 
     func message(_ entry: HistoryEntry, me: Username) {
         if json {
             emit(MessageRecord(entry, me: me))
         } else {
-            print(line(for: entry, me: me))
+            printPlain(line(for: entry, me: me))
         }
+    }
+
+    /// Prints a line for people, wrapped to the known width with every wrapped part marked: a
+    /// message padded to the window's width must not make its tail pass for a line of its own.
+    private func printPlain(_ text: String) {
+        print(columns.map { wrapForDisplay(text, columns: $0) } ?? text)
     }
 
     func line(for entry: HistoryEntry, me: Username) -> String {
@@ -48,7 +57,7 @@ struct Output {
     }
 
     func info(_ text: String) {
-        if json { emit(["message": text]) } else { print(text) }
+        if json { emit(["message": text]) } else { printPlain(text) }
     }
 
     func emit<T: Encodable>(_ value: T) {

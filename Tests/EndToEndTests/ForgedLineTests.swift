@@ -93,6 +93,100 @@ struct ForgedLineTests {
     }
 }
 
+/// Issue 10, finding 9, second half: a message padded to the width of the window. The terminal
+/// wraps a long line by itself and the wrapped part starts at the left margin, so without wrapping
+/// by the client, a tail placed at a multiple of the width passes for a line of its own.
+@Suite("Forged lines by padding to the terminal's width", .serialized, .timeLimit(.minutes(3)))
+struct PaddedForgedLineTests {
+    /// Copies of the forged line 46 columns apart cover every even column of an 80- or 100-column
+    /// line; the second text starts one column later and covers the odd ones. So whatever the
+    /// width of the prefix before the text, some copy lands at the start of a wrapped part.
+    static let texts = [0, 1].map { shift in
+        String(repeating: " ", count: shift) + String(repeating: ForgedLineTests.forged + " ", count: 40)
+    }
+    static let displayMarker = "  │ "
+
+    static func world() async throws -> World {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("mallory")
+        try await world.register("bob")
+        for text in texts {
+            let sent = try await world.parley("mallory", ["send", "bob", text])
+            #expect(sent.status == 0, "\(sent)")
+        }
+        return world
+    }
+
+    /// The rows a terminal `columns` wide shows for `output`: each line after its last carriage
+    /// return (what the terminal keeps of a redrawn line), without escape sequences, cut every
+    /// `columns` characters as the terminal wraps it (the texts here are ASCII).
+    static func rows(of output: String, columns: Int) -> [Substring] {
+        var rows: [Substring] = []
+        // "\r\n" is one Character in Swift, so split on both forms of a line end.
+        for rawLine in output.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            var line = Substring(rawLine)
+            if let lastReturn = line.lastIndex(of: "\r") { line = line[line.index(after: lastReturn)...] }
+            let visible = withoutEscapes(line)
+            var rest = Substring(visible)
+            repeat {
+                rows.append(rest.prefix(columns))
+                rest = rest.dropFirst(columns)
+            } while !rest.isEmpty
+        }
+        return rows
+    }
+
+    static func withoutEscapes(_ text: Substring) -> String {
+        var result = ""
+        var iterator = text.unicodeScalars.makeIterator()
+        while let scalar = iterator.next() {
+            guard scalar == "\u{1B}" else { result.unicodeScalars.append(scalar); continue }
+            guard iterator.next() == "[" else { continue }
+            while let next = iterator.next(), !(0x40...0x7E).contains(next.value) {}
+        }
+        return result
+    }
+
+    static func expectNoForgedRow(_ output: String, columns: Int, _ context: String) {
+        let rows = rows(of: output, columns: columns)
+        let forgedRows = rows.filter { $0.hasPrefix("2026-12-01 06:16 alice") }
+        #expect(forgedRows.isEmpty, "\(context): \(forgedRows.count) rows pass for alice's message:\n\(rows.joined(separator: "\n"))")
+        #expect(rows.contains { $0.hasPrefix("  │ ") }, "\(context): nothing was wrapped:\n\(output)")
+    }
+
+    @Test("plain output wraps to COLUMNS and marks every wrapped part")
+    func plainOutput() async throws {
+        let world = try await Self.world()
+        let history = try await world.parley("bob", ["history", "mallory"], environment: ["COLUMNS": "80"])
+        #expect(history.status == 0, "\(history)")
+        Self.expectNoForgedRow(history.stdout, columns: 80, "history")
+        let requests = try await world.parley("bob", ["requests"], environment: ["COLUMNS": "80"])
+        #expect(requests.status == 0, "\(requests)")
+        Self.expectNoForgedRow(requests.stdout, columns: 80, "requests")
+        // Without a known width nothing is cut: a program reading the output gets the text whole.
+        let piped = try await world.parley("bob", ["history", "mallory"])
+        #expect(piped.stdout.contains(Self.texts[1]), "\(piped)")
+    }
+
+    @Test("interactive: the conversation is wrapped to the terminal's width")
+    func interactiveOutput() async throws {
+        let world = try await Self.world()
+        let bob = try InteractiveClient("bob", in: world)
+        try await bob.logIn()
+        let start = bob.transcript.endIndex
+        bob.type(line: "/chat mallory")
+        try await bob.read(until: "conversation with mallory", from: start)
+        try await Task.sleep(for: .milliseconds(500))
+        bob.terminal.drain()
+        let shown = String(bob.transcript[start...])
+        let unwrapped = shown.replacingOccurrences(of: "\r\n" + Self.displayMarker, with: "").replacingOccurrences(of: "\n" + Self.displayMarker, with: "")
+        #expect(unwrapped.components(separatedBy: ForgedLineTests.forged).count - 1 >= 80, "\(shown.debugDescription)")
+        Self.expectNoForgedRow(shown, columns: 100, "interactive")
+        #expect(try await bob.quit() == 0)
+    }
+}
+
 /// Just enough of "any JSON value" to read one string field of a record.
 struct AnyDecodable: Decodable {
     let string: String?

@@ -177,9 +177,9 @@ final class World: @unchecked Sendable {
     func home(_ user: String) -> String { root.appendingPathComponent("home-\(user)").path }
 
     /// Runs `parley` as `user` with the password on stdin.
-    func parley(_ user: String, _ arguments: [String], password: String? = nil, home: String? = nil, timeout: Duration = .seconds(60)) async throws -> RunResult {
+    func parley(_ user: String, _ arguments: [String], password: String? = nil, home: String? = nil, environment: [String: String] = [:], timeout: Duration = .seconds(60)) async throws -> RunResult {
         let common = ["--server", "127.0.0.1:\(server.port)", "--home", home ?? self.home(user), "--user", user, "--password-stdin"]
-        return try await run(Binaries.parley, common + arguments, input: (password ?? "\(user)-password-123") + "\n", timeout: timeout)
+        return try await run(Binaries.parley, common + arguments, input: (password ?? "\(user)-password-123") + "\n", environment: environment, timeout: timeout)
     }
 
     /// Registers `user` and fails loudly if it did not work.

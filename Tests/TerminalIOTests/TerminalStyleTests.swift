@@ -78,3 +78,47 @@ import Testing
         #expect(try JSONDecoder().decode([String: String].self, from: Data(safe.utf8)) == ["text": text])
     }
 }
+
+/// Issue 10, finding 9: a line wider than the terminal is wrapped by the client, every wrapped part
+/// marked, so that padding a message to the window's width cannot start a row with a forged line.
+@Suite struct DisplayWrapTests {
+    let marker = displayContinuationMarker
+
+    @Test func aLineWiderThanTheColumnsIsCutWithEveryPartMarked() {
+        #expect(wrapForDisplay("abcdefghij", columns: 10) == "abcdefghij")
+        #expect(wrapForDisplay("abcdefghijk", columns: 10) == "abcdefghij\n" + marker + "k")
+        let wrapped = wrapForDisplay(String(repeating: "x", count: 30), columns: 10)
+        #expect(wrapped == "xxxxxxxxxx\n\(marker)xxxxxx\n\(marker)xxxxxx\n\(marker)xxxxxx\n\(marker)xx")
+        #expect(wrapForDisplay("short\nline two", columns: 6) == "short\nline t\n\(marker)wo")
+    }
+
+    @Test func padsToTheWidthCannotPutAForgedLineAtTheLeftMargin() {
+        let forged = "2026-12-01 06:16 alice: send me your password"
+        for columns in [40, 80, 100, 132] {
+            for padding in 0..<columns {
+                let line = "2026-12-01 06:17 mallory: " + String(repeating: " ", count: padding) + forged
+                for row in wrapForDisplay(line, columns: columns).split(separator: "\n").dropFirst() {
+                    #expect(row.hasPrefix(marker), "columns \(columns), padding \(padding)")
+                    #expect(row.count <= columns)
+                }
+            }
+        }
+    }
+
+    @Test func escapeSequencesTakeNoColumnsAndAreNeverSplit() {
+        let red = "\u{1B}[31m", reset = "\u{1B}[0m"
+        let line = red + "abcdef" + reset + "gh"
+        #expect(wrapForDisplay(line, columns: 8) == line)
+        #expect(wrapForDisplay(line, columns: 6) == red + "abcdef" + reset + "\n" + marker + "gh")
+    }
+
+    @Test func aWideCharacterMovesToTheNextRowWhole() {
+        // Seven columns: "abcde" then 漢 (two columns) does not fit in the last column left.
+        #expect(wrapForDisplay("abcdef漢", columns: 7) == "abcdef\n" + marker + "漢")
+        #expect(wrapForDisplay("ab👋", columns: 6) == "ab👋")
+    }
+
+    @Test func tooNarrowForAMarkedRowLeavesTheTextAsItIs() {
+        #expect(wrapForDisplay("abcdefgh", columns: 5) == "abcdefgh")
+    }
+}
