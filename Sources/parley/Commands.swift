@@ -97,7 +97,7 @@ struct Register: AsyncParsableCommand {
                 if output.json {
                     output.emit(["registered": user.value])
                 } else {
-                    output.info("Registered \(user) on \(options.serverAddress).")
+                    output.info("Registered \(user) on \(options.serverName).")
                 }
             }
         }
@@ -396,7 +396,7 @@ struct DeleteAccount: AccountCommand {
     }
 
     func finish(user: Username, output: Output) throws {
-        try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
+        if let folder = options.accountFolder(user) { try? FileManager.default.removeItem(atPath: folder) }
         output.info("Deleted the account \(user) and its local data.")
     }
 

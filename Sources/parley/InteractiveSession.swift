@@ -20,7 +20,7 @@ struct InteractiveSession {
         let editor = LineEditor()
         defer { editor.restore() }
         let style = TerminalStyle.detect()
-        editor.printAbove(style.bold("Parley") + " — end-to-end encrypted messages. Server \(options.serverAddress). Ctrl-D quits.")
+        editor.printAbove(style.bold("Parley") + " — end-to-end encrypted messages. Server \(options.serverName). Ctrl-D quits.")
         // `--user NAME` has already chosen the account: ask for its password at once (and again
         // after a wrong one) instead of asking for the name again with NAME as the default. The
         // username prompt comes back once that account is done with: logged out, the password
@@ -62,14 +62,14 @@ struct InteractiveSession {
     /// The account `--user` names, to log in to; nil (after saying why) when this device has no
     /// such account for the server, so that the person is asked instead.
     private func namedAccount(_ name: Username, editor: LineEditor) -> (Username, ClientRuntime.Mode)? {
-        if options.resolvedHome.accounts(on: options.serverAddress).all.contains(name) { return (name, .logIn) }
-        editor.printAbove("There is no account \(name) on this device for \(options.serverAddress). Type 'register \(name)' to create it.")
+        if options.localAccounts().all.contains(name) { return (name, .logIn) }
+        editor.printAbove("There is no account \(name) on this device for \(options.serverName). Type 'register \(name)' to create it.")
         return nil
     }
 
     /// Asks which account to use; nil when the user quits.
     private func chooseAccount(runtime: ClientRuntime, editor: LineEditor) async throws -> (Username, ClientRuntime.Mode)? {
-        let accounts = options.resolvedHome.accounts(on: options.serverAddress)
+        let accounts = options.localAccounts()
         let suggestion = options.user ?? accounts.last?.value ?? (accounts.all.count == 1 ? accounts.all[0].value : nil)
         while true {
             let prompt = suggestion.map { "Username [\($0)] (or 'register NAME'): " } ?? "Username (or 'register NAME'): "
@@ -91,7 +91,7 @@ struct InteractiveSession {
                     continue
                 }
                 if accounts.all.contains(name) { return (name, .logIn) }
-                editor.printAbove("There is no account \(name) on this device for \(options.serverAddress). Type 'register \(name)' to create it.")
+                editor.printAbove("There is no account \(name) on this device for \(options.serverName). Type 'register \(name)' to create it.")
             }
         }
     }
@@ -292,7 +292,7 @@ final class ChatLoop: Sendable {
             guard await confirm(style.red("Delete the account \(user) and all its messages for good? [y/N] ")) else { return nil }
             guard let typed = await PasswordReader.secret(editor, prompt: "Password to confirm: ") else { return nil }
             try await client.deleteAccount(password: typed)
-            try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
+            if let folder = options.accountFolder(user) { try? FileManager.default.removeItem(atPath: folder) }
             editor.printAbove("Deleted the account \(user).")
             return .logOut
         default:

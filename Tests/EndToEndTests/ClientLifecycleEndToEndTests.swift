@@ -100,7 +100,7 @@ struct ClientLifecycleEndToEndTests {
         #expect(try await world.parley("sam", ["send-image", "rosa", png]).status == 0)
         let received = try jsonLines(try await world.parley("rosa", ["--json", "receive", "--wait", "5"]).stdout)
         let image = try #require(received.first?["path"] as? String)
-        let accountFolder = world.home("rosa") + "/127.0.0.1_\(world.server.port)/rosa"
+        let accountFolder = world.accountFolder("rosa")
         #expect(FileManager.default.fileExists(atPath: accountFolder + "/parley-client.sqlite"))
         #expect(image.hasPrefix(accountFolder), "\(image)")
 
