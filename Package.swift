@@ -120,7 +120,7 @@ let package = Package(
             name: "SQLiteStoreTests",
             dependencies: [
                 "SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations",
-                "ServerCore", "ClientCore", "SodiumCrypto",
+                "ServerCore", "ClientCore", "SodiumCrypto", "PNGImages",
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
