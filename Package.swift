@@ -126,7 +126,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PNGImagesTests",
-            dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
+            dependencies: ["PNGImages", "ClientCore", "Conversations", "Primitives", "Envelope", "StoreContractTests"],
             path: "Tests/PNGImagesTests",
             exclude: ["make_corpus.py"],
             resources: [.copy("Corpus")]),
