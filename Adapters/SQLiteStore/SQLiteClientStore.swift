@@ -48,7 +48,7 @@ public final class SQLiteClientStore: ClientUnitOfWork {
         public static let kdfMemoryBytes = 8192...(1 << 30)
         /// Longest text message stored, as the envelope layer accepts.
         public static let maxTextBytes = EnvelopeLimits.maxTextBytes
-        /// Longest image path stored, in UTF-8 bytes (Linux's PATH_MAX).
+        /// Longest image path read from a schema-2 entry (its plain file is sealed by the migration), in UTF-8 bytes (Linux's PATH_MAX).
         public static let maxImagePathBytes = 4096
         /// Longest username read back from a record (a valid one has at most 32 ASCII bytes).
         public static let maxUsernameBytes = 64
