@@ -274,7 +274,7 @@ final class ChatLoop: Sendable {
             if entries.isEmpty { editor.printAbove("No images with \(peer).") }
             for (index, entry) in entries.enumerated() { editor.printAbove(output.imageLine(index + 1, entry, me: user)) }
         case "/view", "/save":
-            let entry = try chosenImage(arguments, command: name)
+            let entry = try await chosenImage(arguments, command: name)
             if name == "/view" {
                 // Opened in memory: nothing is written to disk.
                 let decoded = try decodeImage(try await client.imagePNG(of: entry))
@@ -318,8 +318,12 @@ final class ChatLoop: Sendable {
 
     /// The image `/view N` or `/save N` names: N from the last `/images` list, or from the open
     /// conversation's images when none was listed.
-    private func chosenImage(_ arguments: [String], command: String) throws -> HistoryEntry {
-        let entries = lastImages.withLock { $0 }
+    private func chosenImage(_ arguments: [String], command: String) async throws -> HistoryEntry {
+        var entries = lastImages.withLock { $0 }
+        if entries.isEmpty, let peer = current.withLock({ $0 }) {
+            entries = try await client.images(with: peer)
+            lastImages.withLock { $0 = entries }
+        }
         guard let number = arguments.first.flatMap(Int.init), number >= 1, number <= entries.count else {
             throw CLIError.usage("\(command) N, where N is a number from /images")
         }
