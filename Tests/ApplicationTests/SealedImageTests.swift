@@ -189,4 +189,20 @@ struct SealedImageTests {
         await alice.disconnect()
         await bob.disconnect()
     }
+
+    @Test("an image's file key never shows in a description or dump of its history entry")
+    func fileKeysAreRedacted() throws {
+        let keyBytes = [UInt8](repeating: 0xC7, count: SymmetricKey.byteCount)
+        let reference = SealedImageReference(
+            blobID: try ImageBlobID(bytes: [UInt8](repeating: 0x11, count: ImageBlobID.byteCount)), fileKey: try SymmetricKey(SecretBytes(copying: keyBytes)))
+        let entry = HistoryEntry(
+            id: try MessageID(bytes: [UInt8](repeating: 0x22, count: MessageID.byteCount)), peer: name("alice"), direction: .received,
+            body: .image(reference, width: 1, height: 1), sentAt: Timestamp(millisecondsSinceEpoch: 1), receivedAt: Timestamp(millisecondsSinceEpoch: 2),
+            status: .delivered, isRequest: false)
+        var dumped = ""
+        dump(entry, to: &dumped)
+        for text in ["\(entry)", String(reflecting: entry), dumped, "\(reference)"] {
+            #expect(!text.lowercased().contains("c7c7c7c7") && !text.contains("199, 199"), "\(text)")
+        }
+    }
 }
