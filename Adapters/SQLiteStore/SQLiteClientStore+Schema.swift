@@ -82,6 +82,13 @@ extension SQLiteClientStore {
             "CREATE TABLE pending_data_migrations (name TEXT PRIMARY KEY NOT NULL) STRICT, WITHOUT ROWID",
             "INSERT INTO pending_data_migrations (name) VALUES ('session-records')",
         ]),
+        SQLiteMigration(version: 3, summary: "images sealed in the blob store", statements: [
+            // Schema 2 kept each image as a plain PNG file in images/<peer>/<date>/, its path in
+            // the history entry. From 3 the entry holds a sealed blob's id and file key instead
+            // (see ImageSealer); the data migration seals every file an entry names, rewrites the
+            // entry, and then removes the plain file (LegacyImageImport says why).
+            "INSERT INTO pending_data_migrations (name) VALUES ('sealed-images')",
+        ]),
     ]
 
     /// Tables whose rows are sealed under the data key. A keyring may only be created in a file

@@ -23,7 +23,7 @@ struct ClientMigrationTests {
         return target
     }
 
-    @Test("a schema-1 file opens as schema 2: history intact, each session rewritten as a record, the queue emptied")
+    @Test("a schema-1 file opens at the latest schema: history intact, each session rewritten as a record, the queue emptied")
     func migratesOnOpen() throws {
         let directory = try TemporaryDirectory()
         let path = try Self.copyFixture("alice", into: directory)
@@ -33,7 +33,7 @@ struct ClientMigrationTests {
 
         let store = try ClientDatabase.open(path, password: Self.alicePassword, cost: .interactive)
         #expect(try store.schemaVersion() == SQLiteClientStore.latestSchemaVersion)
-        #expect(SQLiteClientStore.latestSchemaVersion == 2)
+        #expect(SQLiteClientStore.latestSchemaVersion == 3)
         let texts = try store.history.entries(with: bob, limit: 10).compactMap { entry -> String? in
             if case .text(let text) = entry.body { return text }
             return nil
