@@ -63,7 +63,7 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: "Adapters/SQLiteStore"),
-        .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
+        .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
         // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
         // no libedit/readline, so it depends on nothing in the project and nothing third-party.
@@ -124,13 +124,13 @@ let package = Package(
             name: "SQLiteStoreTests",
             dependencies: [
                 "SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations",
-                "ServerCore", "ClientCore", "SodiumCrypto", "MLKEMCrypto",
+                "ServerCore", "ClientCore", "SodiumCrypto", "MLKEMCrypto", "PNGImages",
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PNGImagesTests",
-            dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
+            dependencies: ["PNGImages", "ClientCore", "Conversations", "Primitives", "Envelope", "StoreContractTests"],
             path: "Tests/PNGImagesTests",
             exclude: ["make_corpus.py"],
             resources: [.copy("Corpus")]),

@@ -58,7 +58,7 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: adapters + "SQLiteStore"),
-        .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: adapters + "PNGImages"),
+        .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: adapters + "PNGImages"),
         .target(
             name: "FuzzProperties",
             dependencies: [

@@ -73,6 +73,9 @@ public enum ClientEvent: Sendable, Equatable {
     case storageFailed(from: Username, error: StoreError)
     /// An image arrived that failed validation here; it was dropped.
     case imageRefused(from: Username, reason: String)
+    /// A received image is kept (sealed) in history, but the clear copy the `save-images` setting
+    /// asks for could not be written.
+    case imageSaveFailed(from: Username, error: StoreError)
     /// Another device logged in to this account; this session has ended.
     case signedInElsewhere
     /// The connection to the server ended.

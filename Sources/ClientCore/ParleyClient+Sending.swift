@@ -27,12 +27,13 @@ extension ParleyClient {
         let attachment = MessageContent.ImageAttachment(png: validated.png, fileName: String(safeName), width: UInt32(validated.width), height: UInt32(validated.height))
         let content = MessageContent(id: MessageID.random(using: random), sentAt: now(), body: .image(attachment))
         let sent = try await deliver(content, to: peer)
-        // Keep our own copy where received images go, so history can show it too.
-        let path = try stored { () throws(StoreError) in try stores.images.save(validated, peer: peer, messageID: content.id, receivedAt: content.sentAt) }
+        // Keep our own copy, sealed as received images are, so history can show it too.
+        let sealer = imageSealer
+        let sealed = try stored { () throws(StoreError) in try sealer.seal(validated.png, messageID: content.id) }
         do {
-            return try recordSent(content, sent: sent, to: peer, body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)))
+            return try recordSent(content, sent: sent, to: peer, body: .image(sealed, width: UInt32(validated.width), height: UInt32(validated.height)))
         } catch {
-            try? stored { () throws(StoreError) in try stores.images.remove([path]) }
+            try? sealer.remove([sealed])
             throw error
         }
     }

@@ -15,14 +15,18 @@ public struct ClientStores: Sendable {
     public let history: any HistoryStore
     public let settings: any ClientSettingsStore
     public let sentLog: any SentMessageLog
+    /// The sealed image files the history refers to.
+    public let imageBlobs: any ImageBlobStore
+    /// Images the person saved in clear (by hand, or with the `save-images` setting).
     public let images: any ImageLibrary
-    /// One transaction over all of the above but ``images`` (files are written before a
-    /// transaction and removed if it fails).
+    /// One transaction over all of the above but ``imageBlobs`` and ``images`` (files are written
+    /// before a transaction and removed if it fails).
     public let unitOfWork: any ClientUnitOfWork
 
     public init(
         keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
-        settings: any ClientSettingsStore, sentLog: any SentMessageLog, images: any ImageLibrary, unitOfWork: any ClientUnitOfWork
+        settings: any ClientSettingsStore, sentLog: any SentMessageLog, imageBlobs: any ImageBlobStore, images: any ImageLibrary,
+        unitOfWork: any ClientUnitOfWork
     ) {
         self.keys = keys
         self.sessions = sessions
@@ -30,6 +34,7 @@ public struct ClientStores: Sendable {
         self.history = history
         self.settings = settings
         self.sentLog = sentLog
+        self.imageBlobs = imageBlobs
         self.images = images
         self.unitOfWork = unitOfWork
     }
@@ -130,4 +135,7 @@ public actor ParleyClient {
     }
 
     func now() -> Timestamp { clock.now() }
+
+    /// Seals and opens the history's images in ``ClientStores/imageBlobs``.
+    var imageSealer: ImageSealer { ImageSealer(crypto: crypto, random: random, blobs: stores.imageBlobs) }
 }

@@ -223,7 +223,7 @@ final class CrashingHistoryStore: HistoryStore {
     func entries(with peer: Username, limit: Int) throws(StoreError) -> [HistoryEntry] { try inner.entries(with: peer, limit: limit) }
     func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws(StoreError) { try inner.raiseStatus(of: ids, to: status) }
     func clearRequestFlag(for peer: Username) throws(StoreError) { try inner.clearRequestFlag(for: peer) }
-    func removeConversation(with peer: Username) throws(StoreError) -> [String] { try inner.removeConversation(with: peer) }
+    func removeConversation(with peer: Username) throws(StoreError) -> [SealedImageReference] { try inner.removeConversation(with: peer) }
 }
 
 /// A unit of work whose transactions see a ``CrashingHistoryStore``.
@@ -246,7 +246,7 @@ extension ClientStores {
     func crashingAtHistoryAppend(gate: ConnectionGate) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: CrashingHistoryStore(inner: history, gate: gate), settings: settings,
-            sentLog: sentLog, images: images, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
+            sentLog: sentLog, imageBlobs: imageBlobs, images: images, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
     }
 }
 
