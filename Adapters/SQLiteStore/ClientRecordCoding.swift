@@ -73,6 +73,36 @@ enum ClientRecordCoding {
         return OneTimePrekeyPair(id: id, keyPair: keyPair)
     }
 
+    /// An ML-KEM prekey: id, last-resort flag, seed (secret), public key, signature, created at.
+    static func encode(_ pair: KEMPrekeyPair) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 4 + 1 + MLKEMSecretKey.seedByteCount + MLKEMPublicKey.byteCount + 64 + 8)
+        writer.write(version)
+        writer.write(pair.id)
+        writer.write(pair.isLastResort)
+        writer.writeSecret(pair.keyPair.secretKey.seed)
+        writer.writeRaw(pair.keyPair.publicKey.bytes)
+        writer.writeRaw(pair.signature.bytes)
+        writer.write(pair.createdAt.millisecondsSinceEpoch)
+        return writer.bytes
+    }
+
+    static func decodeKEMPrekey(_ bytes: [UInt8]) throws(DecodingError) -> KEMPrekeyPair {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "ML-KEM prekey")
+        let id = try reader.readUInt32("ML-KEM prekey id")
+        let isLastResort = try reader.readBool("ML-KEM prekey last resort")
+        let seed = try reader.readSecret(MLKEMSecretKey.seedByteCount, "ML-KEM prekey seed")
+        let publicBytes = try reader.readRaw(MLKEMPublicKey.byteCount, "ML-KEM prekey public key")
+        let signatureBytes = try reader.readRaw(Ed25519Signature.byteCount, "ML-KEM prekey signature")
+        let createdAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("ML-KEM prekey created at"))
+        try reader.expectEnd()
+        return try checked("ML-KEM prekey") { () throws(CryptoError) in
+            KEMPrekeyPair(
+                id: id, keyPair: MLKEMKeyPair(publicKey: try MLKEMPublicKey(bytes: publicBytes), secretKey: try MLKEMSecretKey(seed: seed)),
+                signature: try Ed25519Signature(bytes: signatureBytes), isLastResort: isLastResort, createdAt: createdAt)
+        }
+    }
+
     // MARK: Contacts
 
     static func encode(_ contact: Contact) -> [UInt8] {

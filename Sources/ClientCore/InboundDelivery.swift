@@ -108,7 +108,9 @@ struct InboundDelivery: Sendable {
         }
         if let prelude = envelope.prelude {
             let oneTime = try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try transaction.keys.oneTimePrekeyPair(id: id) }
-            prekeys = SessionCipher.ResponderPrekeys(signedPrekeys: try transaction.keys.signedPrekeyPairs(), oneTimePrekey: oneTime)
+            let kemPrekey = try prelude.kem.flatMap { kem throws(StoreError) in try transaction.keys.kemPrekeyPair(id: kem.prekeyID) }
+            prekeys = SessionCipher.ResponderPrekeys(
+                signedPrekeys: try transaction.keys.signedPrekeyPairs(), oneTimePrekey: oneTime, kemPrekey: kemPrekey)
         }
         let inbound: SessionCipher.Inbound
         do {
@@ -139,6 +141,7 @@ struct InboundDelivery: Sendable {
         updated.noteProcessed(delivery: delivery.id)
         try transaction.sessions.saveRecord(updated)
         if let used = inbound.oneTimePrekeyToErase { try transaction.keys.removeOneTimePrekeyPair(id: used) }
+        if let used = inbound.kemPrekeyToErase { try transaction.keys.removeKEMPrekeyPair(id: used) }
 
         let content = inbound.content
         let isRequest = contact?.status != .accepted

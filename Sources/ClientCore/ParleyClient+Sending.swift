@@ -178,7 +178,11 @@ extension ParleyClient {
         guard case .bundle(let unverified) = try await call(.fetchBundle(username: peer)) else {
             throw .refused(WireError(.internalError, "the server answered a bundle request with something else"))
         }
-        do { return try PrekeyBundleVerifier(crypto: crypto).verify(unverified, owner: peer) } catch { throw .invalidBundle(peer) }
+        do { return try PrekeyBundleVerifier(crypto: crypto).verify(unverified, owner: peer) } catch {
+            // No downgrade: without an ML-KEM prekey no session is set up, not even a classical one.
+            if case .missingKEMPrekey = error { throw .noPostQuantumKeys(peer) }
+            throw .invalidBundle(peer)
+        }
     }
 
     private func refreshIdentity(of peer: Username, identity: Ed25519KeyPair) async throws(ClientError) {

@@ -50,6 +50,7 @@ public actor ParleyClient {
     let wire: WireClient
     let stores: ClientStores
     let crypto: any CryptoProvider
+    let kem: any KEMProvider
     let random: any RandomSource
     let clock: any Clock
     let imageValidator: any ImageValidator
@@ -83,16 +84,17 @@ public actor ParleyClient {
     public nonisolated let events: AsyncStream<ClientEvent>
 
     public init(
-        wire: WireClient, stores: ClientStores, crypto: any CryptoProvider, random: any RandomSource,
+        wire: WireClient, stores: ClientStores, crypto: any CryptoProvider, kem: any KEMProvider, random: any RandomSource,
         clock: any Clock, imageValidator: any ImageValidator
     ) {
         self.wire = wire
         self.stores = stores
         self.crypto = crypto
+        self.kem = kem
         self.random = random
         self.clock = clock
         self.imageValidator = imageValidator
-        cipher = SessionCipher(crypto: crypto, random: random)
+        cipher = SessionCipher(crypto: crypto, kem: kem, random: random)
         (events, eventContinuation) = AsyncStream<ClientEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
     }
 

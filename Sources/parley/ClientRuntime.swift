@@ -1,4 +1,5 @@
 import ClientCore
+import MLKEMCrypto
 import Conversations
 import Foundation
 import PNGImages
@@ -141,7 +142,7 @@ struct ClientRuntime {
         let stores = store.clientStores(imageBlobs: imageBlobs, images: imageLibrary)
         let wire = WireClient(connection: connection)
         let client = ParleyClient(
-            wire: wire, stores: stores, crypto: crypto, random: random, clock: SystemWallClock(),
+            wire: wire, stores: stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
             imageValidator: LibPNGImageValidator())
         let sink = EventSink(terminal: terminal, json: options.json)
         let wireTask = Task { await wire.run(inbound: inbound) }

@@ -106,6 +106,16 @@ private struct FailingKeys: LocalKeyStore {
         try gate.write("erase one-time prekey")
         try inner.removeOneTimePrekeyPair(id: id)
     }
+    func kemPrekeyPairs() throws(StoreError) -> [KEMPrekeyPair] { try inner.kemPrekeyPairs() }
+    func kemPrekeyPair(id: UInt32) throws(StoreError) -> KEMPrekeyPair? { try inner.kemPrekeyPair(id: id) }
+    func addKEMPrekeyPairs(_ pairs: [KEMPrekeyPair]) throws(StoreError) {
+        try gate.write("add ML-KEM prekeys")
+        try inner.addKEMPrekeyPairs(pairs)
+    }
+    func removeKEMPrekeyPair(id: UInt32) throws(StoreError) {
+        try gate.write("erase ML-KEM prekey")
+        try inner.removeKEMPrekeyPair(id: id)
+    }
 }
 
 private struct FailingSessions: SessionStore {

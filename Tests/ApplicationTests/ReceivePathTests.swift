@@ -1,3 +1,4 @@
+import MLKEMCrypto
 import ClientCore
 import Conversations
 import Envelope
@@ -269,7 +270,7 @@ extension TestWorld {
         let wire = WireClient(connection: GatedConnection(inner: clientEnd.0, gate: gate), requestTimeout: .seconds(2))
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
-            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: SystemWallClock(),
+            wire: wire, stores: device.stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
             imageValidator: LibPNGImageValidator())
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }

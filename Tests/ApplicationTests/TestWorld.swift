@@ -1,3 +1,4 @@
+import MLKEMCrypto
 import ClientCore
 import Conversations
 import Envelope
@@ -80,7 +81,7 @@ final class TestWorld: Sendable {
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10))
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
-            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: clock,
+            wire: wire, stores: device.stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: clock,
             imageValidator: LibPNGImageValidator())
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }

@@ -279,4 +279,26 @@ struct ClientEndToEndTests {
         }
         return scanned
     }
+
+    /// Issue 14: every new session between two current clients is PQXDH. The first envelope, as
+    /// the real server stores it, is a kind-3 prekey message carrying an ML-KEM-1024 ciphertext.
+    @Test("the first envelope between two current clients is a PQXDH prekey message")
+    func firstEnvelopeIsPostQuantum() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("pia")
+        try await world.register("quin")
+        let sent = try await world.parley("pia", ["send", "quin", "post-quantum hello"])
+        #expect(sent.status == 0, "\(sent)")
+        let payloads = try RowCounter(path: world.serverDatabase).blobs("SELECT payload FROM mailbox ORDER BY id")
+        #expect(payloads.count == 1)
+        let first = try #require(payloads.first)
+        // version 1, kind 3 (PQXDH prelude: IK 32, EK 32, SPK id 4, has OTPK 1, OTPK id 4, KEM id 4,
+        // ML-KEM ciphertext 1568), then the ratchet header and ciphertext.
+        let preludeBytes: Int = 32 + 32 + 4 + 1 + 4 + 4 + 1568
+        #expect(first.count > 2 + preludeBytes + 40)
+        #expect(Array(first.prefix(2)) == [1, 3], "\(first.prefix(2))")
+        let received = try await world.parley("quin", ["receive"])
+        #expect(received.stdout.contains("post-quantum hello"), "\(received)")
+    }
 }

@@ -43,7 +43,7 @@ struct ClientImageMigrationTests {
         let (legacy, sealer, blobs) = try importer(account)
 
         let store = try ClientDatabase.open(database, password: Self.password, cost: .interactive, legacyImages: legacy)
-        #expect(try store.schemaVersion() == 3)
+        #expect(try store.schemaVersion() == SQLiteClientStore.latestSchemaVersion)
         let history = try store.history.entries(with: Username("alice"), limit: 10)
         #expect(history.count == 3)
         #expect(history.first?.body == .text("hello bob, an image from the v2 client follows"))
