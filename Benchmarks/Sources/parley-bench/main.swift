@@ -4,7 +4,7 @@ import Primitives
 
 // parley-bench: Parley's benchmark suite (see BENCHMARKS.md). Run through `make bench`.
 //
-//   parley-bench [crypto] [relay] [latency] [idle] [idle-transport] [--quick] [--runs N] [--data-root DIR]
+//   parley-bench [crypto] [session-setup] [relay] [latency] [idle] [idle-transport] [--quick] [--runs N] [--data-root DIR]
 //                [--server-binary PATH] [--idle-connections N] [--no-child-process]
 //   parley-bench relay-client ...   (internal: benchmark 2's load generator in a child process)
 
@@ -26,6 +26,9 @@ printMachine(options)
 
 if options.selected.contains("crypto") {
     _ = try CryptoBenchmark(rounds: options.quick ? 5 : 11, roundTarget: options.quick ? .milliseconds(10) : .milliseconds(40)).run()
+}
+if options.selected.contains("session-setup") {
+    _ = try SessionSetupBenchmark(rounds: options.quick ? 3 : 9, roundTarget: options.quick ? .milliseconds(20) : .milliseconds(100)).run()
 }
 if options.selected.contains("relay") {
     let load = RelayLoad(
@@ -53,7 +56,7 @@ emit("done.")
 // MARK: - Options
 
 struct BenchOptions {
-    static let all = ["crypto", "relay", "latency", "idle", "idle-transport"]
+    static let all = ["crypto", "session-setup", "relay", "latency", "idle", "idle-transport"]
     var selected: Set<String> = []
     var quick = false
     var runs = 3
