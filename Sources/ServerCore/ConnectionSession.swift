@@ -298,34 +298,21 @@ actor ConnectionSession {
 
     // MARK: Sending
 
-    /// Checks and queues an envelope; the answer is sent once the batch holding it is on disk.
-    /// Later requests are read meanwhile, so one connection can have many sends in flight.
+    /// Queues an envelope for the mailbox writer; the answer is sent once the batch holding it is
+    /// on disk. The recipient check (the account exists, has the identity key the sender
+    /// encrypted for, and does not block the sender) is made by the store inside that batch's
+    /// transaction, as the caps are: one hop per send, and nothing can change between the check
+    /// and the insertion. (It used to be a read on the storage queue first: a second hop, and a
+    /// gap in which the recipient could be deleted or re-registered.) Later requests are read
+    /// meanwhile, so one connection can have many sends in flight.
     private func send(_ envelope: [UInt8], to recipient: Username, identity: Ed25519PublicKey, requestID: UInt32) async {
         guard let sender = account?.username else {
             await reply(requestID, .error(WireError(.notAuthenticated, "log in first")))
             return
         }
-        let verdict: WireError?
-        do {
-            verdict = try await storage { deps -> WireError? in
-                guard let record = try deps.accounts.find(recipient) else { return WireError(.unknownUser, "there is no user called \(recipient)") }
-                guard record.identityKey == identity else {
-                    return WireError(.identityChanged, "\(recipient)'s identity key has changed (the account was registered again)")
-                }
-                guard try !deps.blocks.isBlocked(sender: sender, by: recipient) else { return WireError(.refused, "\(recipient) does not accept messages from you") }
-                return nil
-            }
-        } catch {
-            logger.error("send check failed", metadata: ["error": "\(error)"])
-            verdict = WireError(.unavailable, "the server could not store the message; try again")
-        }
-        if let verdict {
-            await reply(requestID, .error(verdict))
-            return
-        }
         await inFlightSends.acquire()
         await inFlightSendBytes.acquire(envelope.count)
-        let draft = MailboxEnvelopeDraft(sender: sender, recipient: recipient, payload: envelope, acceptedAt: deps.clock.now())
+        let draft = MailboxEnvelopeDraft(sender: sender, recipient: recipient, recipientIdentity: identity, payload: envelope, acceptedAt: deps.clock.now())
         let limiter = inFlightSends
         let byteLimiter = inFlightSendBytes
         let bytes = envelope.count
@@ -383,6 +370,12 @@ actor ConnectionSession {
             WireError(.mailboxFull, "you already have \(envelopes) messages or \(bytes >> 20) MiB waiting for \(recipient); try again once they have been read")
         case .serverFull:
             WireError(.unavailable, "the server is out of room for messages; try again later")
+        case .unknownRecipient:
+            WireError(.unknownUser, "there is no user called \(recipient)")
+        case .recipientIdentityChanged:
+            WireError(.identityChanged, "\(recipient)'s identity key has changed (the account was registered again)")
+        case .blockedByRecipient:
+            WireError(.refused, "\(recipient) does not accept messages from you")
         }
     }
 
