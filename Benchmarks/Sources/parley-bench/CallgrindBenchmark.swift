@@ -19,6 +19,8 @@ struct CallgrindBenchmark {
     var dataRoot: String
     var serverBinary: String
     var baselineBinary: String?
+    /// Where to keep each run's callgrind output (for `callgrind_annotate`); nil deletes them.
+    var keepOutputIn: String?
 
     var messages: Int { pairs * perSender }
 
@@ -78,6 +80,11 @@ struct CallgrindBenchmark {
             throw error
         }
         server.terminate()
+        if let keep = keepOutputIn {
+            let kept = "\(keep)/callgrind.\(URL(fileURLWithPath: binary).lastPathComponent).\(messages * self.pairs).out"
+            try? FileManager.default.removeItem(atPath: kept)
+            try? FileManager.default.copyItem(atPath: output, toPath: kept)
+        }
         guard let text = try? String(contentsOfFile: output, encoding: .utf8) else {
             throw BenchError.unexpected("callgrind wrote no \(output) (server exit status \(server.terminationStatus)); see \(directory)/server.log")
         }

@@ -93,7 +93,8 @@ if options.selected.contains("idle-transport") {
 }
 if options.selected.contains("callgrind") {
     try await CallgrindBenchmark(
-        perSender: quick ? 50 : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer).run()
+        perSender: quick ? 50 : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
+        keepOutputIn: options.keepCallgrind).run()
     BenchResults.write()
 }
 BenchResults.write()
@@ -128,6 +129,8 @@ struct BenchOptions {
     /// callgrind): the baseline of a change, in the same run.
     var baselineServer: String?
     var resultsPath = "bench-results.json"
+    /// A directory to keep the callgrind outputs in (for `callgrind_annotate`).
+    var keepCallgrind: String?
 
     init(arguments: [String]) throws {
         executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
@@ -149,6 +152,7 @@ struct BenchOptions {
             case "--server-binary": serverBinary = try value(argument)
             case "--baseline-server": baselineServer = try value(argument)
             case "--results": resultsPath = try value(argument)
+            case "--keep-callgrind": keepCallgrind = try value(argument)
             case _ where Self.all.contains(argument): selected.insert(argument)
             default: throw BenchError.setup("unknown argument \(argument); see BENCHMARKS.md")
             }
