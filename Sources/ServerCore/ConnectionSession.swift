@@ -404,7 +404,8 @@ actor ConnectionSession {
         while account?.username == user {
             let after = lastPushedID
             guard let page = try? await storage({ try $0.mailbox.pending(for: user, after: after, limit: pageSize) }) else { break }
-            for envelope in page { await deliver(envelope) }
+            // A page is written with one flush, not one per envelope.
+            await deliver(page)
             if page.count < pageSize { break }
         }
         // Events stored meanwhile were queued; from now on they are handled as they come.
@@ -448,10 +449,15 @@ actor ConnectionSession {
         }
     }
 
-    private func deliver(_ envelope: MailboxEnvelope) async {
-        guard envelope.id > lastPushedID else { return }
-        lastPushedID = envelope.id
-        try? await connection.send(Self.deliveryFrame(envelope))
+    /// Pushes the envelopes not pushed yet, in order, with one flush; later events skip them.
+    private func deliver(_ envelopes: [MailboxEnvelope]) async {
+        var frames: [[UInt8]] = []
+        frames.reserveCapacity(envelopes.count)
+        for envelope in envelopes where envelope.id > lastPushedID {
+            lastPushedID = envelope.id
+            frames.append(Self.deliveryFrame(envelope))
+        }
+        try? await connection.send(contentsOf: frames)
     }
 
     private static func deliveryFrame(_ envelope: MailboxEnvelope) -> [UInt8] {
@@ -462,12 +468,7 @@ actor ConnectionSession {
         switch event {
         case .envelopesStored(let envelopes):
             // The batch's deliveries for this account, written together (one flush).
-            var frames: [[UInt8]] = []
-            for envelope in envelopes where envelope.id > lastPushedID {
-                lastPushedID = envelope.id
-                frames.append(Self.deliveryFrame(envelope))
-            }
-            try? await connection.send(contentsOf: frames)
+            await deliver(envelopes)
         case .sessionClaimed(let claimant):
             guard claimant != token else { return }
             logger.info("signed in elsewhere", metadata: ["connection": "\(connection.id)"])
