@@ -41,7 +41,8 @@ if options.selected.contains("crypto") {
 if options.selected.contains("relay") {
     let load = RelayLoad(
         pairs: 64, mode: .saturate(inFlight: 256),
-        warmup: quick ? .milliseconds(500) : .seconds(2), duration: quick ? .milliseconds(1500) : .seconds(10))
+        warmup: quick ? .milliseconds(300) : .seconds(2), duration: quick ? .seconds(1) : .seconds(10),
+        envelopesPerPair: quick ? 64 : 512)
     let summary = try await RelayBenchmark(
         runs: quick ? 1 : options.runs, load: load, dataRoot: options.dataRoot,
         childProcessRuns: options.childProcess ? (quick ? 1 : options.runs) : 0, executable: options.executable).run()
@@ -62,7 +63,8 @@ if options.selected.contains("relay") {
 if options.selected.contains("relay-process") {
     let load = RelayLoad(
         pairs: 64, mode: .saturate(inFlight: 256),
-        warmup: quick ? .milliseconds(500) : .seconds(2), duration: quick ? .milliseconds(1500) : .seconds(10))
+        warmup: quick ? .milliseconds(300) : .seconds(2), duration: quick ? .seconds(1) : .seconds(10),
+        envelopesPerPair: quick ? 64 : 512)
     try await ServerProcessRelayBenchmark(
         runs: quick ? 1 : options.runs, load: load, dataRoot: options.dataRoot, serverBinary: options.serverBinary,
         baselineBinary: options.baselineServer).run()
@@ -70,7 +72,7 @@ if options.selected.contains("relay-process") {
 }
 if options.selected.contains("latency") {
     let rows = try await LatencyBenchmark(
-        dataRoot: options.dataRoot, duration: quick ? .milliseconds(1500) : .seconds(10), warmup: quick ? .milliseconds(500) : .seconds(1),
+        dataRoot: options.dataRoot, duration: quick ? .seconds(1) : .seconds(10), warmup: quick ? .milliseconds(300) : .seconds(1),
         moderateRate: 2_000, moderatePairs: 16, idleRate: 200).run()
     for (row, name) in zip(rows, ["idle", "moderate"]) {
         BenchResults.record(ScenarioResult(name: "latency.\(name).p99", unit: "ms", samples: [row.percentile(99)], target: "< 5"))
@@ -81,7 +83,7 @@ if options.selected.contains("latency") {
 if options.selected.contains("idle") {
     let result = try await IdleConnectionsBenchmark(
         serverBinary: options.serverBinary, count: options.idleConnections, dataRoot: options.idleDataRoot,
-        settle: quick ? .seconds(1) : .seconds(3)).run()
+        settle: quick ? .milliseconds(500) : .seconds(3)).run()
     BenchResults.record(ScenarioResult(
         name: "idle.server_bytes_per_connection", unit: "bytes", samples: [result.bytesPerConnection], target: "<= 12288 at 10,000 connections"))
     BenchResults.write()
@@ -93,7 +95,7 @@ if options.selected.contains("idle-transport") {
 }
 if options.selected.contains("callgrind") {
     try await CallgrindBenchmark(
-        perSender: quick ? 50 : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
+        pairs: quick ? 4 : 8, perSender: quick ? 50 : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
         keepOutputIn: options.keepCallgrind).run()
     BenchResults.write()
 }
@@ -158,7 +160,7 @@ struct BenchOptions {
             }
         }
         if selected.isEmpty { selected = Set(Self.all) }
-        if quick { idleConnections = min(idleConnections, 300) }
+        if quick { idleConnections = min(idleConnections, 200) }
     }
 }
 
@@ -172,6 +174,7 @@ struct RelayClientCommand {
     var warmup = 2.0
     var duration = 10.0
     var prefix = "c"
+    var envelopes = 512
 
     init(arguments: [String]) throws {
         var remaining = arguments[...]
@@ -185,13 +188,16 @@ struct RelayClientCommand {
             case "--warmup": warmup = Double(value) ?? warmup
             case "--duration": duration = Double(value) ?? duration
             case "--prefix": prefix = value
+            case "--envelopes": envelopes = Int(value) ?? envelopes
             default: throw BenchError.setup("unknown argument \(flag)")
             }
         }
     }
 
     func run() async throws {
-        let load = RelayLoad(pairs: pairs, mode: .saturate(inFlight: inFlight), warmup: .seconds(warmup), duration: .seconds(duration), prefix: prefix)
+        let load = RelayLoad(
+            pairs: pairs, mode: .saturate(inFlight: inFlight), warmup: .seconds(warmup), duration: .seconds(duration), envelopesPerPair: envelopes,
+            prefix: prefix)
         // The parent samples CPU times on these lines (emit flushes: a pipe is fully buffered). Once
         // the window has been measured the result is printed and the process exits, without
         // waiting for 128 connections to wind down: the parent needs nothing more from it.
