@@ -31,31 +31,23 @@ actor ConnectionSession {
     private var lastPushedID: UInt64 = 0
     /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
     /// at most one task at a time: one task per burst of answers, not one per answer.
-    private let answers = Mutex(AnswerQueue())
+    private let answers = Mutex(DrainQueue<[UInt8]>())
 
     private struct EventQueue {
-        var events: [AccountEvent] = []
+        var events = DrainQueue<AccountEvent>()
         /// Which subscription the queue belongs to: each session start and end moves it on, so
         /// events from an earlier subscription, and a drain started for one, are dropped.
         var generation: UInt64 = 0
         /// Whether catch-up is done, so that events may be handled (they queue until then).
         var delivering = false
-        /// Whether a task is handling the queue.
-        var draining = false
 
         /// Starts a new generation with nothing queued; returns it.
         mutating func reset() -> UInt64 {
             generation &+= 1
-            events = []
+            events.reset()
             delivering = false
-            draining = false
             return generation
         }
-    }
-
-    private struct AnswerQueue {
-        var frames: [[UInt8]] = []
-        var writing = false
     }
 
     init(connection: any FrameConnection, dependencies: ParleyServer.Dependencies, sessionCount: SessionCounter) {
@@ -336,23 +328,13 @@ actor ConnectionSession {
 
     /// Queues an answer; starts the writing task unless one is running. Called on the writer.
     private nonisolated func queueAnswer(_ frame: [UInt8]) {
-        let start = answers.withLock { queue -> Bool in
-            queue.frames.append(frame)
-            guard !queue.writing else { return false }
-            queue.writing = true
-            return true
-        }
-        if start { Task { await self.writeAnswers() } }
+        if answers.withLock({ $0.append(frame) }) { Task { await self.writeAnswers() } }
     }
 
     /// Writes queued answers, all that are waiting at a time with one flush, until none is left.
     private nonisolated func writeAnswers() async {
         while true {
-            let frames = answers.withLock { queue -> [[UInt8]] in
-                if queue.frames.isEmpty { queue.writing = false }
-                defer { queue.frames = [] }
-                return queue.frames
-            }
+            let frames = answers.withLock { $0.take() }
             guard !frames.isEmpty else { return }
             try? await connection.send(contentsOf: frames)
         }
@@ -412,9 +394,7 @@ actor ConnectionSession {
         let start = events.withLock { queue -> Bool in
             guard queue.generation == generation else { return false }
             queue.delivering = true
-            guard !queue.events.isEmpty, !queue.draining else { return false }
-            queue.draining = true
-            return true
+            return queue.events.claim()
         }
         if start { Task { await self.handleEvents(generation: generation) } }
     }
@@ -423,10 +403,7 @@ actor ConnectionSession {
     private nonisolated func queueEvent(_ event: AccountEvent, generation: UInt64) {
         let start = events.withLock { queue -> Bool in
             guard queue.generation == generation else { return false }
-            queue.events.append(event)
-            guard queue.delivering, !queue.draining else { return false }
-            queue.draining = true
-            return true
+            return queue.events.append(event, startAllowed: queue.delivering)
         }
         if start { Task { await self.handleEvents(generation: generation) } }
     }
@@ -435,11 +412,9 @@ actor ConnectionSession {
     private func handleEvents(generation: UInt64) async {
         while true {
             let batch = events.withLock { queue -> [AccountEvent] in
-                // A later generation owns `draining`; this drain just stops.
+                // A later generation owns the queue (and its turn); this drain just stops.
                 guard queue.generation == generation else { return [] }
-                if queue.events.isEmpty { queue.draining = false }
-                defer { queue.events = [] }
-                return queue.events
+                return queue.events.take()
             }
             guard !batch.isEmpty else { return }
             for event in batch {
