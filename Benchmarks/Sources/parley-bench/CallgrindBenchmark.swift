@@ -68,11 +68,24 @@ struct CallgrindBenchmark {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try populateRelayAccounts(pairs.flatMap { [$0.sender, $0.recipient] }, directory: directory, crypto: crypto)
         let output = directory + "/callgrind.out"
-        let server = try ServerProcess(
-            binary: binary, dataDirectory: directory,
-            wrapper: [valgrind, "--tool=callgrind", "--callgrind-out-file=\(output)", "--dump-instr=no", "--compress-strings=no"],
-            environment: ["LD_PRELOAD": shim, "SWIFT_BACKTRACE": "enable=no"])
-        let (port, key) = try await server.listening(within: 120)
+        // Tried up to three times: the free port handed to the server can be taken meanwhile.
+        var attempt = 1
+        var started: (server: ServerProcess, port: Int, key: X25519PublicKey)?
+        while started == nil {
+            let server = try ServerProcess(
+                binary: binary, dataDirectory: directory,
+                wrapper: [valgrind, "--tool=callgrind", "--callgrind-out-file=\(output)", "--dump-instr=no", "--compress-strings=no"],
+                environment: ["LD_PRELOAD": shim, "SWIFT_BACKTRACE": "enable=no"])
+            do {
+                let (port, key) = try await server.listening(within: 120)
+                started = (server, port, key)
+            } catch {
+                server.terminate()
+                guard attempt < 3 else { throw error }
+                attempt += 1
+            }
+        }
+        let (server, port, key) = started!
         do {
             try await relay(pairs: pairs, perSender: messages, port: port, key: key, crypto: crypto, random: random)
         } catch {

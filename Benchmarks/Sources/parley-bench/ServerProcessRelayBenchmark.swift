@@ -68,9 +68,8 @@ struct ServerProcessRelayBenchmark {
         let directory = try makeTemporaryDirectory(in: dataRoot)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try populateRelayAccounts(pairs.flatMap { [$0.sender, $0.recipient] }, directory: directory, crypto: crypto)
-        let server = try ServerProcess(binary: binary, dataDirectory: directory)
+        let (server, port, key) = try await startServer(binary: binary, directory: directory)
         defer { server.terminate() }
-        let (port, key) = try await server.listening()
         let pid = server.pid
         let window = Shared<(start: Double, cpu: Double)>((0, 0))
         let outcome = try await load.run(port: port, serverKey: key) { event in
@@ -83,6 +82,25 @@ struct ServerProcessRelayBenchmark {
             }
         }
         return RunResult(outcome: outcome, serverCPUSeconds: window.withLock { $0.cpu })
+    }
+
+    /// Starts the server; tries again (up to three times) when it exits at start-up: the port is
+    /// picked free, released and handed to the server, and another process on this shared machine
+    /// can take it in between.
+    private func startServer(binary: String, directory: String) async throws -> (ServerProcess, Int, X25519PublicKey) {
+        var attempt = 1
+        while true {
+            let server = try ServerProcess(binary: binary, dataDirectory: directory)
+            do {
+                let (port, key) = try await server.listening()
+                return (server, port, key)
+            } catch {
+                server.terminate()
+                guard attempt < 3 else { throw error }
+                emit("  (the server did not start: \(error); trying again)")
+                attempt += 1
+            }
+        }
     }
 
     private func printRun(_ label: String, _ result: RunResult) {
