@@ -152,6 +152,7 @@ final class ServerProcess: Sendable {
     private let dataDirectory: String
     let port: Int
     let pid: Int32
+    let key: X25519PublicKey
 
     /// Starts `binary`; with a `wrapper` (e.g. `valgrind --tool=callgrind ...`) the server runs
     /// under it, and ``pid`` is the wrapper's process (valgrind runs the program in its own).
@@ -159,6 +160,7 @@ final class ServerProcess: Sendable {
         self.binary = binary
         self.dataDirectory = dataDirectory
         port = try Self.freePort()
+        key = try Self.printKey(binary: binary, dataDirectory: dataDirectory)
         let process = Process()
         let serverArguments = [
             "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", "\(port)", "--max-connections", "20000",
@@ -184,8 +186,10 @@ final class ServerProcess: Sendable {
         pid = process.processIdentifier
     }
 
-    /// Waits until the server accepts TCP connections; returns the port and the server's key.
-    func listening(within seconds: Int = 10) async throws -> (port: Int, key: X25519PublicKey) {
+    /// Creates the server's key file (if missing) and returns its public key, before the server
+    /// starts: run while the server starts, `--print-key` and the server could both create the
+    /// file, and one of them read it half written (the server then exits: "not a 32-byte key").
+    private static func printKey(binary: String, dataDirectory: String) throws -> X25519PublicKey {
         let keyProcess = Process()
         keyProcess.executableURL = URL(fileURLWithPath: binary)
         keyProcess.arguments = ["--data-dir", dataDirectory, "--print-key"]
@@ -196,7 +200,11 @@ final class ServerProcess: Sendable {
         keyProcess.waitUntilExit()
         let hex = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let bytes = Hex.decode(hex) else { throw BenchError.setup("parley-server --print-key printed \(hex)") }
-        let key = try X25519PublicKey(bytes: bytes)
+        return try X25519PublicKey(bytes: bytes)
+    }
+
+    /// Waits until the server accepts TCP connections; returns the port and the server's key.
+    func listening(within seconds: Int = 10) async throws -> (port: Int, key: X25519PublicKey) {
         for _ in 0..<(seconds * 20) {
             guard process.isRunning else { throw BenchError.setup("parley-server exited (status \(process.terminationStatus)); see its server.log") }
             if Self.accepts(port: port) { return (port, key) }

@@ -17,6 +17,8 @@ struct ServerProcessRelayBenchmark {
     var dataRoot: String
     var serverBinary: String
     var baselineBinary: String?
+    /// The raw NIO relay's frames/s measured earlier in this run, for the ratio.
+    var rawRelayRate: Double?
 
     struct RunResult {
         var outcome: RelayLoad.Outcome
@@ -54,6 +56,13 @@ struct ServerProcessRelayBenchmark {
         BenchResults.record(ScenarioResult(
             name: "relay-process.delivered_per_second", unit: "messages/s", samples: rate, baseline: baseRate,
             baselineName: "baseline parley-server, same run", target: ">= 30000"))
+        if let rawRelayRate {
+            let ratio = Measurement.median(rate) / rawRelayRate
+            emit("     ratio to the raw NIO relay in this run (\(Report.fixed(rawRelayRate, 0)) frames/s): \(Report.fixed(ratio, 3)) (target >= 0.15)")
+            BenchResults.record(ScenarioResult(
+                name: "relay-process.delivered_vs_raw_relay", unit: "messages/s", samples: rate, baseline: rawRelayRate,
+                baselineName: "raw NIO relay, same run", target: "ratio >= 0.15"))
+        }
         BenchResults.record(ScenarioResult(
             name: "relay-process.server_cpu_per_message", unit: "us", samples: cpu, baseline: baseCPU,
             baselineName: "baseline parley-server, same run", target: "<= 30"))

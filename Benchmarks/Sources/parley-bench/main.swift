@@ -4,7 +4,7 @@ import Primitives
 
 // parley-bench: Parley's benchmark suite (see BENCHMARKS.md). Run through `make bench`.
 //
-//   parley-bench [crypto] [relay] [relay-process] [latency] [idle] [idle-transport] [callgrind] [--quick]
+//   parley-bench [crypto] [relay] [raw-relay] [relay-process] [latency] [idle] [idle-transport] [callgrind] [--quick]
 //                [--runs N] [--data-root DIR] [--server-binary PATH] [--baseline-server PATH]
 //                [--idle-connections N] [--no-child-process] [--results PATH]
 //   parley-bench relay-client ...   (internal: benchmark 2's load generator in a child process)
@@ -60,6 +60,16 @@ if options.selected.contains("relay") {
     }
     BenchResults.write()
 }
+// The ceiling the relay is measured against (issue 11: the relay should reach >= 0.15 of it, in
+// the same run); run before relay-process so that the ratio can be recorded.
+var rawRelayRate: Double?
+if options.selected.contains("raw-relay") {
+    let rates = try await RawRelayBenchmark(
+        warmup: quick ? .milliseconds(300) : .seconds(1), duration: quick ? .seconds(1) : .seconds(5), runs: quick ? 1 : options.runs).run()
+    rawRelayRate = Measurement.median(rates)
+    BenchResults.record(ScenarioResult(name: "raw_relay.frames_per_second", unit: "frames/s", samples: rates))
+    BenchResults.write()
+}
 if options.selected.contains("relay-process") {
     let load = RelayLoad(
         pairs: 64, mode: .saturate(inFlight: 256),
@@ -67,7 +77,7 @@ if options.selected.contains("relay-process") {
         envelopesPerPair: quick ? 64 : 512)
     try await ServerProcessRelayBenchmark(
         runs: quick ? 1 : options.runs, load: load, dataRoot: options.dataRoot, serverBinary: options.serverBinary,
-        baselineBinary: options.baselineServer).run()
+        baselineBinary: options.baselineServer, rawRelayRate: rawRelayRate).run()
     BenchResults.write()
 }
 if options.selected.contains("latency") {
@@ -117,7 +127,7 @@ func slug(_ label: String) -> String {
 // MARK: - Options
 
 struct BenchOptions {
-    static let all = ["crypto", "relay", "relay-process", "latency", "idle", "idle-transport", "callgrind"]
+    static let all = ["crypto", "relay", "raw-relay", "relay-process", "latency", "idle", "idle-transport", "callgrind"]
     var selected: Set<String> = []
     var quick = false
     var runs = 3
