@@ -113,13 +113,13 @@ public struct SQLiteMailboxStore: MailboxStore {
         Set(ids.compactMap { Int64(exactly: $0) })
     }
 
-    /// One statement per acknowledgement, not one per id: the ids travel as a JSON array that
-    /// `json_each` (built into SQLite since 3.38) turns back into rows, each a primary-key lookup.
     private static func delete(_ rowIDs: Set<Int64>, for recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> Int {
-        guard !rowIDs.isEmpty else { return 0 }
-        let list = "[" + rowIDs.map { String($0) }.joined(separator: ",") + "]"
-        return try connection.execute(
-            "DELETE FROM mailbox WHERE recipient = ? AND id IN (SELECT value FROM json_each(?))", [.username(recipient), .text(list)])
+        var deleted = 0
+        for rowID in rowIDs {
+            deleted += try connection.execute(
+                "DELETE FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)])
+        }
+        return deleted
     }
 
     public func removeAll(for user: Username) throws(StoreError) {
