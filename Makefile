@@ -15,7 +15,7 @@ help:
 	@echo "make build   build the server and client"
 	@echo "make server  run parley-server on 127.0.0.1:50007 (data in ./parley-data)"
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
-	@echo "make bench   build the benchmark suite (release) and run it (~5-10 min; see BENCHMARKS.md)"
+	@echo "make bench   build the benchmark suite (release) and run it (~10 min; QUICK=1: a smoke run; see BENCHMARKS.md)"
 	@echo "make chaos   one long seeded chaos run: make chaos SEED=42 STEPS=20000"
 	@echo "make fuzz    build the libFuzzer targets (Fuzz/) and run each for FUZZ_SECONDS (default 60)"
 	@echo "make sanitize  run the test suite under AddressSanitizer, then ThreadSanitizer (slow)"
@@ -60,13 +60,19 @@ server: build
 client: build
 	$$(swift build --show-bin-path)/parley
 
-# The benchmark suite: its own package in Benchmarks/, so `make build`, `make test` and CI never
-# compile or run it. Release build. BENCH_ARGS selects benchmarks and options, e.g.
-# `make bench BENCH_ARGS="crypto --quick"` (see BENCHMARKS.md).
+# The benchmark suite: its own package in Benchmarks/, so `make build` and `make test` never
+# compile or run it. Release build. Writes bench-results.json (one object per figure). BENCH_ARGS
+# selects benchmarks and options, e.g. `make bench BENCH_ARGS="crypto relay-process"`; QUICK=1 is
+# the smoke run of every benchmark that CI runs (see BENCHMARKS.md). The callgrind benchmark needs
+# valgrind, installed here when missing.
 BENCH_ARGS ?=
+QUICK ?=
 bench: deps
+	@dpkg -s valgrind >/dev/null 2>&1 || { $(SUDO) apt-get update -qq; \
+		for try in 1 2 3 4 5; do DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq valgrind && break; \
+			echo "apt busy, retrying ($$try)"; sleep 5; done; }
 	cd Benchmarks && swift build -c release
-	Benchmarks/.build/release/parley-bench $(BENCH_ARGS)
+	Benchmarks/.build/release/parley-bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # One long run of the seeded chaos test (Tests/ApplicationTests/ChaosTests.swift). A seed that
 # fails is printed with the steps before the failure; keep it in ChaosTests.regressionSeeds.

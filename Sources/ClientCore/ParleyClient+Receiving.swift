@@ -92,25 +92,21 @@ extension ParleyClient {
     /// Queues an acknowledgement. While one acknowledge request is in flight, later ids collect,
     /// so a burst of deliveries costs the server a few transactions instead of one each.
     func acknowledge(_ id: UInt64) {
-        pendingAcknowledgements.append(id)
-        guard !acknowledging else { return }
-        acknowledging = true
-        Task { await self.sendAcknowledgements() }
+        if acknowledgements.append(id) { Task { await self.sendAcknowledgements() } }
     }
 
     private func sendAcknowledgements() async {
-        while !pendingAcknowledgements.isEmpty {
-            let batch = Array(pendingAcknowledgements.prefix(WireLimits.maxAcknowledgedIDs))
-            pendingAcknowledgements.removeFirst(batch.count)
+        while true {
+            let batch = acknowledgements.take(upTo: WireLimits.maxAcknowledgedIDs)
+            guard !batch.isEmpty else { return }
             // A lost acknowledgement only means a re-delivery, which is shown once.
             _ = try? await wire.request(.acknowledge(ids: batch))
         }
-        acknowledging = false
     }
 
     /// Waits until every queued acknowledgement has been sent (before a command exits).
     public func flushAcknowledgements() async {
-        while acknowledging || !pendingAcknowledgements.isEmpty {
+        while acknowledgements.isDraining || !acknowledgements.isEmpty {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }

@@ -62,8 +62,9 @@ public actor ParleyClient {
     /// How many deliveries this client has handled since it started: stored, known unreadable,
     /// or deferred after a storage error (each counted once, however often it is retried).
     public internal(set) var deliveriesHandled = 0
-    /// Delivery ids stored but not yet acknowledged to the server.
-    var pendingAcknowledgements: [UInt64] = []
+    /// Delivery ids stored but not yet acknowledged to the server; drained by one task at a
+    /// time, which sends an acknowledge request per batch.
+    var acknowledgements = DrainQueue<UInt64>()
     /// Deliveries that could not be saved (a storage error), oldest first, to be tried again on
     /// the next push or ``retryDeferredDeliveries()``; never acknowledged until saved.
     var deferredDeliveries: [Delivery] = []
@@ -76,8 +77,6 @@ public actor ParleyClient {
     var resendsMayBePending = true
     /// Whether a later attempt at deferred deliveries and pending resends is scheduled.
     var retryScheduled = false
-    /// Whether an acknowledge request is in flight.
-    var acknowledging = false
 
     private let eventContinuation: AsyncStream<ClientEvent>.Continuation
     /// What happens while the client runs: arrivals, receipts, warnings. Finishes on close.

@@ -37,7 +37,7 @@ final class TestWorld: Sendable {
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
-        mailbox = InMemoryMailboxStore(limits: mailboxLimits)
+        mailbox = InMemoryMailboxStore(limits: mailboxLimits, accounts: accounts, blocks: blocks)
         var configuration = base
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = passwordCost

@@ -21,6 +21,7 @@ struct SessionSetupBenchmark {
 
     struct Row {
         let name: String
+        let pqxdhSamples: [Double]
         let pqxdhNanoseconds: Double
         let x3dhNanoseconds: Double
         var ratio: Double { pqxdhNanoseconds / x3dhNanoseconds }
@@ -117,7 +118,8 @@ struct SessionSetupBenchmark {
                 pqTimes.append(Measurement.nanosecondsPerCall(iterations: pqIterations, pqBody))
                 classicalTimes.append(Measurement.nanosecondsPerCall(iterations: classicalIterations, classicalBody))
             }
-            let row = Row(name: name, pqxdhNanoseconds: Measurement.median(pqTimes), x3dhNanoseconds: Measurement.median(classicalTimes))
+            let row = Row(
+                name: name, pqxdhSamples: pqTimes, pqxdhNanoseconds: Measurement.median(pqTimes), x3dhNanoseconds: Measurement.median(classicalTimes))
             rows.append(row)
             emit(Report.pad(name, 44) + Report.padLeft(Report.fixed(1e9 / row.pqxdhNanoseconds, 0), 12)
                 + Report.padLeft(Report.fixed(1e9 / row.x3dhNanoseconds, 0), 12) + Report.padLeft(Report.fixed(row.ratio, 2), 8))
