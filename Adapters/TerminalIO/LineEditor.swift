@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import Primitives
 import Synchronization
 
 /// Reads lines and passwords from a terminal while other tasks print above the input line.
@@ -54,7 +55,7 @@ public final class LineEditor: Sendable {
     /// return it to. Nil when input is not a terminal.
     private let originalMode: termios?
     private let identity: Int
-    private let state = Mutex(EditorState())
+    private let state = LockedValue(EditorState())
     private let wakePipe = WakePipe()
     private let readerQueue = DispatchQueue(label: "parley.terminal-io.reader")
 

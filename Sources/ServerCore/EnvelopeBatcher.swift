@@ -1,5 +1,4 @@
 import Primitives
-import Synchronization
 
 /// Gathers concurrent sends into batches so that many envelopes share one transaction and one
 /// fsync, while each sender still hears "accepted" only after its envelope is on disk.
@@ -24,7 +23,7 @@ final class EnvelopeBatcher: Sendable {
     private let events: any AccountEventBus
     private let writer: BlockingExecutor
     private let maxBatchSize: Int
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init(store: any MailboxStore, events: any AccountEventBus, writer: BlockingExecutor, maxBatchSize: Int) {
         self.store = store

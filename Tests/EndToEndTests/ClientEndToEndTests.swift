@@ -1,7 +1,7 @@
 import ClientCore
 import Foundation
 import PNGImages
-import Synchronization
+import Primitives
 import Testing
 
 /// The built `parley` and `parley-server` binaries over loopback, used as a person or a script
@@ -186,7 +186,7 @@ struct ClientEndToEndTests {
         #expect(try await world.parley("kate", ["send", "liam", secret]).status == 0)
         // While the server runs and a client is connected and waiting (WAL files, journals and
         // anything else they keep open are on disk now): scan until the client has finished.
-        let finished = Mutex(false)
+        let finished = LockedValue(false)
         let waiting = Task {
             defer { finished.withLock { $0 = true } }
             return try await world.parley("liam", ["receive", "--wait", "3"])

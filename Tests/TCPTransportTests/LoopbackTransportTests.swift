@@ -1,7 +1,6 @@
 import NIOCore
 import Primitives
 import SecureChannel
-import Synchronization
 import TCPTransport
 import Testing
 
@@ -277,7 +276,7 @@ struct LoopbackTransportTests {
 final class FloodHandler: FrameConnectionHandler {
     let frames: Int
     let size: Int
-    private let counter = Mutex(0)
+    private let counter = LockedValue(0)
 
     init(frames: Int, size: Int) {
         self.frames = frames

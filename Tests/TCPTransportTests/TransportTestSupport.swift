@@ -4,7 +4,6 @@ import NIOPosix
 import Primitives
 import SecureChannel
 import SodiumCrypto
-import Synchronization
 import TCPTransport
 
 /// Ports and helpers shared by the loopback tests. Everything binds 127.0.0.1 on port 0 and every
@@ -65,8 +64,8 @@ struct EchoHandler: FrameConnectionHandler {
 }
 
 final class Recorder: Sendable {
-    private let keys = Mutex<[X25519PublicKey]>([])
-    private let errors = Mutex<[any Error]>([])
+    private let keys = LockedValue<[X25519PublicKey]>([])
+    private let errors = LockedValue<[any Error]>([])
 
     func record(_ key: X25519PublicKey) { keys.withLock { $0.append(key) } }
     func record(_ error: any Error) { errors.withLock { $0.append(error) } }
