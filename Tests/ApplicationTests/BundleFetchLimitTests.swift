@@ -6,7 +6,7 @@ import WireProtocol
 
 /// Bundle fetches are limited per requester and per target, so that nobody can drain another
 /// user's one-time prekeys (issue 10, finding 7: 150 fetches in 0.2 s emptied the pool).
-@Suite("Bundle fetch limits", .timeLimit(.minutes(2)))
+@Suite("Bundle fetch limits", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct BundleFetchLimitTests {
     @Test("one requester fetching a bundle 150 times is throttled and takes few one-time prekeys")
     func oneRequesterCannotDrainAPool() async throws {

@@ -13,7 +13,7 @@ import WireProtocol
 /// loaded 2-core machine it measures its own unloaded baseline first, compares percentiles (not
 /// single samples) with a floor under the baseline, bounds every loop and wait, and keeps the
 /// Argon2id cost small (8 MiB, one pass: about 10 ms) while still making a queued hash cost time.
-@Suite("Login flood", .timeLimit(.minutes(2)))
+@Suite("Login flood", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct LoginFloodTests {
     static let floodCost = Argon2Cost(operations: 1, memoryBytes: 8 << 20)
     /// Attacking source addresses, and connections from each.
@@ -174,7 +174,7 @@ struct Registration: Sendable {
 /// Raw wire clients connected to a ``TestWorld``'s server from chosen source addresses.
 final class WireConnections: Sendable {
     private let world: TestWorld
-    private let open = Mutex<[(WireClient, [Task<Void, Never>])]>([])
+    private let open = LockedValue<[(WireClient, [Task<Void, Never>])]>([])
     private let nextID = Atomic<UInt64>(1_000_000)
 
     init(world: TestWorld) {
@@ -191,6 +191,13 @@ final class WireConnections: Sendable {
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(5))
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         open.withLock { $0.append((wire, [serverTask, wireTask])) }
+        ShutdownRegistry.register {
+            await wire.close()
+            for task in [serverTask, wireTask] {
+                task.cancel()
+                await task.value
+            }
+        }
         return wire
     }
 
@@ -209,7 +216,7 @@ final class WireConnections: Sendable {
 /// The payloads pushed to one wire client, waited for one by one.
 final class Deliveries: Sendable {
     private final class Seen: Sendable {
-        let payloads = Mutex<Set<[UInt8]>>([])
+        let payloads = LockedValue<Set<[UInt8]>>([])
     }
 
     private let seen = Seen()
@@ -238,14 +245,14 @@ final class Deliveries: Sendable {
 
 /// Tells the flood's loops to stop.
 final class StopFlag: Sendable {
-    private let value = Mutex(false)
+    private let value = LockedValue(false)
     var isSet: Bool { value.withLock { $0 } }
     func set() { value.withLock { $0 = true } }
 }
 
 /// How the flood's requests were answered, by error code ("ok" for anything else).
 final class AnswerCounts: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = LockedValue<[String: Int]>([:])
 
     func record(_ answer: Response.Body) {
         let key = if case .error(let error) = answer { error.code.description } else { "ok" }

@@ -10,7 +10,7 @@ import WireProtocol
 /// Issue 8's promise on in-memory adapters: what was sent arrives, once, readable, through
 /// simultaneous first contact, storage failures at every write of the receive path, and real
 /// decryption failures (recovered by retry requests).
-@Suite("Nothing is lost", .timeLimit(.minutes(3)))
+@Suite("Nothing is lost", .shutsDownConnections, .timeLimit(.minutes(3)))
 struct NothingLostTests {
     @Test("two people who write first at the same time can read each other ever after, each message once")
     func simultaneousFirstContact() async throws {

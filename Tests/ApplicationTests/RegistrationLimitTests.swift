@@ -5,7 +5,7 @@ import WireProtocol
 
 /// Registration is limited (issue 10, finding 11: it was unlimited): the server takes a burst of
 /// registrations, then a steady trickle, whoever sends them.
-@Suite("Registration limit", .timeLimit(.minutes(3)))
+@Suite("Registration limit", .shutsDownConnections, .timeLimit(.minutes(3)))
 struct RegistrationLimitTests {
     @Test("past a burst of 100 registrations the server answers throttled")
     func registrationsAreRateLimited() async throws {
