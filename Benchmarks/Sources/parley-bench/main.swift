@@ -4,7 +4,7 @@ import Primitives
 
 // parley-bench: Parley's benchmark suite (see BENCHMARKS.md). Run through `make bench`.
 //
-//   parley-bench [crypto] [relay] [latency] [idle] [idle-transport] [--quick] [--runs N] [--data-root DIR]
+//   parley-bench [crypto] [relay] [latency] [idle] [idle-transport] [locks] [--quick] [--runs N] [--data-root DIR]
 //                [--server-binary PATH] [--idle-connections N] [--no-child-process]
 //   parley-bench relay-client ...   (internal: benchmark 2's load generator in a child process)
 
@@ -47,13 +47,16 @@ if options.selected.contains("idle") {
 if options.selected.contains("idle-transport") {
     _ = try await TransportIdleBenchmark(count: options.quick ? 200 : 1_000).run()
 }
+if options.selected.contains("locks") {
+    LockBenchmark(rounds: options.quick ? 5 : 11, roundTarget: options.quick ? .milliseconds(10) : .milliseconds(40)).run()
+}
 emit("")
 emit("done.")
 
 // MARK: - Options
 
 struct BenchOptions {
-    static let all = ["crypto", "relay", "latency", "idle", "idle-transport"]
+    static let all = ["crypto", "relay", "latency", "idle", "idle-transport", "locks"]
     var selected: Set<String> = []
     var quick = false
     var runs = 3
