@@ -178,12 +178,22 @@ extension LineEditor {
             state.nextTicket += 1
             return state.nextTicket
         }
+        // The outcome (a password buffer made on the reader queue) comes back through a lock, not
+        // as the continuation's value. Resuming a continuation from a Dispatch queue orders the
+        // two threads inside the uninstrumented Swift runtime, which ThreadSanitizer did not
+        // always see: `make tsan` reported the buffer's initialisation on the reader queue and its
+        // use in the resumed task as a race (in the `parley` binary, via EndToEndTests). A lock's
+        // unlock and lock are an ordering TSan sees; the cost is one lock per line read.
+        let handoff = LockedValue<ReadOutcome?>(nil)
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ReadOutcome, Never>) in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 readerQueue.async {
-                    continuation.resume(returning: self.blockingRead(kind, prompt: prompt, ticket: ticket))
+                    let outcome = self.blockingRead(kind, prompt: prompt, ticket: ticket)
+                    handoff.withLock { $0 = outcome }
+                    continuation.resume()
                 }
             }
+            return handoff.withLock { $0 } ?? .ended
         } onCancel: {
             state.withLock { state in _ = state.stoppedTickets.insert(ticket) }
             wakePipe.wake()
