@@ -10,7 +10,7 @@ import WireProtocol
 struct BundleFetchLimitTests {
     @Test("one requester fetching a bundle 150 times is throttled and takes few one-time prekeys")
     func oneRequesterCannotDrainAPool() async throws {
-        let world = try TestWorld()
+        let world = try TestWorld(serverClock: frozenClock())
         let bob = try world.connect(try world.device("bob"))
         try await bob.client.register(username: name("bob"), password: password())
         let mallory = try world.connect(try world.device("mallory"))
@@ -27,7 +27,7 @@ struct BundleFetchLimitTests {
 
     @Test("many requesters together take at most the target's share of one-time prekeys; bundles still come")
     func manyRequestersShareTheTargetsBudget() async throws {
-        let world = try TestWorld()
+        let world = try TestWorld(serverClock: frozenClock())
         let bob = try world.connect(try world.device("bob"))
         try await bob.client.register(username: name("bob"), password: password())
         var withoutOneTimePrekey = 0

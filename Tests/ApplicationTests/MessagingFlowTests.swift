@@ -189,7 +189,10 @@ struct MessagingFlowTests {
     }
 }
 
-func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async throws {
+/// Polls `condition` until it holds; throws after `timeout`. 30 s by default: a wait only lasts
+/// that long when something is wrong, and under the sanitizers on a loaded 2-core machine 10 s
+/// was not always enough for a delivery (`make asan`, NothingLostTests).
+func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable () async -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return }

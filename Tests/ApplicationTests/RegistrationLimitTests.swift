@@ -9,7 +9,7 @@ import WireProtocol
 struct RegistrationLimitTests {
     @Test("past a burst of 100 registrations the server answers throttled")
     func registrationsAreRateLimited() async throws {
-        let world = try TestWorld()
+        let world = try TestWorld(serverClock: frozenClock())
         var throttled = 0
         for index in 0..<110 {
             let user: Username = name("user\(index)")
