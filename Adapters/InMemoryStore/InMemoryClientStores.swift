@@ -2,7 +2,6 @@ import ClientCore
 import Conversations
 import Prekeys
 import Primitives
-import Synchronization
 
 /// One account's client stores in memory, and the ``ClientUnitOfWork`` over them: a transaction
 /// snapshots every store, runs, and restores the snapshot if anything in it threw, so a failure
@@ -20,7 +19,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
     public let sentLog = InMemorySentMessageLog()
     /// The sealed image files (outside transactions, as files are).
     public let imageBlobs = InMemoryImageBlobStore()
-    private let serial = Mutex(())
+    private let serial = LockedValue(())
 
     public init() {}
 

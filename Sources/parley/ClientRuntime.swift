@@ -7,7 +7,6 @@ import Primitives
 import SQLiteStore
 import SecureChannel
 import SodiumCrypto
-import Synchronization
 import SystemClock
 import TCPTransport
 import TerminalIO
@@ -233,11 +232,11 @@ final class EventSink: Sendable {
 
     /// One lock for the log and the handler, so that an event is either replayed to a new
     /// handler or delivered to it, never both and never neither.
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     let terminal: LineEditor?
     let json: Bool
     /// How many deliveries could not be saved (each stays on the server for the next attempt).
-    let storageFailures = Mutex(0)
+    let storageFailures = LockedValue(0)
 
     init(terminal: LineEditor?, json: Bool) {
         self.terminal = terminal

@@ -4,7 +4,6 @@ import Envelope
 import Foundation
 import PNGImages
 import Primitives
-import Synchronization
 import TerminalIO
 
 /// The interactive client: log in or register, then chat. Incoming messages appear above the
@@ -107,9 +106,9 @@ final class ChatLoop: Sendable {
     let options: GlobalOptions
 
     /// The conversation being shown, shared with the event handler.
-    private let current = Mutex<Username?>(nil)
-    private let ended = Mutex(false)
-    private let lastImages = Mutex([HistoryEntry]())
+    private let current = LockedValue<Username?>(nil)
+    private let ended = LockedValue(false)
+    private let lastImages = LockedValue([HistoryEntry]())
 
     init(client: ParleyClient, user: Username, editor: LineEditor, style: TerminalStyle, events: EventSink, options: GlobalOptions) {
         self.client = client

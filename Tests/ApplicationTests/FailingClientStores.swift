@@ -3,7 +3,6 @@ import Conversations
 import Envelope
 import Prekeys
 import Primitives
-import Synchronization
 
 /// A failing-store double around a device's client stores: every write, whether made directly on
 /// a store or inside a unit-of-work transaction, is counted, and the test decides which writes
@@ -21,7 +20,7 @@ final class FailingClientStores: Sendable {
         var failures = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Counts writes from now on, and fails those with the given numbers (1 = the next write).
     func arm(failing writes: Set<Int>) {

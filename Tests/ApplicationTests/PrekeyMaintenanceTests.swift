@@ -6,7 +6,7 @@ import Testing
 import WireProtocol
 
 /// The client keeps its prekeys supplied and fresh through the server.
-@Suite("Prekey upkeep", .timeLimit(.minutes(2)))
+@Suite("Prekey upkeep", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct PrekeyMaintenanceTests {
     @Test("when the server runs low, the client tops its one-time prekeys back up to 100")
     func topUp() async throws {

@@ -10,7 +10,7 @@ import Testing
 /// Images in history are kept sealed (security review, finding 3): no plain PNG, no peer name
 /// and no time on disk until the person saves one; `/view` opens them in memory; a tampered or
 /// swapped file is refused; saving (by hand or with the setting) writes the dated clear file.
-@Suite("Images are sealed at rest")
+@Suite("Images are sealed at rest", .shutsDownConnections)
 struct SealedImageTests {
     static let pngSignature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
