@@ -18,20 +18,21 @@ public final class InMemoryClientStores: ClientUnitOfWork {
     public let history = InMemoryHistoryStore()
     public let settings = InMemoryClientSettingsStore()
     public let sentLog = InMemorySentMessageLog()
+    public let eventLog = InMemoryEventLog()
     private let serial = Mutex(())
 
     public init() {}
 
     /// The stores as a transaction sees them (here: the stores themselves).
     public var transaction: ClientTransaction {
-        ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog)
+        ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog, eventLog: eventLog)
     }
 
     /// The application's view of these stores, with `images` for received and sent pictures.
     public func clientStores(images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            images: images, unitOfWork: self)
+            images: images, eventLog: eventLog, unitOfWork: self)
     }
 
     public func perform<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
@@ -53,6 +54,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
         let history: [HistoryEntry]
         let settings: [[UInt8]: [UInt8]]
         let sentLog: [SentMessage]
+        let eventLog: InMemoryEventLog.State
 
         init(of stores: InMemoryClientStores) {
             keys = stores.keys.snapshot
@@ -61,6 +63,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
             history = stores.history.snapshot
             settings = stores.settings.snapshot
             sentLog = stores.sentLog.snapshot
+            eventLog = stores.eventLog.snapshot
         }
 
         func restore(into stores: InMemoryClientStores) {
@@ -70,6 +73,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
             stores.history.snapshot = history
             stores.settings.snapshot = settings
             stores.sentLog.snapshot = sentLog
+            stores.eventLog.snapshot = eventLog
         }
     }
 }

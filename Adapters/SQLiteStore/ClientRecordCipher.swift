@@ -35,6 +35,7 @@ struct ClientRecordCipher: Sendable {
         case identity, signedPrekeys = "signed_prekeys", oneTimePrekeys = "one_time_prekeys"
         case sessions, contacts, history, settings
         case sentLog = "sent_log"
+        case eventLog = "event_log"
     }
 
     static let sealingInfo = "parley-client record sealing"

@@ -78,19 +78,23 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     public let settings: SQLiteClientSettings
     /// Recently sent messages, for resending after a retry request.
     public let sentLog: SQLiteSentMessageLog
+    /// The durable event stream (cursor = row sequence), bounded by ``EventLogLimits``.
+    public let eventLog: SQLiteEventLog
 
     private let database: SQLiteDatabase
     private let cipher: ClientRecordCipher
     private let sentLogLimits: SentLogLimits
+    private let eventLogLimits: EventLogLimits
     private let crypto: any CryptoProvider
     private let random: any RandomSource
     private let cost: Argon2Cost
 
     private init(
         database: SQLiteDatabase, cipher: ClientRecordCipher, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost,
-        sentLogLimits: SentLogLimits
+        sentLogLimits: SentLogLimits, eventLogLimits: EventLogLimits
     ) {
         self.sentLogLimits = sentLogLimits
+        self.eventLogLimits = eventLogLimits
         self.database = database
         self.crypto = crypto
         self.random = random
@@ -103,13 +107,14 @@ public final class SQLiteClientStore: ClientUnitOfWork {
         history = SQLiteHistoryStore(database: shared, cipher: cipher)
         settings = SQLiteClientSettings(database: shared, cipher: cipher)
         sentLog = SQLiteSentMessageLog(database: shared, cipher: cipher, limits: sentLogLimits)
+        eventLog = SQLiteEventLog(database: shared, cipher: cipher, limits: eventLogLimits)
     }
 
     /// The application's view of this database, with `images` for received and sent pictures.
     public func clientStores(images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            images: images, unitOfWork: self)
+            images: images, eventLog: eventLog, unitOfWork: self)
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction whose stores all write through it; commits
@@ -124,7 +129,8 @@ public final class SQLiteClientStore: ClientUnitOfWork {
                 contacts: SQLiteContactStore(database: scope, cipher: cipher),
                 history: SQLiteHistoryStore(database: scope, cipher: cipher),
                 settings: SQLiteClientSettings(database: scope, cipher: cipher),
-                sentLog: SQLiteSentMessageLog(database: scope, cipher: cipher, limits: sentLogLimits)))
+                sentLog: SQLiteSentMessageLog(database: scope, cipher: cipher, limits: sentLogLimits),
+                eventLog: SQLiteEventLog(database: scope, cipher: cipher, limits: eventLogLimits)))
         }
     }
 
@@ -145,9 +151,10 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     ///   ``ClientStoreError/unavailable(_:)`` when the file cannot be opened or written, or has a
     ///   newer schema; ``ClientStoreError/keyDerivationFailed(_:)`` for a cost outside ``Limits``.
     ///   - sentLogLimits: the bounds of the sent-message log (tests pass small ones).
+    ///   - eventLogLimits: the bound of the event log (tests pass small ones).
     public static func open(
         path: String, password: SecretBytes, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost = .interactive,
-        sentLogLimits: SentLogLimits = .standard
+        sentLogLimits: SentLogLimits = .standard, eventLogLimits: EventLogLimits = .standard
     ) throws(ClientStoreError) -> SQLiteClientStore {
         try Limits.check(cost)
         let database: SQLiteDatabase
@@ -167,7 +174,8 @@ public final class SQLiteClientStore: ClientUnitOfWork {
                 throw ClientStoreError.unavailable("cannot derive the record keys: \(error)")
             }
             try runPendingDataMigrations(database, cipher: cipher)
-            return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits)
+            return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits,
+                eventLogLimits: eventLogLimits)
         } catch {
             database.close()
             throw error

@@ -16,13 +16,16 @@ public struct ClientStores: Sendable {
     public let settings: any ClientSettingsStore
     public let sentLog: any SentMessageLog
     public let images: any ImageLibrary
+    /// The durable event stream (the daemon's `subscribe` reads it from a cursor).
+    public let eventLog: any EventLog
     /// One transaction over all of the above but ``images`` (files are written before a
     /// transaction and removed if it fails).
     public let unitOfWork: any ClientUnitOfWork
 
     public init(
         keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
-        settings: any ClientSettingsStore, sentLog: any SentMessageLog, images: any ImageLibrary, unitOfWork: any ClientUnitOfWork
+        settings: any ClientSettingsStore, sentLog: any SentMessageLog, images: any ImageLibrary, eventLog: any EventLog,
+        unitOfWork: any ClientUnitOfWork
     ) {
         self.keys = keys
         self.sessions = sessions
@@ -31,6 +34,7 @@ public struct ClientStores: Sendable {
         self.settings = settings
         self.sentLog = sentLog
         self.images = images
+        self.eventLog = eventLog
         self.unitOfWork = unitOfWork
     }
 }
@@ -72,6 +76,12 @@ public actor ParleyClient {
     var retryScheduled = false
     /// Whether an acknowledge request is in flight.
     var acknowledging = false
+    /// Callers of ``waitUntilHandled(_:timeout:)``, by id: resumed when ``deliveriesHandled``
+    /// reaches their count, at their deadline, or when the connection ends.
+    var deliveryWaiters: [UInt64: (count: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    var nextWaiterID: UInt64 = 0
+    /// Whether the push loop ended (the connection closed): nothing more will be handled.
+    var pushesEnded = false
 
     private let eventContinuation: AsyncStream<ClientEvent>.Continuation
     /// What happens while the client runs: arrivals, receipts, warnings. Finishes on close.
@@ -128,4 +138,9 @@ public actor ParleyClient {
     }
 
     func now() -> Timestamp { clock.now() }
+}
+
+extension ParleyClient {
+    /// The account's durable event log (read by the daemon's subscribers from a cursor).
+    public nonisolated var eventLog: any EventLog { stores.eventLog }
 }

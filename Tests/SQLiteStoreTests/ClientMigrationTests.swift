@@ -33,7 +33,7 @@ struct ClientMigrationTests {
 
         let store = try ClientDatabase.open(path, password: Self.alicePassword, cost: .interactive)
         #expect(try store.schemaVersion() == SQLiteClientStore.latestSchemaVersion)
-        #expect(SQLiteClientStore.latestSchemaVersion == 2)
+        #expect(SQLiteClientStore.latestSchemaVersion == 4)
         let texts = try store.history.entries(with: bob, limit: 10).compactMap { entry -> String? in
             if case .text(let text) = entry.body { return text }
             return nil
