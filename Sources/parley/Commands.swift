@@ -22,7 +22,7 @@ struct ParleyCommand: AsyncParsableCommand {
         subcommands: [
             Register.self, Send.self, SendImage.self, Receive.self, History.self, Requests.self, Contacts.self,
             Accept.self, Reject.self, Block.self, Unblock.self, SafetyNumberCommand.self, Verify.self, Trust.self,
-            Images.self, View.self, DeleteHistory.self, DeleteAccount.self,
+            Images.self, View.self, DeleteHistory.self, DeleteAccount.self, MarkRead.self, VersionCommand.self, Daemon.self,
         ])
 
     @OptionGroup var options: GlobalOptions
@@ -104,29 +104,57 @@ struct Register: AsyncParsableCommand {
     }
 }
 
-struct Send: AccountCommand {
+/// A command that is one ``ClientCommand``: it only parses its arguments into the command and
+/// prints the result; ``ClientCommandExecutor`` does the work (through a running daemon when
+/// there is one, see ``CommandRoute``).
+protocol OperationCommand: AsyncParsableCommand {
+    var options: GlobalOptions { get }
+    /// The command these arguments ask for (reading a file to send, for instance).
+    func clientCommand() throws -> ClientCommand
+    /// The JSON-RPC request for it, when a daemon runs it (by default ``RPCMethods/request(for:)``).
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)
+}
+
+extension OperationCommand {
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue) { RPCMethods.request(for: command) }
+
+    func run() async throws {
+        try await runCLI {
+            let command = try clientCommand()
+            let output = Output(json: options.json)
+            let (result, user) = try await CommandRoute(options: options).run(command, request: daemonRequest(for: command))
+            output.result(result, me: user)
+        }
+    }
+}
+
+struct Send: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Send a text message (works while the recipient is offline).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The recipient.") var recipient: String
     @Argument(parsing: .remaining, help: "The message text.") var text: [String]
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
+    func clientCommand() throws -> ClientCommand {
         let message = text.joined(separator: " ")
         guard !message.isEmpty else { throw CLIError.usage("nothing to send") }
-        let entry = try await client.send(text: message, to: try username(recipient))
-        if output.json { output.message(entry, me: user) } else { output.info("Sent to \(recipient) (stored by the server).") }
+        return .send(to: try username(recipient), text: message)
     }
 }
 
-struct SendImage: AccountCommand {
+struct SendImage: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "send-image", abstract: "Send a PNG image (validated and stripped of metadata first).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The recipient.") var recipient: String
     @Argument(help: "A PNG file, at most 10 MiB and 8192x8192.") var file: String
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let entry = try await client.send(image: try readImageFile(file), fileName: (file as NSString).lastPathComponent, to: try username(recipient))
-        if output.json { output.message(entry, me: user) } else { output.info("Sent \(file) to \(recipient) (metadata removed).") }
+    func clientCommand() throws -> ClientCommand {
+        .sendImage(to: try username(recipient), png: try readImageFile(file), fileName: (file as NSString).lastPathComponent)
+    }
+
+    /// The daemon reads the file itself (it runs as the same user), by its absolute path.
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue) {
+        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        return ("sendImage", ["to": .string(recipient), "path": .string(absolute)])
     }
 }
 
@@ -147,29 +175,23 @@ struct Receive: AccountCommand {
     @OptionGroup var options: GlobalOptions
     @Option(help: "Wait up to this many seconds for at least one message.") var wait: Double = 0
 
+    /// How long a delivery may take to follow the one before it and still count as the same burst.
+    static let burstGap = Duration.milliseconds(150)
+
     func validate() throws {
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
     }
 
     func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         // First everything the server had queued at login...
-        let drainDeadline = ContinuousClock.now + .seconds(60)
-        while await client.deliveriesHandled < pending, ContinuousClock.now < drainDeadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // ...then, if nothing arrived, wait for the first message.
+        await client.waitUntilHandled(pending, timeout: .seconds(60))
+        // ...then, if nothing arrived, wait for the first message...
         let waitDeadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
         while events.messages.isEmpty, ContinuousClock.now < waitDeadline {
-            try await Task.sleep(for: .milliseconds(20))
+            await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: waitDeadline - ContinuousClock.now)
         }
-        // Let a burst that is still arriving land too.
-        var settled = await client.deliveriesHandled
-        while true {
-            try await Task.sleep(for: .milliseconds(150))
-            let now = await client.deliveriesHandled
-            if now == settled { break }
-            settled = now
-        }
+        // ...and let a burst that is still arriving land too.
+        while await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: Self.burstGap) {}
         let received = events.messages
         for entry in received { output.message(entry, me: user) }
         let unsaved = events.storageFailures.withLock { $0 }
@@ -180,63 +202,101 @@ struct Receive: AccountCommand {
     }
 }
 
-struct History: AccountCommand {
+struct History: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Show the conversation with a user.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The other user.") var peer: String
     @Option(help: "How many of the latest messages.") var limit = 50
 
     func validate() throws {
-        guard limit > 0, limit <= 100_000 else { throw ValidationError("--limit must be 1...100000") }
+        guard limit > 0, limit <= ClientCommand.maxHistoryLimit else { throw ValidationError("--limit must be 1...100000") }
     }
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let entries = try await client.history(with: try username(peer), limit: limit)
-        for entry in entries { output.message(entry, me: user) }
-        if entries.isEmpty && !output.json { output.info("No messages with \(peer).") }
-    }
+    func clientCommand() throws -> ClientCommand { .history(with: try username(peer), limit: limit) }
 }
 
-struct Requests: AccountCommand {
+struct Requests: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "List message requests (first messages from people you have not accepted).")
     @OptionGroup var options: GlobalOptions
-
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let requests = try await client.requests()
-        for request in requests {
-            if output.json {
-                for message in request.messages { output.message(message, me: user) }
-            } else {
-                output.info("\(output.style.yellow("Request from \(request.contact.username)")) (accept or reject):")
-                for message in request.messages { output.info("  " + output.line(for: message, me: user)) }
-            }
-        }
-        if requests.isEmpty && !output.json { output.info("No message requests.") }
-    }
+    func clientCommand() throws -> ClientCommand { .requests }
 }
 
-struct Contacts: AccountCommand {
+struct Contacts: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "List contacts and their state.")
     @OptionGroup var options: GlobalOptions
-
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let contacts = try await client.contacts()
-        for contact in contacts {
-            if output.json {
-                output.emit(ContactRecord(contact))
-            } else {
-                let record = ContactRecord(contact)
-                var flags = [record.status]
-                if contact.verified { flags.append("verified") }
-                if contact.identityChanged { flags.append(output.style.red("IDENTITY CHANGED")) }
-                output.info("\(contact.username)  \(flags.joined(separator: ", "))")
-            }
-        }
-        if contacts.isEmpty && !output.json { output.info("No contacts yet.") }
-    }
+    func clientCommand() throws -> ClientCommand { .contacts }
 }
 
-/// A command that names one user and does one thing to them.
+struct Accept: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Accept a message request.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func clientCommand() throws -> ClientCommand { .accept(try username(peer)) }
+}
+
+struct Reject: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Reject a message request: the sender is told and blocked.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func clientCommand() throws -> ClientCommand { .reject(try username(peer)) }
+}
+
+struct Block: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Block a user (the server refuses their messages).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func clientCommand() throws -> ClientCommand { .block(try username(peer)) }
+}
+
+struct Unblock: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Unblock a user.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func clientCommand() throws -> ClientCommand { .unblock(try username(peer)) }
+}
+
+struct SafetyNumberCommand: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "safety-number", abstract: "Show the safety number to compare with a contact.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func clientCommand() throws -> ClientCommand { .safetyNumber(try username(peer)) }
+}
+
+struct Verify: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Record that you compared safety numbers with a contact and they matched.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func clientCommand() throws -> ClientCommand { .verify(try username(peer)) }
+}
+
+struct Trust: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Accept a contact's new identity key without verifying it.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func clientCommand() throws -> ClientCommand { .trust(try username(peer)) }
+}
+
+struct Images: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "List the images exchanged with a user.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The user.") var peer: String
+    func clientCommand() throws -> ClientCommand { .images(try username(peer)) }
+}
+
+struct MarkRead: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "mark-read", abstract: "Tell a contact their latest messages were read.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func clientCommand() throws -> ClientCommand { .markRead(peer: try username(peer), ids: nil) }
+}
+
+struct VersionCommand: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print this client's version.")
+    @OptionGroup var options: GlobalOptions
+    func clientCommand() throws -> ClientCommand { .version }
+}
+
+/// A command that names one user and does one thing to them locally (no ClientCommand).
 protocol PeerCommand: AccountCommand {
     var peer: String { get }
     func act(on peer: Username, client: ParleyClient, output: Output) async throws
@@ -245,93 +305,6 @@ protocol PeerCommand: AccountCommand {
 extension PeerCommand {
     func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         try await act(on: try username(peer), client: client, output: output)
-    }
-}
-
-struct Accept: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Accept a message request.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.accept(peer)
-        output.info("\(peer) is now a contact.")
-    }
-}
-
-struct Reject: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Reject a message request: the sender is told and blocked.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.reject(peer)
-        output.info("Rejected and blocked \(peer).")
-    }
-}
-
-struct Block: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Block a user (the server refuses their messages).")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.block(peer)
-        output.info("Blocked \(peer).")
-    }
-}
-
-struct Unblock: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Unblock a user.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.unblock(peer)
-        output.info("Unblocked \(peer).")
-    }
-}
-
-struct SafetyNumberCommand: PeerCommand {
-    static let configuration = CommandConfiguration(commandName: "safety-number", abstract: "Show the safety number to compare with a contact.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The contact.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let number = try await client.safetyNumber(with: peer)
-        if output.json {
-            output.emit(["peer": peer.value, "safety_number": number.digits])
-        } else {
-            print(number.grouped)
-        }
-    }
-}
-
-struct Verify: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Record that you compared safety numbers with a contact and they matched.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The contact.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.verify(peer)
-        output.info("\(peer) is verified.")
-    }
-}
-
-struct Trust: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Accept a contact's new identity key without verifying it.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The contact.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.trust(peer)
-        output.info("Trusting \(peer)'s current identity key (not verified).")
-    }
-}
-
-struct Images: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "List the images exchanged with a user.")
-    @OptionGroup var options: GlobalOptions
-    @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let paths = try await client.images(with: peer)
-        for (index, path) in paths.enumerated() {
-            if output.json { output.emit(["index": "\(index + 1)", "path": path]) } else { print("\(index + 1). \(path)") }
-        }
-        if paths.isEmpty && !output.json { output.info("No images with \(peer).") }
     }
 }
 
@@ -369,16 +342,16 @@ func imagePreview(_ path: String, style: TerminalStyle) throws -> String {
     return TerminalImagePreview(maxColumns: max(10, min(style.width - 2, 80)), maxRows: 40).render(decoded)
 }
 
-struct DeleteHistory: PeerCommand {
+struct DeleteHistory: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "delete-history", abstract: "Erase the conversation with a user on this device.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
     @Flag(help: "Also delete the images saved from this conversation.") var images = false
     @Flag(help: "Do not ask for confirmation.") var yes = false
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+    func clientCommand() throws -> ClientCommand {
+        let peer = try username(peer)
         guard yes else { throw CLIError.usage("this erases the conversation with \(peer) on this device; add --yes to confirm") }
-        let removed = try await client.deleteHistory(with: peer, includingImages: images)
-        output.info("Deleted the conversation with \(peer)" + (images ? " and \(removed) image(s)." : "."))
+        return .deleteHistory(with: peer, includingImages: images)
     }
 }
 

@@ -214,63 +214,30 @@ final class ChatLoop: Sendable {
         case "/image":
             guard let peer = current.withLock({ $0 }) else { throw CLIError.usage("open a conversation with /chat USER first") }
             guard let path = arguments.first else { throw CLIError.usage("/image PATH") }
-            let entry = try await client.send(image: try readImageFile(path), fileName: (path as NSString).lastPathComponent, to: peer)
-            editor.printAbove(output.line(for: entry, me: user))
+            try await run(.sendImage(to: peer, png: try readImageFile(path), fileName: (path as NSString).lastPathComponent))
         case "/history":
-            let peer = try peerArgument()
             let limit = arguments.count > 1 ? Int(arguments[1]) ?? 50 : 50
-            for entry in try await client.history(with: peer, limit: max(1, limit)) { editor.printAbove(output.line(for: entry, me: user)) }
+            try await run(.history(with: try peerArgument(), limit: limit))
         case "/requests":
-            let requests = try await client.requests()
-            if requests.isEmpty { editor.printAbove("No message requests.") }
-            for request in requests {
-                editor.printAbove(style.yellow("Request from \(request.contact.username)") + style.dim(" — /accept \(request.contact.username) or /reject \(request.contact.username)"))
-                for message in request.messages { editor.printAbove("  " + output.line(for: message, me: user)) }
-            }
+            try await run(.requests)
         case "/accept":
-            let peer = try peerArgument()
-            try await client.accept(peer)
-            editor.printAbove("\(peer) is now a contact.")
+            try await run(.accept(try peerArgument()))
         case "/reject":
-            let peer = try peerArgument()
-            try await client.reject(peer)
-            editor.printAbove("Rejected and blocked \(peer).")
+            try await run(.reject(try peerArgument()))
         case "/block":
-            let peer = try peerArgument()
-            try await client.block(peer)
-            editor.printAbove("Blocked \(peer).")
+            try await run(.block(try peerArgument()))
         case "/unblock":
-            let peer = try peerArgument()
-            try await client.unblock(peer)
-            editor.printAbove("Unblocked \(peer).")
+            try await run(.unblock(try peerArgument()))
         case "/contacts":
-            let contacts = try await client.contacts()
-            if contacts.isEmpty { editor.printAbove("No contacts yet.") }
-            for contact in contacts {
-                let record = ContactRecord(contact)
-                var flags = [record.status]
-                if contact.verified { flags.append(style.green("verified")) }
-                if contact.identityChanged { flags.append(style.red("IDENTITY CHANGED")) }
-                editor.printAbove("\(contact.username)  \(flags.joined(separator: ", "))")
-            }
+            try await run(.contacts)
         case "/safety":
-            let peer = try peerArgument()
-            let number = try await client.safetyNumber(with: peer)
-            editor.printAbove("Safety number with \(peer) (compare it with theirs, then /verify \(peer)):\n  \(style.bold(number.grouped))")
+            try await run(.safetyNumber(try peerArgument()))
         case "/verify":
-            let peer = try peerArgument()
-            try await client.verify(peer)
-            editor.printAbove(style.green("\(peer) is verified."))
+            try await run(.verify(try peerArgument()))
         case "/trust":
-            let peer = try peerArgument()
-            try await client.trust(peer)
-            editor.printAbove("Trusting \(peer)'s current identity key (not verified).")
+            try await run(.trust(try peerArgument()))
         case "/images":
-            let peer = try peerArgument()
-            let paths = try await client.images(with: peer)
-            lastImages.withLock { $0 = paths }
-            if paths.isEmpty { editor.printAbove("No images with \(peer).") }
-            for (index, path) in paths.enumerated() { editor.printAbove("\(index + 1). \(path)") }
+            if case .images(_, let paths) = try await run(.images(try peerArgument())) { lastImages.withLock { $0 = paths } }
         case "/view":
             var paths = lastImages.withLock { $0 }
             if paths.isEmpty, let peer = current.withLock({ $0 }) { paths = try await client.images(with: peer) }
@@ -282,8 +249,7 @@ final class ChatLoop: Sendable {
             let peer = try peerArgument()
             guard await confirm("Erase the conversation with \(peer) on this device? [y/N] ") else { return nil }
             let images = await confirm("Also delete the images saved from it? [y/N] ")
-            let removed = try await client.deleteHistory(with: peer, includingImages: images)
-            editor.printAbove("Deleted the conversation with \(peer)" + (images ? " and \(removed) image(s)." : "."))
+            try await run(.deleteHistory(with: peer, includingImages: images))
         case "/logout":
             try await client.logOut()
             editor.printAbove("Logged out. Your history stays on this device.")
@@ -299,6 +265,14 @@ final class ChatLoop: Sendable {
             editor.printAbove("Unknown command \(name). /help lists them.")
         }
         return nil
+    }
+
+    /// Runs one command through the shared executor and prints what it did (``CommandText``).
+    @discardableResult
+    private func run(_ command: ClientCommand) async throws(ClientError) -> ClientCommandResult {
+        let result = try await ClientCommandExecutor(client: client).execute(command)
+        for line in CommandText.lines(for: result, me: user, output: output, surface: .chat) { editor.printAbove(line) }
+        return result
     }
 
     private func confirm(_ question: String) async -> Bool {
