@@ -188,7 +188,8 @@ struct Receive: AccountCommand {
         // ...then, if nothing arrived, wait for the first message...
         let waitDeadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
         while events.messages.isEmpty, ContinuousClock.now < waitDeadline {
-            await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: waitDeadline - ContinuousClock.now)
+            // False at the deadline or when the connection ended: either way, nothing more comes.
+            guard await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: waitDeadline - ContinuousClock.now) else { break }
         }
         // ...and let a burst that is still arriving land too.
         while await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: Self.burstGap) {}

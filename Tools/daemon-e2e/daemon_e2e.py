@@ -172,13 +172,20 @@ class World:
         self.run_dir = os.path.join(self.dir, "run")
         os.mkdir(self.run_dir, 0o700)
         self.port = free_port()
-        self.server_log = open(os.path.join(self.dir, "server.log"), "w")
+        self.server_log = open(os.path.join(self.dir, "server.log"), "a")
+        self.start_server()
+        self.daemons = {}
+
+    def start_server(self):
         self.server = subprocess.Popen(
-            [os.path.join(bin_dir, "parley-server"), "--host", "127.0.0.1", "--port", str(self.port),
+            [os.path.join(self.bin, "parley-server"), "--host", "127.0.0.1", "--port", str(self.port),
              "--data-dir", os.path.join(self.dir, "server")],
             stdout=self.server_log, stderr=subprocess.STDOUT)
         wait_for(self._server_listens, 30, "the server did not start")
-        self.daemons = {}
+
+    def stop_server(self):
+        self.server.send_signal(signal.SIGTERM)
+        self.server.wait(timeout=60)
 
     def _server_listens(self):
         try:
@@ -418,7 +425,7 @@ def test_cursor_resume_after_restart(world):
 
 def test_slow_subscriber(world):
     world.stop_daemon("bob")
-    world.start_daemon("bob", ["--subscriber-buffer", "65536"]).close()
+    world.start_daemon("bob", ["--subscriber-buffer", "65536", "--subscriber-stall", "1"]).close()
     slow = Rpc(world.socket_path("bob"), rcvbuf=4096)
     start = slow.result("subscribe")["cursor"]
     alice = Rpc(world.socket_path("alice"))
@@ -433,6 +440,7 @@ def test_slow_subscriber(world):
     began = time.time()
     assert fast.result("version")["version"]
     assert time.time() - began < 2, "the daemon is wedged by a slow subscriber"
+    time.sleep(1.5)  # longer than --subscriber-stall: the slow one has fallen behind by now
     # The slow one reads now: events, then "fell behind", then it resumes from its cursor.
     received, behind = [], None
     while behind is None:
@@ -525,6 +533,19 @@ def test_example_bot_survives_a_daemon_restart(world):
         bot.wait(timeout=30)
 
 
+def test_daemon_reconnects_after_the_server_restarts(world):
+    bob = Rpc(world.socket_path("bob"))
+    bob.result("subscribe")
+    world.stop_server()
+    down = bob.events_until(lambda e: e["type"] == "connection" and not e["connected"], timeout=60)
+    assert down[-1]["reason"], down
+    assert bob.error("contacts")["data"]["reason"] == "unreachable"
+    world.start_server()
+    bob.events_until(lambda e: e["type"] == "connection" and e["connected"], timeout=90)
+    assert bob.result("send", {"to": "alice", "text": "back again"})["text"] == "back again"
+    bob.close()
+
+
 def tiny_png():
     import struct
     import zlib
@@ -537,7 +558,7 @@ def tiny_png():
 
 TESTS = [test_openrpc_is_printed, test_every_method, test_protocol_errors, test_hostile_clients_are_isolated,
          test_cursor_resume_after_restart, test_socket_is_private, test_slow_subscriber, test_tcp_needs_the_token,
-         test_example_bot_survives_a_daemon_restart]
+         test_example_bot_survives_a_daemon_restart, test_daemon_reconnects_after_the_server_restarts]
 
 
 def main():

@@ -29,10 +29,13 @@ struct Daemon: AsyncParsableCommand {
     var openrpc = false
     @Option(name: .customLong("subscriber-buffer"), help: ArgumentHelp("Outbound bytes a subscriber may fall behind by.", visibility: .hidden))
     var subscriberBuffer = 1 << 20
+    @Option(name: .customLong("subscriber-stall"), help: ArgumentHelp("Seconds a subscriber's full buffer may wait for it to read.", visibility: .hidden))
+    var subscriberStall = 10.0
 
     func validate() throws {
         if let tcp { guard Self.loopback(tcp) != nil else { throw ValidationError("--tcp must be a loopback address: 127.0.0.1:PORT or [::1]:PORT") } }
         guard (4096...(64 << 20)).contains(subscriberBuffer) else { throw ValidationError("--subscriber-buffer must be 4096...67108864") }
+        guard (0.1...3600).contains(subscriberStall) else { throw ValidationError("--subscriber-stall must be 0.1...3600 seconds") }
     }
 
     func run() async throws {
@@ -48,7 +51,8 @@ struct Daemon: AsyncParsableCommand {
             let editor = LineEditor()
             let password = try await PasswordReader.read(options: options, editor: editor, prompt: "Password for \(user): ")
             editor.restore()
-            let state = DaemonState(user: user, subscriberBufferBytes: subscriberBuffer)
+            let state = DaemonState(
+                user: user, subscriberBufferBytes: subscriberBuffer, subscriberStall: .milliseconds(Int64(subscriberStall * 1000)))
             var tcpListener: (host: String, port: Int, token: String)?
             if let tcp, let (host, port) = Self.loopback(tcp) {
                 tcpListener = (host, port, try token(for: user, runtime: runtime))

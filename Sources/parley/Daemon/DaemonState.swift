@@ -14,11 +14,14 @@ final class DaemonState: Sendable {
     let signal = EventSignal()
     /// The outbound bytes a subscriber may have waiting before it is told it fell behind.
     let subscriberBufferBytes: Int
+    /// How long a subscriber's full buffer may wait for it to read before it has fallen behind.
+    let subscriberStall: Duration
     private let current = Mutex<Session?>(nil)
 
-    init(user: Username, subscriberBufferBytes: Int) {
+    init(user: Username, subscriberBufferBytes: Int, subscriberStall: Duration) {
         self.user = user
         self.subscriberBufferBytes = subscriberBufferBytes
+        self.subscriberStall = subscriberStall
     }
 
     var session: Session? { current.withLock { $0 } }

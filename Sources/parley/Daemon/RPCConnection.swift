@@ -9,8 +9,10 @@ import Synchronization
 /// Each connection is isolated: whatever it sends (not JSON, a line too long, invalid UTF-8,
 /// wrong types, too many requests at once) is answered with an error or ends this connection
 /// only. A subscription reads the durable event log from its cursor and writes while the
-/// channel's outbound buffer is under its bound (the channel's high water mark); past it, the
-/// subscriber is told it fell behind and must resubscribe from its cursor: no unbounded queue.
+/// channel's outbound buffer is under its bound (the channel's high water mark, `--subscriber-buffer`,
+/// 1 MiB); at the bound it waits for the client to read, and a client that does not read for
+/// `--subscriber-stall` (10 s) is told it fell behind and must resubscribe from its cursor. The
+/// backlog stays in the durable log: no unbounded queue, and the daemon never waits on one client.
 actor RPCConnection {
     /// The most requests a client may have waiting for their answers.
     static let maxQueuedRequests = 64
@@ -23,6 +25,8 @@ actor RPCConnection {
     private var subscription: Task<Void, Never>?
     private var subscriptionID: UInt64 = 0
     private var closed = false
+    /// Fired by the channel handler when the outbound buffer crosses a water mark.
+    nonisolated let writability = EventSignal()
 
     init(channel: any Channel, state: DaemonState, token: String?) {
         self.channel = channel
@@ -151,29 +155,58 @@ actor RPCConnection {
             }
             for logged in batch {
                 guard !Task.isCancelled else { return }
-                guard await connection.deliver(logged, subscription: id, lastCursor: cursor) else { return }
-                cursor = logged.cursor
+                switch await connection.deliver(logged, subscription: id) {
+                case .delivered:
+                    cursor = logged.cursor
+                case .stopped:
+                    return
+                case .blocked:
+                    // The outbound buffer is at its bound: wait for the client to read, for as
+                    // long as it may stall; then it has fallen behind.
+                    guard await connection.drained(within: state.subscriberStall) else {
+                        await connection.fellBehind(subscription: id, cursor: cursor)
+                        return
+                    }
+                    guard await connection.deliver(logged, subscription: id) == .delivered else { return }
+                    cursor = logged.cursor
+                }
             }
         }
     }
 
-    /// Writes one event notification; false (after telling the client it fell behind) when the
-    /// outbound buffer is past its bound, or when the subscription was replaced or the client left.
-    private func deliver(_ logged: LoggedEvent, subscription id: UInt64, lastCursor: UInt64) -> Bool {
-        guard !closed, id == subscriptionID else { return false }
-        guard channel.isWritable else {
-            write([
-                "jsonrpc": "2.0", "method": "fellBehind",
-                "params": [
-                    "cursor": .integer(Int64(clamping: lastCursor)),
-                    "message": "this subscriber fell behind; subscribe again with after = cursor",
-                ],
-            ])
-            subscription = nil
-            return false
-        }
+    enum Delivery { case delivered, blocked, stopped }
+
+    /// Writes one event notification while the outbound buffer is under its bound (the
+    /// channel's high water mark); `.stopped` when the subscription was replaced or the client left.
+    private func deliver(_ logged: LoggedEvent, subscription id: UInt64) -> Delivery {
+        guard !closed, id == subscriptionID else { return .stopped }
+        guard channel.isWritable else { return .blocked }
         write(["jsonrpc": "2.0", "method": "event", "params": CommandJSON.event(logged, me: state.user)])
-        return true
+        return .delivered
+    }
+
+    /// Whether the outbound buffer fell under its low water mark within `limit`.
+    private func drained(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !channel.isWritable, !closed, ContinuousClock.now < deadline {
+            let generation = writability.generation
+            if channel.isWritable { break }
+            await writability.wait(after: generation, timeout: deadline - ContinuousClock.now)
+        }
+        return channel.isWritable && !closed
+    }
+
+    /// Ends the subscription, telling the client the cursor to resubscribe from.
+    private func fellBehind(subscription id: UInt64, cursor: UInt64) {
+        guard !closed, id == subscriptionID else { return }
+        write([
+            "jsonrpc": "2.0", "method": "fellBehind",
+            "params": [
+                "cursor": .integer(Int64(clamping: cursor)),
+                "message": "this subscriber fell behind; subscribe again with after = cursor",
+            ],
+        ])
+        subscription = nil
     }
 
     // MARK: Plumbing
