@@ -45,6 +45,6 @@ struct DaemonPythonTests {
         try log.close()
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 0, "\(text.suffix(6000))")
-        #expect(text.contains("daemon-e2e: 10 passed"), "\(text.suffix(2000))")
+        #expect(text.contains("daemon-e2e: 11 passed"), "\(text.suffix(2000))")
     }
 }

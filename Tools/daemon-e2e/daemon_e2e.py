@@ -423,6 +423,20 @@ def test_cursor_resume_after_restart(world):
         rpc.close()
 
 
+def test_cli_prints_the_same_through_the_daemon_and_directly(world):
+    commands = [["--json", "history", "alice"], ["--json", "contacts"], ["history", "alice"], ["safety-number", "alice"],
+                ["--json", "images", "alice"], ["safety-number", "nobody"], ["send", "nosuchuser", "x"]]
+    through = [world.parley("bob", c, stdin="", check=False) for c in commands]
+    world.stop_daemon("bob")
+    direct = [world.parley("bob", ["--no-daemon", "--password-stdin"] + c, stdin=world.password("bob") + "\n", check=False)
+              for c in commands]
+    world.start_daemon("bob").close()
+    for command, a, b in zip(commands, through, direct):
+        assert (a.returncode, a.stdout) == (b.returncode, b.stdout), (command, a, b)
+    assert [r.returncode for r in through] == [0, 0, 0, 0, 0, 65, 65], [r.returncode for r in through]
+    assert "while you were away 2" in through[0].stdout
+
+
 def test_slow_subscriber(world):
     world.stop_daemon("bob")
     world.start_daemon("bob", ["--subscriber-buffer", "65536", "--subscriber-stall", "1"]).close()
@@ -557,7 +571,7 @@ def tiny_png():
 
 
 TESTS = [test_openrpc_is_printed, test_every_method, test_protocol_errors, test_hostile_clients_are_isolated,
-         test_cursor_resume_after_restart, test_socket_is_private, test_slow_subscriber, test_tcp_needs_the_token,
+         test_cursor_resume_after_restart, test_cli_prints_the_same_through_the_daemon_and_directly, test_socket_is_private, test_slow_subscriber, test_tcp_needs_the_token,
          test_example_bot_survives_a_daemon_restart, test_daemon_reconnects_after_the_server_restarts]
 
 
