@@ -139,8 +139,7 @@ final class ChatLoop: Sendable {
                     if line.hasPrefix("/") {
                         if let ending = try await command(line, password: password) { return ending }
                     } else if let peer {
-                        let entry = try await client.send(text: line, to: peer)
-                        editor.printAbove(output.line(for: entry, me: user))
+                        try await run(.send(to: peer, text: line))
                     } else {
                         editor.printAbove("Choose a conversation first: /chat USER (or /help).")
                     }
@@ -206,7 +205,9 @@ final class ChatLoop: Sendable {
         case "/chat":
             let peer = try peerArgument()
             current.withLock { $0 = peer }
-            let entries = try await client.history(with: peer, limit: 20)
+            guard case .messages(_, let entries) = try await ClientCommandExecutor(client: client).execute(.history(with: peer, limit: 20)) else {
+                return nil
+            }
             editor.printAbove(style.bold("— conversation with \(peer) —") + (entries.isEmpty ? style.dim(" (no messages yet)") : ""))
             for entry in entries { editor.printAbove(output.line(for: entry, me: user)) }
             let unread = entries.filter { $0.direction == .received && !$0.isRequest }.map(\.id)
