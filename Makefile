@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 APT_PACKAGES := libsodium-dev libsqlite3-dev libpng-dev pkg-config
-PIP_PACKAGES := pynacl noiseprotocol jsonschema
+PIP_PACKAGES := pynacl noiseprotocol kyber-py jsonschema
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
@@ -30,7 +30,7 @@ deps:
 			echo "apt busy, retrying ($$try)"; sleep 5; done; \
 		for p in $$missing; do dpkg -s $$p >/dev/null 2>&1 || { echo "could not install $$p"; exit 1; }; done; \
 	fi
-	@python3 -c "import nacl, noise, jsonschema" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
+	@python3 -c "import nacl, noise, kyber_py, jsonschema" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
 		|| python3 -m pip install -q --break-system-packages $(PIP_PACKAGES)
 
 build: deps

@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // ML-KEM-1024 for PQXDH (BoringSSL's FIPS 203 code underneath), behind the KEMProvider port.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
@@ -44,6 +46,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
+        .target(
+            name: "MLKEMCrypto", dependencies: ["Primitives", .product(name: "Crypto", package: "swift-crypto")], path: "Adapters/MLKEMCrypto"),
         .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore"], path: "Adapters/InMemoryStore"),
         .target(
             name: "TCPTransport",
@@ -59,7 +63,7 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: "Adapters/SQLiteStore"),
-        .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
+        .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
         // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
         // no libedit/readline, so it depends on nothing in the project and nothing third-party.
@@ -78,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "parley",
             dependencies: [
-                "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "SQLiteStore",
+                "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "MLKEMCrypto", "SQLiteStore",
                 "PNGImages", "TCPTransport", "TerminalIO", "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // The daemon's JSON-RPC socket server (Sources/parley/Daemon).
@@ -94,7 +98,7 @@ let package = Package(
         .testTarget(name: "EnvelopeTests", dependencies: ["Envelope", "Primitives"], path: "Tests/EnvelopeTests"),
         .testTarget(
             name: "ConversationsTests",
-            dependencies: ["Conversations", "Prekeys", "Envelope", "Primitives", "InMemoryStore", "SodiumCrypto"],
+            dependencies: ["Conversations", "Prekeys", "Envelope", "Primitives", "InMemoryStore", "SodiumCrypto", "MLKEMCrypto"],
             path: "Tests/ConversationsTests"),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Primitives", "SodiumCrypto", "InMemoryStore"], path: "Tests/AccountsTests"),
         // One generic contract suite per store port (a library, not a test bundle), run by every
@@ -102,7 +106,7 @@ let package = Package(
         // The client-side suites build real sessions (SessionCipher over libsodium) to round-trip.
         .target(
             name: "StoreContractTests",
-            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "SodiumCrypto"],
+            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "SodiumCrypto", "MLKEMCrypto"],
             path: "Tests/StoreContractTests"),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore", "ClientCore"], path: "Tests/InMemoryStoreTests"),
         .testTarget(
@@ -123,13 +127,13 @@ let package = Package(
             name: "SQLiteStoreTests",
             dependencies: [
                 "SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations",
-                "ServerCore", "ClientCore", "SodiumCrypto",
+                "ServerCore", "ClientCore", "SodiumCrypto", "MLKEMCrypto", "PNGImages",
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
         .testTarget(
             name: "PNGImagesTests",
-            dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
+            dependencies: ["PNGImages", "ClientCore", "Conversations", "Primitives", "Envelope", "StoreContractTests"],
             path: "Tests/PNGImagesTests",
             exclude: ["make_corpus.py"],
             resources: [.copy("Corpus")]),
@@ -137,7 +141,7 @@ let package = Package(
             name: "ApplicationTests",
             dependencies: [
                 "ClientCore", "ServerCore", "Conversations", "Envelope", "Primitives", "SecureChannel", "WireProtocol",
-                "InMemoryStore", "PNGImages", "SodiumCrypto", "SystemClock",
+                "InMemoryStore", "PNGImages", "SodiumCrypto", "MLKEMCrypto", "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ApplicationTests"),
@@ -154,7 +158,7 @@ let package = Package(
             name: "ServerIntegrationTests",
             dependencies: [
                 "ServerCore", "ClientCore", "WireProtocol", "SecureChannel", "TCPTransport", "SQLiteStore", "CSQLite",
-                "InMemoryStore", "PNGImages", "SodiumCrypto", "SystemClock", "Primitives", "Prekeys",
+                "InMemoryStore", "PNGImages", "SodiumCrypto", "MLKEMCrypto", "SystemClock", "Primitives", "Prekeys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -166,7 +170,7 @@ let package = Package(
             name: "FuzzProperties",
             dependencies: [
                 "Primitives", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol", "ClientCore", "SodiumCrypto",
-                "SQLiteStore", "PNGImages",
+                "MLKEMCrypto", "SQLiteStore", "PNGImages",
             ],
             path: "Tests/FuzzProperties"),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"], path: "Tests/FuzzReplayTests"),

@@ -19,6 +19,8 @@ public final class InMemoryClientStores: ClientUnitOfWork {
     public let settings = InMemoryClientSettingsStore()
     public let sentLog = InMemorySentMessageLog()
     public let eventLog = InMemoryEventLog()
+    /// The sealed image files (outside transactions, as files are).
+    public let imageBlobs = InMemoryImageBlobStore()
     private let serial = Mutex(())
 
     public init() {}
@@ -28,11 +30,12 @@ public final class InMemoryClientStores: ClientUnitOfWork {
         ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog, eventLog: eventLog)
     }
 
-    /// The application's view of these stores, with `images` for received and sent pictures.
-    public func clientStores(images: any ImageLibrary) -> ClientStores {
+    /// The application's view of these stores, with ``imageBlobs`` (or `imageBlobs`) for the
+    /// history's sealed images and `images` for those the person saves in clear.
+    public func clientStores(imageBlobs: (any ImageBlobStore)? = nil, images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            images: images, eventLog: eventLog, unitOfWork: self)
+            imageBlobs: imageBlobs ?? self.imageBlobs, images: images, eventLog: eventLog, unitOfWork: self)
     }
 
     public func perform<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(StoreError) -> T {

@@ -82,11 +82,19 @@ extension SQLiteClientStore {
             "CREATE TABLE pending_data_migrations (name TEXT PRIMARY KEY NOT NULL) STRICT, WITHOUT ROWID",
             "INSERT INTO pending_data_migrations (name) VALUES ('session-records')",
         ]),
-        // Reserved for the sealed image blobs of the `images` branch (its schema 3); empty here
-        // so that the event log can be 4 on both branches. When the branches meet, theirs takes
-        // this slot (files created by this branch alone at version 3 are development files).
-        SQLiteMigration(version: 3, summary: "reserved (sealed image blobs)", statements: []),
-        SQLiteMigration(version: 4, summary: "the durable event log", statements: [
+        SQLiteMigration(version: 3, summary: "images sealed in the blob store", statements: [
+            // Schema 2 kept each image as a plain PNG file in images/<peer>/<date>/, its path in
+            // the history entry. From 3 the entry holds a sealed blob's id and file key instead
+            // (see ImageSealer); the data migration seals every file an entry names, rewrites the
+            // entry, and then removes the plain file (LegacyImageImport says why).
+            "INSERT INTO pending_data_migrations (name) VALUES ('sealed-images')",
+        ]),
+        // Issue 14: the secrets of this device's ML-KEM prekeys (PQXDH), sealed like the X25519
+        // ones and found by a keyed hash of their id.
+        SQLiteMigration(version: 4, summary: "ML-KEM prekeys (PQXDH)", statements: [
+            "CREATE TABLE kem_prekeys (id_hash BLOB PRIMARY KEY NOT NULL, sealed BLOB NOT NULL) STRICT, WITHOUT ROWID",
+        ]),
+        SQLiteMigration(version: 5, summary: "the durable event log", statements: [
             // The daemon's event stream (ClientCore's EventLog): `seq` is the cursor a subscriber
             // resumes from; AUTOINCREMENT so a cursor is never reused after old rows are trimmed.
             // Only the order and count of events are in clear; each event is sealed, bound to its
@@ -98,7 +106,7 @@ extension SQLiteClientStore {
     /// Tables whose rows are sealed under the data key. A keyring may only be created in a file
     /// where all of them are empty: otherwise a deleted keyring row would silently become a new
     /// key and leave the old records unreadable.
-    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log", "event_log"]
+    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log", "kem_prekeys", "event_log"]
 
     /// The schema version this build creates and understands.
     public static var latestSchemaVersion: Int { migrations.last?.version ?? 0 }

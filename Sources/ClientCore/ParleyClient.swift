@@ -15,16 +15,20 @@ public struct ClientStores: Sendable {
     public let history: any HistoryStore
     public let settings: any ClientSettingsStore
     public let sentLog: any SentMessageLog
+    /// The sealed image files the history refers to.
+    public let imageBlobs: any ImageBlobStore
+    /// Images the person saved in clear (by hand, or with the `save-images` setting).
     public let images: any ImageLibrary
     /// The durable event stream (the daemon's `subscribe` reads it from a cursor).
     public let eventLog: any EventLog
-    /// One transaction over all of the above but ``images`` (files are written before a
-    /// transaction and removed if it fails).
+    /// One transaction over all of the above but ``imageBlobs`` and ``images`` (files are written
+    /// before a transaction and removed if it fails).
     public let unitOfWork: any ClientUnitOfWork
 
     public init(
         keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
-        settings: any ClientSettingsStore, sentLog: any SentMessageLog, images: any ImageLibrary, eventLog: any EventLog,
+        settings: any ClientSettingsStore, sentLog: any SentMessageLog, imageBlobs: any ImageBlobStore, images: any ImageLibrary,
+        eventLog: any EventLog,
         unitOfWork: any ClientUnitOfWork
     ) {
         self.keys = keys
@@ -33,6 +37,7 @@ public struct ClientStores: Sendable {
         self.history = history
         self.settings = settings
         self.sentLog = sentLog
+        self.imageBlobs = imageBlobs
         self.images = images
         self.eventLog = eventLog
         self.unitOfWork = unitOfWork
@@ -49,6 +54,7 @@ public actor ParleyClient {
     let wire: WireClient
     let stores: ClientStores
     let crypto: any CryptoProvider
+    let kem: any KEMProvider
     let random: any RandomSource
     let clock: any Clock
     let imageValidator: any ImageValidator
@@ -88,16 +94,17 @@ public actor ParleyClient {
     public nonisolated let events: AsyncStream<ClientEvent>
 
     public init(
-        wire: WireClient, stores: ClientStores, crypto: any CryptoProvider, random: any RandomSource,
+        wire: WireClient, stores: ClientStores, crypto: any CryptoProvider, kem: any KEMProvider, random: any RandomSource,
         clock: any Clock, imageValidator: any ImageValidator
     ) {
         self.wire = wire
         self.stores = stores
         self.crypto = crypto
+        self.kem = kem
         self.random = random
         self.clock = clock
         self.imageValidator = imageValidator
-        cipher = SessionCipher(crypto: crypto, random: random)
+        cipher = SessionCipher(crypto: crypto, kem: kem, random: random)
         (events, eventContinuation) = AsyncStream<ClientEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
     }
 
@@ -138,6 +145,9 @@ public actor ParleyClient {
     }
 
     func now() -> Timestamp { clock.now() }
+
+    /// Seals and opens the history's images in ``ClientStores/imageBlobs``.
+    var imageSealer: ImageSealer { ImageSealer(crypto: crypto, random: random, blobs: stores.imageBlobs) }
 }
 
 extension ParleyClient {

@@ -154,6 +154,12 @@ actor ConnectionSession {
                 let user = try requireAccount().username
                 let ids = try await storage { try $0.prekeys.oneTimePrekeyIDs(for: user, limit: WireLimits.maxReportedPrekeyIDs) }
                 return .prekeyStatus(heldIDs: ids)
+            case let .publishKEMPrekeys(lastResort, oneTime):
+                return try await publishKEMPrekeys(lastResort, oneTime)
+            case .kemPrekeyStatus:
+                let user = try requireAccount().username
+                let status = try await storage { try $0.prekeys.kemPrekeyStatus(for: user, limit: WireLimits.maxReportedPrekeyIDs) }
+                return .kemPrekeyStatus(oneTimeIDs: status.oneTimeIDs, lastResortID: status.lastResortID)
             case .acknowledge(let ids):
                 let user = try requireAccount().username
                 // On the mailbox writer, sharing the next batch's transaction (and fsync).
@@ -265,6 +271,25 @@ actor ConnectionSession {
         return .ok
     }
 
+    private func publishKEMPrekeys(_ lastResort: KEMPrekey?, _ oneTime: [KEMPrekey]) async throws -> Response.Body {
+        let current = try requireAccount()
+        for prekey in [lastResort].compactMap({ $0 }) + oneTime where !deps.verifier.isValid(prekey, identityKey: current.identityKey) {
+            throw WireError(.invalidPrekeys, "ML-KEM prekey \(prekey.id)'s signature does not verify under your identity key")
+        }
+        let refusal = try await storage { deps -> WireError? in
+            // One session per account, so nothing else adds to this pool between count and add.
+            let held = try deps.prekeys.kemPrekeyStatus(for: current.username, limit: ServerLimits.maxOneTimePrekeysPerAccount + 1).oneTimeIDs.count
+            guard held + oneTime.count <= ServerLimits.maxOneTimePrekeysPerAccount else {
+                return WireError(.tooLarge, "you have \(held) one-time ML-KEM prekeys on the server; at most \(ServerLimits.maxOneTimePrekeysPerAccount) are kept")
+            }
+            if let lastResort { try deps.prekeys.setLastResortKEMPrekey(lastResort, for: current.username) }
+            try deps.prekeys.addOneTimeKEMPrekeys(oneTime, for: current.username)
+            return nil
+        }
+        if let refusal { throw refusal }
+        return .ok
+    }
+
     private func fetchBundle(_ username: Username) async throws -> Response.Body {
         let requester = try requireAccount().username
         let withOneTimePrekey: Bool
@@ -278,15 +303,22 @@ actor ConnectionSession {
         }
         let result = try await storage { deps -> (UnverifiedPrekeyBundle, Int?)? in
             guard let record = try deps.accounts.find(username) else { return nil }
+            // The ML-KEM prekey follows the same rationing as the one-time X25519 prekey: while
+            // the target's one-time prekeys are being rationed, the last-resort one.
             guard withOneTimePrekey else {
                 guard let signed = try deps.prekeys.signedPrekey(for: username) else { return nil }
-                return (UnverifiedPrekeyBundle(identityKey: record.identityKey, signedPrekey: signed, oneTimePrekey: nil), nil)
+                let kem = try deps.prekeys.takeKEMPrekey(for: username, allowOneTime: false)
+                let bundle = UnverifiedPrekeyBundle(
+                    identityKey: record.identityKey, identitySignature: record.identitySignature, signedPrekey: signed, oneTimePrekey: nil,
+                    kemPrekey: kem)
+                return (bundle, nil)
             }
             guard let taken = try deps.prekeys.takePrekeys(for: username) else { return nil }
+            let kem = try deps.prekeys.takeKEMPrekey(for: username, allowOneTime: true)
             let remaining = try deps.prekeys.oneTimePrekeyCount(for: username)
             let bundle = UnverifiedPrekeyBundle(
                 identityKey: record.identityKey, identitySignature: record.identitySignature,
-                signedPrekey: taken.signedPrekey, oneTimePrekey: taken.oneTimePrekey)
+                signedPrekey: taken.signedPrekey, oneTimePrekey: taken.oneTimePrekey, kemPrekey: kem)
             return (bundle, remaining)
         }
         guard let (bundle, remaining) = result else { throw WireError(.unknownUser, "there is no user called \(username)") }

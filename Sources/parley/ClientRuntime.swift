@@ -1,4 +1,5 @@
 import ClientCore
+import MLKEMCrypto
 import Conversations
 import Foundation
 import PNGImages
@@ -126,19 +127,24 @@ struct ClientRuntime {
         let folder = home.accountFolder(key, user)
         try checkAccount(user, mode: mode, folder: folder)
         do { try Home.makeFolder(serverFolder) } catch { throw CLIError.local("cannot create \(serverFolder): \(displaySafeLine("\(error)"))") }
+        // The history's images, sealed, in <account>/blobs/; images the person saves, in clear,
+        // in <account>/images/<peer>/<date>/.
+        let imageBlobs = FileSystemImageBlobStore(root: folder)
+        let imageLibrary = FileSystemImageLibrary(root: folder)
+        let legacyImages = LegacyImageImport(sealer: ImageSealer(crypto: crypto, random: random, blobs: imageBlobs), library: imageLibrary)
         let store: SQLiteClientStore
         do {
-            store = try SQLiteClientStore.open(accountDirectory: folder, password: password, crypto: crypto, random: random)
+            store = try SQLiteClientStore.open(accountDirectory: folder, password: password, crypto: crypto, random: random, legacyImages: legacyImages)
         } catch .wrongPassword {
             throw CLIError.authentication("wrong password for \(user) (the local history could not be unlocked)")
         } catch {
             throw CLIError.local("cannot open the local store for \(user): \(displaySafeLine("\(error)"))")
         }
         defer { store.close() }
-        let stores = store.clientStores(images: FileSystemImageLibrary(root: folder))
+        let stores = store.clientStores(imageBlobs: imageBlobs, images: imageLibrary)
         let wire = WireClient(connection: connection)
         let client = ParleyClient(
-            wire: wire, stores: stores, crypto: crypto, random: random, clock: SystemWallClock(),
+            wire: wire, stores: stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
             imageValidator: LibPNGImageValidator())
         let sink = EventSink(terminal: terminal, json: options.json, retainEvents: retainEvents)
         let wireTask = Task { await wire.run(inbound: inbound) }
@@ -276,6 +282,8 @@ final class EventSink: Sendable {
             warn(Self.storageFailureNotice(from: user, error: error))
         case .imageRefused(let user, let reason):
             warn("an image from \(user) was refused and dropped: \(displaySafeLine(reason))")
+        case .imageSaveFailed(let user, let error):
+            warn(Self.imageSaveFailureNotice(from: user, error: error))
         case .signedInElsewhere:
             warn("this account logged in elsewhere; this session has ended.")
         default:
@@ -294,6 +302,12 @@ final class EventSink: Sendable {
     /// claimed sender (it was dropped).
     static func identityMismatchNotice(from user: Username) -> String {
         "WARNING: a first message claiming to be from \(user) carried another person's identity key; it was dropped"
+    }
+
+    /// The line for a received image kept sealed in history whose clear copy (the `save-images`
+    /// setting) could not be written.
+    static func imageSaveFailureNotice(from user: Username, error: StoreError) -> String {
+        "an image from \(user) is in your history, but its clear copy could not be saved (\(displaySafeLine("\(error)"))); use /save to try again"
     }
 
     /// The line for a message that arrived but could not be saved (it stays on the server).

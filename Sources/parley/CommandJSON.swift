@@ -26,9 +26,9 @@ enum CommandJSON {
         case .text(let text):
             object["type"] = "text"
             object["text"] = .string(text)
-        case .image(let path, let width, let height):
+        case .image(_, let width, let height):
+            // Kept sealed: there is no file to name until the person saves it (images --save).
             object["type"] = "image"
-            object["path"] = .string(path)
             object["width"] = .integer(Int64(width))
             object["height"] = .integer(Int64(height))
         }
@@ -44,6 +44,14 @@ enum CommandJSON {
         ]
     }
 
+    /// An image of a conversation: its place in the list and its message, and the path of its
+    /// clear copy only when this command saved it.
+    static func image(_ listed: ListedImage, me: Username) -> JSONValue {
+        var object: [String: JSONValue] = ["index": .integer(Int64(listed.number)), "message": message(listed.entry, me: me)]
+        if let path = listed.savedPath { object["path"] = .string(path) }
+        return .object(object)
+    }
+
     // MARK: Results
 
     /// The result as the daemon answers it: one value.
@@ -56,7 +64,11 @@ enum CommandJSON {
         case .contacts(let contacts): .array(contacts.map(contact))
         case .contactChanged(let change, let peer): ["peer": .string(peer.value), "change": .string(change.rawValue)]
         case .safetyNumber(let peer, let number): ["peer": .string(peer.value), "safety_number": .string(number.digits)]
-        case .images(_, let paths): .array(paths.enumerated().map { ["index": .integer(Int64($0.offset + 1)), "path": .string($0.element)] })
+        case .images(_, let listed): .array(listed.map { image($0, me: me) })
+        case .image(_, let number, let entry, let png):
+            // What `--json view` prints (the daemon does not offer viewing): the pixels stay in memory.
+            ["index": .integer(Int64(number)), "id": .string(entry.id.hex), "bytes": .integer(Int64(png.count))]
+        case .saveImagesSetting(let enabled): ["setting": "save-images", "enabled": .bool(enabled)]
         case .markedRead(let peer, let count): ["peer": .string(peer.value), "marked": .integer(Int64(count))]
         case .historyDeleted(let peer, let includingImages, let removed):
             ["peer": .string(peer.value), "images": .bool(includingImages), "images_removed": .integer(Int64(removed))]
@@ -136,10 +148,16 @@ enum CommandJSON {
             return .contactChanged(change, peer)
         case .safetyNumber(let peer):
             return value["safety_number"]?.stringValue.flatMap(SafetyNumber.init(digits:)).map { .safetyNumber(peer: peer, $0) }
-        case .images(let peer):
+        case .images(let peer, _, _):
             guard let items = value.arrayValue else { return nil }
-            let paths = items.compactMap { $0["path"]?.stringValue }
-            return paths.count == items.count ? .images(peer: peer, paths) : nil
+            let listed = items.compactMap { item -> ListedImage? in
+                guard let number = item["index"]?.integerValue, let entry = item["message"].flatMap({ entry($0, me: me) }) else { return nil }
+                return ListedImage(number: Int(number), entry: entry, savedPath: item["path"]?.stringValue)
+            }
+            return listed.count == items.count ? .images(peer: peer, listed) : nil
+        case .viewImage, .saveImagesSetting:
+            // Not daemon methods: always run directly.
+            return nil
         case .markRead(let peer, _):
             return value["marked"]?.integerValue.map { .markedRead(peer: peer, count: Int($0)) }
         case .deleteHistory(let peer, let includingImages):
@@ -163,10 +181,12 @@ enum CommandJSON {
             guard let text = value["text"]?.stringValue else { return nil }
             body = .text(text)
         case "image":
-            guard let path = value["path"]?.stringValue, let width = value["width"]?.integerValue, let height = value["height"]?.integerValue,
+            guard let width = value["width"]?.integerValue, let height = value["height"]?.integerValue,
                 let w = UInt32(exactly: width), let h = UInt32(exactly: height)
             else { return nil }
-            body = .image(path: path, width: w, height: h)
+            // The daemon does not hand out an image's file key: an entry read back from its answer
+            // is only printed, so it carries a reference that opens nothing.
+            body = .image(unopenableImage, width: w, height: h)
         default:
             return nil
         }
@@ -180,6 +200,11 @@ enum CommandJSON {
             id: id, peer: direction == .sent ? to : from, direction: direction, body: body, sentAt: sentAt, receivedAt: receivedAt,
             status: status, isRequest: isRequest)
     }
+
+    /// A sealed-image reference naming no blob under an all-zero key (see ``entry(_:me:)``).
+    static let unopenableImage = SealedImageReference(
+        blobID: try! ImageBlobID(bytes: [UInt8](repeating: 0, count: ImageBlobID.byteCount)),
+        fileKey: try! SymmetricKey(SecretBytes(copying: [UInt8](repeating: 0, count: SymmetricKey.byteCount))))
 
     static func contact(decoding value: JSONValue) -> Contact? {
         guard let name = value["username"]?.stringValue.flatMap({ try? Username($0) }),

@@ -22,8 +22,8 @@ enum CommandText {
         switch result {
         case .sent(let entry):
             if surface == .chat { return [output.line(for: entry, me: me)] }
-            if case .image(let path, _, _) = entry.body {
-                return ["Sent \(displaySafe(path)) to \(entry.peer) (metadata removed)."]
+            if case .image(_, let width, let height) = entry.body {
+                return ["Sent a \(width)x\(height) image to \(entry.peer) (metadata removed)."]
             }
             return ["Sent to \(entry.peer) (stored by the server)."]
         case .messages(let peer, let entries):
@@ -51,13 +51,21 @@ enum CommandText {
             // On the command line, the number alone: scripts compare it as it is.
             if surface == .commandLine { return [number.grouped] }
             return ["Safety number with \(peer) (compare it with theirs, then /verify \(peer)):\n  \(style.bold(number.grouped))"]
-        case .images(let peer, let paths):
-            if paths.isEmpty { return ["No images with \(peer)."] }
-            return paths.enumerated().map { "\($0.offset + 1). \(displaySafe($0.element))" }
+        case .images(let peer, let listed):
+            if listed.isEmpty { return ["No images with \(peer)."] }
+            return listed.map { image in
+                output.imageLine(image.number, image.entry, me: me) + (image.savedPath.map { " — saved in clear: \(displaySafe($0))" } ?? "")
+            }
+        case .image(_, let number, let entry, _):
+            // The front ends decode and preview the pixels themselves (``imagePreview``).
+            guard case .image(_, let width, let height) = entry.body else { return [] }
+            return ["image \(number): \(width)x\(height)"]
+        case .saveImagesSetting(let enabled):
+            return ["save-images is " + (enabled ? style.yellow("on") + ": received images are also saved in clear" : "off: images are kept encrypted only")]
         case .markedRead(let peer, let count):
             return ["Marked \(count) message(s) from \(peer) read."]
         case .historyDeleted(let peer, let includingImages, let removed):
-            return ["Deleted the conversation with \(peer)" + (includingImages ? " and \(removed) image(s)." : ".")]
+            return ["Deleted the conversation with \(peer)" + (includingImages ? " and \(removed) saved image(s)." : ".")]
         case .version(let version):
             return ["parley \(version)"]
         }

@@ -22,7 +22,7 @@ struct ParleyCommand: AsyncParsableCommand {
         subcommands: [
             Register.self, Send.self, SendImage.self, Receive.self, History.self, Requests.self, Contacts.self,
             Accept.self, Reject.self, Block.self, Unblock.self, SafetyNumberCommand.self, Verify.self, Trust.self,
-            Images.self, View.self, DeleteHistory.self, DeleteAccount.self, MarkRead.self, VersionCommand.self, Daemon.self,
+            Images.self, View.self, SetCommand.self, DeleteHistory.self, DeleteAccount.self, MarkRead.self, VersionCommand.self, Daemon.self,
         ])
 
     @OptionGroup var options: GlobalOptions
@@ -112,11 +112,11 @@ protocol OperationCommand: AsyncParsableCommand {
     /// The command these arguments ask for (reading a file to send, for instance).
     func clientCommand() throws -> ClientCommand
     /// The JSON-RPC request for it, when a daemon runs it (by default ``RPCMethods/request(for:)``).
-    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)?
 }
 
 extension OperationCommand {
-    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue) { RPCMethods.request(for: command) }
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)? { RPCMethods.request(for: command) }
 
     func run() async throws {
         try await runCLI {
@@ -152,7 +152,7 @@ struct SendImage: OperationCommand {
     }
 
     /// The daemon reads the file itself (it runs as the same user), by its absolute path.
-    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue) {
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)? {
         let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
         return ("sendImage", ["to": .string(recipient), "path": .string(absolute)])
     }
@@ -278,10 +278,22 @@ struct Trust: OperationCommand {
 }
 
 struct Images: OperationCommand {
-    static let configuration = CommandConfiguration(abstract: "List the images exchanged with a user.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the images exchanged with a user (kept encrypted); --save writes them in clear.",
+        discussion: """
+            Images are kept encrypted on this device. With --save, each one is written as an ordinary
+            PNG file, readable by anyone who can read your files, to <account>/images/USER/YYYY-MM-DD/.
+            """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    func clientCommand() throws -> ClientCommand { .images(try username(peer)) }
+    @Flag(help: "Write every image of the conversation in clear to the images folder, and print the paths.") var save = false
+    @Option(help: "With --save: only image N of the list.") var number: Int?
+
+    func validate() throws {
+        if let number, number < 1 { throw ValidationError("--number must be 1 or more") }
+    }
+
+    func clientCommand() throws -> ClientCommand { .images(try username(peer), save: save, number: number) }
 }
 
 struct MarkRead: OperationCommand {
@@ -297,48 +309,68 @@ struct VersionCommand: OperationCommand {
     func clientCommand() throws -> ClientCommand { .version }
 }
 
-/// A command that names one user and does one thing to them locally (no ClientCommand).
-protocol PeerCommand: AccountCommand {
-    var peer: String { get }
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws
-}
-
-extension PeerCommand {
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        try await act(on: try username(peer), client: client, output: output)
-    }
-}
-
-struct View: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Preview image N (as listed by 'images USER') in the terminal.")
+struct View: OperationCommand {
+    static let configuration = CommandConfiguration(abstract: "Preview image N (as listed by 'images USER') in the terminal; decrypted in memory only.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
     @Argument(help: "The image's number in 'images USER'.") var number: Int
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let paths = try await client.images(with: peer)
-        guard number >= 1, number <= paths.count else { throw CLIError.usage("there are \(paths.count) image(s) with \(peer); choose 1...\(paths.count)") }
-        let path = paths[number - 1]
-        if output.json {
-            let decoded = try decodeImageFile(path)
-            output.emit(["path": path, "width": "\(decoded.width)", "height": "\(decoded.height)"])
-        } else {
-            print(try imagePreview(path, style: output.style))
+
+    func clientCommand() throws -> ClientCommand { .viewImage(try username(peer), number: number) }
+
+    /// Not through the printing of ``OperationCommand``: the pixels are decoded and previewed here
+    /// (the daemon does not offer viewing, so this always runs directly).
+    func run() async throws {
+        try await runCLI {
+            let output = Output(json: options.json)
+            let (result, _) = try await CommandRoute(options: options).run(try clientCommand())
+            guard case .image(_, let number, let entry, let png) = result else { return }
+            let decoded = try decodeImage(png)
+            if output.json {
+                output.emit(["id": entry.id.hex, "width": "\(decoded.width)", "height": "\(decoded.height)"])
+            } else {
+                print(imagePreview(decoded, label: "image \(number)", style: output.style))
+            }
         }
     }
 }
 
-/// Reads and decodes a saved image for display.
-func decodeImageFile(_ path: String) throws -> DecodedImage {
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
-    // libpng's message describes a file a peer sent: made safe before it is shown.
-    do { return try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(displaySafeLine(path)): \(displaySafeLine("\(error)"))") }
+struct SetCommand: OperationCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Show or change a setting: save-images on|off.",
+        discussion: """
+            save-images (off by default): also write every image received from now on in clear, as an
+            ordinary PNG file in <account>/images/PEER/YYYY-MM-DD/. The history keeps its own copy encrypted
+            either way.
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The setting: save-images.") var name: String?
+    @Argument(help: "on or off.") var value: String?
+
+    func clientCommand() throws -> ClientCommand { try settingCommand(name: name, value: value) }
 }
 
-/// A half-block colour preview of a saved image, or a one-line description without colour.
-func imagePreview(_ path: String, style: TerminalStyle) throws -> String {
-    let decoded = try decodeImageFile(path)
+/// `set [save-images [on|off]]` for both front ends, as a command (no name: show the setting).
+func settingCommand(name: String?, value: String?) throws -> ClientCommand {
+    guard let name else { return .saveImagesSetting(nil) }
+    guard name == "save-images" else { throw CLIError.usage("unknown setting '\(displaySafeLine(name))'; the settings are: save-images") }
+    switch value?.lowercased() {
+    case nil: return .saveImagesSetting(nil)
+    case "on", "yes", "true": return .saveImagesSetting(true)
+    case "off", "no", "false": return .saveImagesSetting(false)
+    default: throw CLIError.usage("save-images takes on or off")
+    }
+}
+
+/// Decodes an image's PNG bytes (opened in memory from its sealed file) for display.
+func decodeImage(_ png: [UInt8]) throws -> DecodedImage {
+    // libpng's message describes bytes a peer sent: made safe before it is shown.
+    do { return try LibPNGImageValidator().decode(png) } catch { throw CLIError.local("cannot show the image: \(displaySafeLine("\(error)"))") }
+}
+
+/// A half-block colour preview of a decoded image, or a one-line description without colour.
+func imagePreview(_ decoded: DecodedImage, label: String, style: TerminalStyle) -> String {
     guard style.isColorEnabled else {
-        return "\(path): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)"
+        return "\(label): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)"
     }
     return TerminalImagePreview(maxColumns: max(10, min(style.width - 2, 80)), maxRows: 40).render(decoded)
 }
@@ -347,7 +379,7 @@ struct DeleteHistory: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "delete-history", abstract: "Erase the conversation with a user on this device.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    @Flag(help: "Also delete the images saved from this conversation.") var images = false
+    @Flag(help: "Also delete the images saved in clear from this conversation (its encrypted images always go).") var images = false
     @Flag(help: "Do not ask for confirmation.") var yes = false
     func clientCommand() throws -> ClientCommand {
         let peer = try username(peer)

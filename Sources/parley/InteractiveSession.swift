@@ -109,7 +109,8 @@ final class ChatLoop: Sendable {
     /// The conversation being shown, shared with the event handler.
     private let current = Mutex<Username?>(nil)
     private let ended = Mutex(false)
-    private let lastImages = Mutex([String]())
+    /// Whose images the last `/images` listed: the conversation `/view N` and `/save N` number.
+    private let lastImages = Mutex<Username?>(nil)
 
     init(client: ParleyClient, user: Username, editor: LineEditor, style: TerminalStyle, events: EventSink, options: GlobalOptions) {
         self.client = client
@@ -178,6 +179,8 @@ final class ChatLoop: Sendable {
             editor.printAbove(style.red(EventSink.storageFailureNotice(from: peer, error: error)))
         case .imageRefused(let peer, let reason):
             editor.printAbove(style.yellow("An image from \(peer) was refused and dropped: \(displaySafeLine(reason))"))
+        case .imageSaveFailed(let peer, let error):
+            editor.printAbove(style.yellow(EventSink.imageSaveFailureNotice(from: peer, error: error)))
         case .signedInElsewhere:
             editor.printAbove(style.red("This account logged in elsewhere; this session has ended."))
             ended.withLock { $0 = true }
@@ -238,18 +241,29 @@ final class ChatLoop: Sendable {
         case "/trust":
             try await run(.trust(try peerArgument()))
         case "/images":
-            if case .images(_, let paths) = try await run(.images(try peerArgument())) { lastImages.withLock { $0 = paths } }
-        case "/view":
-            var paths = lastImages.withLock { $0 }
-            if paths.isEmpty, let peer = current.withLock({ $0 }) { paths = try await client.images(with: peer) }
-            guard let number = arguments.first.flatMap(Int.init), (1...max(1, paths.count)).contains(number), number <= paths.count else {
-                throw CLIError.usage("/view N, where N is a number from /images")
+            let peer = try peerArgument()
+            try await run(.images(peer))
+            lastImages.withLock { $0 = peer }
+        case "/view", "/save":
+            let (peer, number) = try chosenImage(arguments, command: name)
+            if name == "/view" {
+                // Opened in memory: nothing is written to disk.
+                guard case .image(_, _, _, let png) = try await ClientCommandExecutor(client: client).execute(.viewImage(peer, number: number)) else {
+                    return nil
+                }
+                editor.printAbove(imagePreview(try decodeImage(png), label: "image \(number)", style: style))
+            } else {
+                let result = try await ClientCommandExecutor(client: client).execute(.images(peer, save: true, number: number))
+                if case .images(_, let listed) = result, let path = listed.first?.savedPath {
+                    editor.printAbove("Saved in clear (readable by anyone who can read your files): \(displaySafe(path))")
+                }
             }
-            try view(paths[number - 1])
+        case "/set":
+            try await run(try settingCommand(name: arguments.first, value: arguments.dropFirst().first))
         case "/delete-history":
             let peer = try peerArgument()
             guard await confirm("Erase the conversation with \(peer) on this device? [y/N] ") else { return nil }
-            let images = await confirm("Also delete the images saved from it? [y/N] ")
+            let images = await confirm("Also delete the images you saved in clear from it? [y/N] ")
             try await run(.deleteHistory(with: peer, includingImages: images))
         case "/logout":
             try await client.logOut()
@@ -283,8 +297,16 @@ final class ChatLoop: Sendable {
         return false
     }
 
-    private func view(_ path: String) throws {
-        editor.printAbove(try imagePreview(path, style: style))
+    /// The image `/view N` or `/save N` names: N of the last `/images` list, or of the open
+    /// conversation's images when none was listed (the executor checks that N exists).
+    private func chosenImage(_ arguments: [String], command: String) throws -> (Username, Int) {
+        guard let peer = lastImages.withLock({ $0 }) ?? current.withLock({ $0 }) else {
+            throw CLIError.usage("\(command) N needs /images USER (or an open /chat) first")
+        }
+        guard let number = arguments.first.flatMap(Int.init), number >= 1 else {
+            throw CLIError.usage("\(command) N, where N is a number from /images")
+        }
+        return (peer, number)
     }
 
     static let help = """
@@ -297,7 +319,10 @@ final class ChatLoop: Sendable {
         /contacts           contacts and their state
         /safety USER        the safety number to compare
         /verify USER        mark it compared           /trust USER    accept a changed key unverified
-        /images USER        list saved images          /view N        preview image N
+        /images USER        list the conversation's images (kept encrypted)
+        /view N             preview image N (decrypted in memory only)
+        /save N             write image N in clear to images/USER/YYYY-MM-DD/
+        /set save-images on|off   also save every received image in clear (off by default)
         /delete-history USER   erase a conversation on this device
         /logout  /delete-account  /help  /quit     (Ctrl-D quits too)
         """

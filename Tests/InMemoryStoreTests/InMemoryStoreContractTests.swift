@@ -55,6 +55,11 @@ struct InMemoryClientStoreContractTests {
         try await check.run { InMemorySessionStore() }
     }
 
+    @Test(arguments: ImageBlobStoreContract.checks)
+    func imageBlobStore(_ check: ContractCheck<ImageBlobStoreFactory>) async throws {
+        try await check.run { InMemoryImageBlobStore() }
+    }
+
     @Test(arguments: ContactStoreContract.checks)
     func contactStore(_ check: ContractCheck<ContactStoreFactory>) async throws {
         try await check.run { InMemoryContactStore() }

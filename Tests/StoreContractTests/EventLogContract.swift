@@ -17,7 +17,7 @@ public enum EventLogContract {
         let (bob, carol) = (try user("bob"), try user("carol"))
         return [
             .message(try HistoryStoreContract.entry(1, peer: bob, direction: .received, body: .text("héllo\nthere"), status: .delivered, isRequest: true)),
-            .message(try HistoryStoreContract.entry(2, peer: carol, direction: .received, body: .image(path: "/x/a.png", width: 3, height: 4), status: .delivered)),
+            .message(try HistoryStoreContract.entry(2, peer: carol, direction: .received, body: .image(try HistoryStoreContract.sealedImage(5), width: 3, height: 4), status: .delivered)),
             .receipts(peer: bob, ids: [try HistoryStoreContract.messageID(7), try HistoryStoreContract.messageID(8)], status: .read),
             .requestDeclined(carol),
             .identityChanged(bob),

@@ -306,7 +306,14 @@ def test_every_method(world):
     assert image["type"] == "image" and image["width"] == 1, image
     bob_events.events_until(lambda e: e["type"] == "message" and e["message"]["type"] == "image")
     images = bob.result("images", {"peer": "alice"})
-    assert len(images) == 1 and images[0]["index"] == 1, images
+    # Kept sealed: no clear path until it is saved, and the message names no file either.
+    assert len(images) == 1 and images[0]["index"] == 1 and "path" not in images[0], images
+    assert images[0]["message"]["type"] == "image" and "path" not in images[0]["message"], images
+    saved = bob.result("images", {"peer": "alice", "save": True, "number": 1})
+    assert len(saved) == 1 and os.path.isfile(saved[0]["path"]), saved
+    with open(saved[0]["path"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert bob.error("images", {"peer": "alice", "save": True, "number": 2})["data"]["reason"] == "refused"
 
     assert alice.result("block", {"peer": "bob"})["change"] == "blocked"
     assert alice.result("unblock", {"peer": "bob"})["change"] == "unblocked"

@@ -23,8 +23,15 @@ public enum ClientCommand: Sendable, Equatable {
     case safetyNumber(Username)
     case verify(Username)
     case trust(Username)
-    /// The images exchanged with a user (paths, oldest first).
-    case images(Username)
+    /// The images exchanged with a user, oldest first (kept sealed). With `save`, each one (or
+    /// only image `number`, 1-based) is also written in clear to the image library, at the
+    /// person's request.
+    case images(Username, save: Bool = false, number: Int? = nil)
+    /// Image `number` (1-based, as ``images(_:save:number:)`` lists them), opened in memory:
+    /// nothing is written to disk. Not offered by the daemon (its answer would be the PNG).
+    case viewImage(Username, number: Int)
+    /// The `save-images` setting: read it (nil) or turn it on or off.
+    case saveImagesSetting(Bool?)
     /// Send read receipts for received messages; nil ids: every unread one in the latest history.
     case markRead(peer: Username, ids: [MessageID]?)
     /// Erase the conversation with a user on this device (and its images, if asked).
@@ -51,11 +58,15 @@ public enum ClientCommandResult: Sendable, Equatable {
     case contactChanged(ContactChange, Username)
     /// The safety number with a contact.
     case safetyNumber(peer: Username, SafetyNumber)
-    /// Image paths exchanged with a peer, oldest first (the `N` of `view N` is the index + 1).
-    case images(peer: Username, [String])
+    /// The images exchanged with a peer, oldest first (images).
+    case images(peer: Username, [ListedImage])
+    /// One image opened in memory (viewImage).
+    case image(peer: Username, number: Int, entry: HistoryEntry, png: [UInt8])
+    /// The `save-images` setting's value after the command (saveImagesSetting).
+    case saveImagesSetting(Bool)
     /// How many received messages were marked read.
     case markedRead(peer: Username, count: Int)
-    /// The conversation was erased; `imagesRemoved` counts the image files deleted.
+    /// The conversation was erased; `imagesRemoved` counts the clear (saved) image files deleted.
     case historyDeleted(peer: Username, includingImages: Bool, imagesRemoved: Int)
     /// The client's version.
     case version(String)
@@ -64,6 +75,22 @@ public enum ClientCommandResult: Sendable, Equatable {
 /// What ``ClientCommandResult/contactChanged(_:_:)`` did.
 public enum ContactChange: String, Sendable, Equatable, CaseIterable {
     case accepted, rejected, blocked, unblocked, verified, trusted
+}
+
+/// One image of a conversation as ``ClientCommand/images(_:save:number:)`` lists it.
+public struct ListedImage: Sendable, Equatable {
+    /// Its 1-based place in the list: the `N` of `view N` and `/save N`.
+    public let number: Int
+    /// Its history entry (the image stays sealed; the entry holds no path).
+    public let entry: HistoryEntry
+    /// Where it was written in clear, when this command saved it; nil otherwise.
+    public let savedPath: String?
+
+    public init(number: Int, entry: HistoryEntry, savedPath: String?) {
+        self.number = number
+        self.entry = entry
+        self.savedPath = savedPath
+    }
 }
 
 /// A message request: the stranger's contact and what they wrote.

@@ -47,8 +47,21 @@ public struct ClientCommandExecutor: Sendable {
         case .trust(let peer):
             try await client.trust(peer)
             return .contactChanged(.trusted, peer)
-        case .images(let peer):
-            return .images(peer: peer, try await client.images(with: peer))
+        case .images(let peer, let save, let number):
+            let entries = try await client.images(with: peer)
+            if let number { _ = try Self.image(number, of: entries, peer: peer) }
+            var listed: [ListedImage] = []
+            for (index, entry) in entries.enumerated() where number == nil || number == index + 1 {
+                let path = save ? try await client.saveImage(entry) : nil
+                listed.append(ListedImage(number: index + 1, entry: entry, savedPath: path))
+            }
+            return .images(peer: peer, listed)
+        case .viewImage(let peer, let number):
+            let entry = try Self.image(number, of: try await client.images(with: peer), peer: peer)
+            return .image(peer: peer, number: number, entry: entry, png: try await client.imagePNG(of: entry))
+        case .saveImagesSetting(let enabled):
+            if let enabled { try await client.setSavesReceivedImages(enabled) }
+            return .saveImagesSetting(try await client.savesReceivedImages())
         case .markRead(let peer, let ids):
             let chosen: [MessageID]
             if let ids {
@@ -65,5 +78,15 @@ public struct ClientCommandExecutor: Sendable {
         case .version:
             return .version(ParleyVersion.current)
         }
+    }
+
+    /// Image `number` (1-based) of `entries`.
+    /// - Throws: ``ClientError/invalidMessage(_:)`` when there is no such image.
+    static func image(_ number: Int, of entries: [HistoryEntry], peer: Username) throws(ClientError) -> HistoryEntry {
+        guard number >= 1, number <= entries.count else {
+            throw .invalidMessage(
+                entries.isEmpty ? "there are no images with \(peer)" : "there are \(entries.count) image(s) with \(peer); choose 1...\(entries.count)")
+        }
+        return entries[number - 1]
     }
 }

@@ -39,8 +39,8 @@ final class DaemonClient {
 
     /// Asks the daemon for `command` and reads its answer back into the model.
     /// - Throws: the ``CLIError`` the daemon's error mirrors (same exit codes as the direct path).
-    func run(_ command: ClientCommand, request: (method: String, params: JSONValue)? = nil, me: Username) throws(CLIError) -> ClientCommandResult {
-        let (method, params) = request ?? RPCMethods.request(for: command)
+    func run(_ command: ClientCommand, request: (method: String, params: JSONValue), me: Username) throws(CLIError) -> ClientCommandResult {
+        let (method, params) = request
         let answer = try call(method: method, params: params)
         guard let result = CommandJSON.result(decoding: answer, for: command, me: me) else {
             throw .local("the daemon answered \(method) with something this client cannot read")

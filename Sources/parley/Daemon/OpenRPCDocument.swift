@@ -271,7 +271,7 @@ enum OpenRPCDocument {
             },
             {
               "name": "images",
-              "summary": "The images exchanged with a user (the index is the N of `parley view USER N`).",
+              "summary": "The images exchanged with a user, oldest first (the index is the N of `parley view USER N`). They stay sealed; with save, each one (or only image number) is also written in clear to the image library, and only then does its path appear.",
               "params": [
                 {
                   "name": "peer",
@@ -279,6 +279,24 @@ enum OpenRPCDocument {
                     "$ref": "#/components/schemas/Username"
                   },
                   "required": true
+                },
+                {
+                  "name": "save",
+                  "schema": {
+                    "type": "boolean",
+                    "default": false
+                  },
+                  "required": false,
+                  "description": "also write the images in clear to <account>/images/USER/YYYY-MM-DD/ (readable by anyone who can read your files)"
+                },
+                {
+                  "name": "number",
+                  "schema": {
+                    "type": "integer",
+                    "minimum": 1
+                  },
+                  "required": false,
+                  "description": "only image N of the list"
                 }
               ],
               "paramStructure": "by-name",
@@ -340,7 +358,7 @@ enum OpenRPCDocument {
                     "type": "boolean"
                   },
                   "required": false,
-                  "description": "also delete its saved images (default false)"
+                  "description": "also delete the images saved in clear from it (default false); its sealed images always go"
                 }
               ],
               "paramStructure": "by-name",
@@ -418,7 +436,7 @@ enum OpenRPCDocument {
               },
               "Message": {
                 "type": "object",
-                "description": "A message, sent or received (what `parley --json history` prints per line).",
+                "description": "A message, sent or received (what `parley --json history` prints per line). An image's pixels are not in it: they stay sealed on this device (see `images` with save).",
                 "required": [
                   "id",
                   "from",
@@ -446,9 +464,6 @@ enum OpenRPCDocument {
                     ]
                   },
                   "text": {
-                    "type": "string"
-                  },
-                  "path": {
                     "type": "string"
                   },
                   "width": {
@@ -496,7 +511,6 @@ enum OpenRPCDocument {
                       }
                     },
                     "required": [
-                      "path",
                       "width",
                       "height"
                     ]
@@ -598,9 +612,10 @@ enum OpenRPCDocument {
               },
               "Image": {
                 "type": "object",
+                "description": "An image of a conversation. Kept sealed on this device: `path` is there only when this call saved it in clear.",
                 "required": [
                   "index",
-                  "path"
+                  "message"
                 ],
                 "additionalProperties": false,
                 "properties": {
@@ -608,8 +623,12 @@ enum OpenRPCDocument {
                     "type": "integer",
                     "minimum": 1
                   },
+                  "message": {
+                    "$ref": "#/components/schemas/Message"
+                  },
                   "path": {
-                    "type": "string"
+                    "type": "string",
+                    "description": "the clear copy written by this call (save)"
                   }
                 }
               },
@@ -647,7 +666,8 @@ enum OpenRPCDocument {
                   },
                   "images_removed": {
                     "type": "integer",
-                    "minimum": 0
+                    "minimum": 0,
+                    "description": "how many images saved in clear were deleted"
                   }
                 }
               },

@@ -57,7 +57,11 @@ enum RPCMethods {
         case "contacts":
             try reader.allow([])
             return .command(.contacts)
-        case "accept", "reject", "block", "unblock", "safetyNumber", "verify", "trust", "images":
+        case "images":
+            try reader.allow(["peer", "save", "number"])
+            let number = try reader.optionalInteger("number", in: 1...Int64(ClientLimits.maxImagesListed)).map { Int($0) }
+            return .command(.images(try reader.user("peer"), save: try reader.optionalBool("save") ?? false, number: number))
+        case "accept", "reject", "block", "unblock", "safetyNumber", "verify", "trust":
             try reader.allow(["peer"])
             let peer = try reader.user("peer")
             let command: ClientCommand =
@@ -68,8 +72,7 @@ enum RPCMethods {
                 case "unblock": .unblock(peer)
                 case "safetyNumber": .safetyNumber(peer)
                 case "verify": .verify(peer)
-                case "trust": .trust(peer)
-                default: .images(peer)
+                default: .trust(peer)
                 }
             return .command(command)
         case "markRead":
@@ -103,8 +106,10 @@ enum RPCMethods {
         }
     }
 
-    /// The method and params that ask a daemon for `command` (the command line's side).
-    static func request(for command: ClientCommand) -> (method: String, params: JSONValue) {
+    /// The method and params that ask a daemon for `command` (the command line's side); nil for
+    /// the commands the daemon does not offer (viewing an image, which would answer with its
+    /// pixels, and the `save-images` setting), which the command line runs directly.
+    static func request(for command: ClientCommand) -> (method: String, params: JSONValue)? {
         switch command {
         case .send(let to, let text): ("send", ["to": .string(to.value), "text": .string(text)])
         case .sendImage(let to, _, let fileName): ("sendImage", ["to": .string(to.value), "path": .string(fileName)])
@@ -118,7 +123,10 @@ enum RPCMethods {
         case .safetyNumber(let peer): ("safetyNumber", ["peer": .string(peer.value)])
         case .verify(let peer): ("verify", ["peer": .string(peer.value)])
         case .trust(let peer): ("trust", ["peer": .string(peer.value)])
-        case .images(let peer): ("images", ["peer": .string(peer.value)])
+        case .images(let peer, let save, let number):
+            ("images", number.map { ["peer": .string(peer.value), "save": .bool(save), "number": .integer(Int64($0))] }
+                ?? ["peer": .string(peer.value), "save": .bool(save)])
+        case .viewImage, .saveImagesSetting: nil
         case .markRead(let peer, let ids):
             ("markRead", ids.map { ["peer": .string(peer.value), "ids": .array($0.map { .string($0.hex) })] } ?? ["peer": .string(peer.value)])
         case .deleteHistory(let peer, let images): ("deleteHistory", ["peer": .string(peer.value), "images": .bool(images)])
