@@ -86,6 +86,9 @@ let package = Package(
                 "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "MLKEMCrypto", "SQLiteStore",
                 "PNGImages", "TCPTransport", "TerminalIO", "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The daemon's JSON-RPC socket server (Sources/parley/Daemon).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/parley"),
 

@@ -57,7 +57,7 @@ final class FailingClientStores: Sendable {
             contacts: FailingContacts(inner: stores.contacts, gate: self), history: FailingHistory(inner: stores.history, gate: self),
             settings: FailingSettings(inner: stores.settings, gate: self), sentLog: FailingSentLog(inner: stores.sentLog, gate: self),
             imageBlobs: FailingImageBlobs(inner: stores.imageBlobs, gate: self), images: FailingImages(inner: stores.images, gate: self),
-            unitOfWork: FailingUnitOfWork(inner: stores.unitOfWork, gate: self))
+            eventLog: stores.eventLog, unitOfWork: FailingUnitOfWork(inner: stores.unitOfWork, gate: self))
     }
 
     func wrap(_ transaction: ClientTransaction) -> ClientTransaction {
@@ -66,7 +66,7 @@ final class FailingClientStores: Sendable {
             contacts: FailingContacts(inner: transaction.contacts, gate: self),
             history: FailingHistory(inner: transaction.history, gate: self),
             settings: FailingSettings(inner: transaction.settings, gate: self),
-            sentLog: FailingSentLog(inner: transaction.sentLog, gate: self))
+            sentLog: FailingSentLog(inner: transaction.sentLog, gate: self), eventLog: transaction.eventLog)
     }
 }
 

@@ -235,7 +235,7 @@ struct CrashingUnitOfWork: ClientUnitOfWork {
             try body(ClientTransaction(
                 keys: transaction.keys, sessions: transaction.sessions, contacts: transaction.contacts,
                 history: CrashingHistoryStore(inner: transaction.history, gate: gate), settings: transaction.settings,
-                sentLog: transaction.sentLog))
+                sentLog: transaction.sentLog, eventLog: transaction.eventLog))
         }
     }
 }
@@ -245,7 +245,7 @@ extension ClientStores {
     func crashingAtHistoryAppend(gate: ConnectionGate) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: CrashingHistoryStore(inner: history, gate: gate), settings: settings,
-            sentLog: sentLog, imageBlobs: imageBlobs, images: images, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
+            sentLog: sentLog, imageBlobs: imageBlobs, images: images, eventLog: eventLog, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
     }
 }
 

@@ -154,6 +154,46 @@ struct SealedImageTests {
         await bob.disconnect()
     }
 
+    @Test("through the command model: images lists them sealed (no path), save writes only the chosen one, view opens it in memory, the setting reads and changes")
+    func imageCommands() async throws {
+        let world = try TestWorld()
+        let (alice, bob, _, bobDevice) = try await friends(world)
+        let first = try await sendImage(alice, bob, to: "bob").received
+        let second = try await sendImage(alice, bob, to: "bob").received
+        let executor = ClientCommandExecutor(client: bob.client)
+
+        let listed = try await executor.execute(.images(name("alice")))
+        #expect(listed == .images(peer: name("alice"), [
+            ListedImage(number: 1, entry: first, savedPath: nil), ListedImage(number: 2, entry: second, savedPath: nil),
+        ]))
+        #expect(try bobDevice.stores.images.images(from: name("alice")) == [])
+
+        guard case .images(_, let saved) = try await executor.execute(.images(name("alice"), save: true, number: 2)),
+            let path = saved.first?.savedPath
+        else {
+            Issue.record("images --save --number 2 did not answer with the saved image")
+            return
+        }
+        #expect(saved.map(\.number) == [2] && saved.first?.entry == second)
+        #expect(try bobDevice.stores.images.images(from: name("alice")) == [path])
+
+        let viewed = try await executor.execute(.viewImage(name("alice"), number: 1))
+        #expect(viewed == .image(peer: name("alice"), number: 1, entry: first, png: try await bob.client.imagePNG(of: first)))
+        #expect(try bobDevice.stores.images.images(from: name("alice")) == [path], "viewing wrote nothing")
+        await #expect(throws: ClientError.invalidMessage("there are 2 image(s) with alice; choose 1...2")) {
+            try await executor.execute(.viewImage(name("alice"), number: 3))
+        }
+        await #expect(throws: ClientError.invalidMessage("there are 2 image(s) with alice; choose 1...2")) {
+            try await executor.execute(.images(name("alice"), save: true, number: 3))
+        }
+
+        #expect(try await executor.execute(.saveImagesSetting(nil)) == .saveImagesSetting(false))
+        #expect(try await executor.execute(.saveImagesSetting(true)) == .saveImagesSetting(true))
+        #expect(try await bob.client.savesReceivedImages())
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
     @Test("save-images is off by default; turned on, every image received from then on is saved in clear too")
     func saveImagesSetting() async throws {
         let world = try TestWorld()
