@@ -6,7 +6,7 @@ import Testing
 
 /// The one command model (`ClientCommandExecutor`), the durable event log written with each
 /// delivery, and the awaitable "deliveries handled" that replaced `receive`'s polling.
-@Suite("Command model and event log", .timeLimit(.minutes(2)))
+@Suite("Command model and event log", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct CommandModelTests {
     @Test("Every delivery's event is in the log once, in order, with growing cursors; a re-login adds none")
     func deliveriesAreLoggedInTheirTransaction() async throws {
