@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // The PostgreSQL adapter (issue 12: several server nodes on one database).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
@@ -59,6 +61,17 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: "Adapters/SQLiteStore"),
+        // The server stores and the event bus over PostgreSQL, for several nodes on one database.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Primitives", "Accounts", "Prekeys", "ServerCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/PostgresStore"),
         .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
         // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
@@ -124,6 +137,11 @@ let package = Package(
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
+        // The PostgreSQL adapters against a throwaway cluster that the tests start themselves.
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["PostgresStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"],
+            path: "Tests/PostgresStoreTests"),
         .testTarget(
             name: "PNGImagesTests",
             dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
