@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := libsodium-dev libsqlite3-dev libpng-dev pkg-config
+# postgresql: the PostgreSQL store's tests start a throwaway cluster of their own (Tests/PostgresStoreTests).
+APT_PACKAGES := libsodium-dev libsqlite3-dev libpng-dev pkg-config postgresql
 PIP_PACKAGES := pynacl noiseprotocol
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
