@@ -82,7 +82,8 @@ let package = Package(
         .executableTarget(
             name: "parley-server",
             dependencies: [
-                "Primitives", "ServerCore", "SecureChannel", "SodiumCrypto", "SQLiteStore", "InMemoryStore", "TCPTransport", "SystemClock",
+                "Primitives", "Accounts", "Prekeys", "ServerCore", "SecureChannel", "SodiumCrypto", "SQLiteStore", "PostgresStore",
+                "InMemoryStore", "TCPTransport", "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
