@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 # postgresql: the PostgreSQL store's tests start a throwaway cluster of their own (Tests/PostgresStoreTests).
 APT_PACKAGES := libsodium-dev libsqlite3-dev libpng-dev pkg-config postgresql
-PIP_PACKAGES := pynacl noiseprotocol
+PIP_PACKAGES := pynacl noiseprotocol kyber-py
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
@@ -17,7 +17,7 @@ help:
 	@echo "make build   build the server and client"
 	@echo "make server  run parley-server on 127.0.0.1:50007 (data in ./parley-data)"
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
-	@echo "make bench   build the benchmark suite (release) and run it (~5-10 min; see BENCHMARKS.md)"
+	@echo "make bench   build the benchmark suite (release) and run it (~10 min; QUICK=1: a smoke run; see BENCHMARKS.md)"
 	@echo "make chaos   one long seeded chaos run: make chaos SEED=42 STEPS=20000"
 	@echo "make fuzz    build the libFuzzer targets (Fuzz/) and run each for FUZZ_SECONDS (default 60)"
 	@echo "make sanitize  run the test suite under AddressSanitizer, then ThreadSanitizer (slow)"
@@ -32,7 +32,7 @@ deps:
 			echo "apt busy, retrying ($$try)"; sleep 5; done; \
 		for p in $$missing; do dpkg -s $$p >/dev/null 2>&1 || { echo "could not install $$p"; exit 1; }; done; \
 	fi
-	@python3 -c "import nacl, noise" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
+	@python3 -c "import nacl, noise, kyber_py" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
 		|| python3 -m pip install -q --break-system-packages $(PIP_PACKAGES)
 
 build: deps
@@ -66,13 +66,19 @@ server: build
 client: build
 	$$(swift build --show-bin-path)/parley
 
-# The benchmark suite: its own package in Benchmarks/, so `make build`, `make test` and CI never
-# compile or run it. Release build. BENCH_ARGS selects benchmarks and options, e.g.
-# `make bench BENCH_ARGS="crypto --quick"` (see BENCHMARKS.md).
+# The benchmark suite: its own package in Benchmarks/, so `make build` and `make test` never
+# compile or run it. Release build. Writes bench-results.json (one object per figure). BENCH_ARGS
+# selects benchmarks and options, e.g. `make bench BENCH_ARGS="crypto relay-process"`; QUICK=1 is
+# the smoke run of every benchmark that CI runs (see BENCHMARKS.md). The callgrind benchmark needs
+# valgrind, installed here when missing.
 BENCH_ARGS ?=
+QUICK ?=
 bench: deps
+	@dpkg -s valgrind >/dev/null 2>&1 || { $(SUDO) apt-get update -qq; \
+		for try in 1 2 3 4 5; do DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq valgrind && break; \
+			echo "apt busy, retrying ($$try)"; sleep 5; done; }
 	cd Benchmarks && swift build -c release
-	Benchmarks/.build/release/parley-bench $(BENCH_ARGS)
+	Benchmarks/.build/release/parley-bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # One long run of the seeded chaos test (Tests/ApplicationTests/ChaosTests.swift). A seed that
 # fails is printed with the steps before the failure; keep it in ChaosTests.regressionSeeds.

@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         // The PostgreSQL adapter (issue 12: several server nodes on one database).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // ML-KEM-1024 for PQXDH (BoringSSL's FIPS 203 code underneath), behind the KEMProvider port.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
@@ -46,6 +48,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Adapters/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPNG", path: "Adapters/CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: "Adapters/SodiumCrypto"),
+        .target(
+            name: "MLKEMCrypto", dependencies: ["Primitives", .product(name: "Crypto", package: "swift-crypto")], path: "Adapters/MLKEMCrypto"),
         .target(name: "InMemoryStore", dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore"], path: "Adapters/InMemoryStore"),
         .target(
             name: "TCPTransport",
@@ -72,7 +76,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Adapters/PostgresStore"),
-        .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
+        .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
         // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
         // no libedit/readline, so it depends on nothing in the project and nothing third-party.
@@ -92,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "parley",
             dependencies: [
-                "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "SQLiteStore",
+                "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "MLKEMCrypto", "SQLiteStore",
                 "PNGImages", "TCPTransport", "TerminalIO", "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -105,7 +109,7 @@ let package = Package(
         .testTarget(name: "EnvelopeTests", dependencies: ["Envelope", "Primitives"], path: "Tests/EnvelopeTests"),
         .testTarget(
             name: "ConversationsTests",
-            dependencies: ["Conversations", "Prekeys", "Envelope", "Primitives", "InMemoryStore", "SodiumCrypto"],
+            dependencies: ["Conversations", "Prekeys", "Envelope", "Primitives", "InMemoryStore", "SodiumCrypto", "MLKEMCrypto"],
             path: "Tests/ConversationsTests"),
         .testTarget(name: "AccountsTests", dependencies: ["Accounts", "Primitives", "SodiumCrypto", "InMemoryStore"], path: "Tests/AccountsTests"),
         // One generic contract suite per store port (a library, not a test bundle), run by every
@@ -113,7 +117,7 @@ let package = Package(
         // The client-side suites build real sessions (SessionCipher over libsodium) to round-trip.
         .target(
             name: "StoreContractTests",
-            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "SodiumCrypto"],
+            dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "SodiumCrypto", "MLKEMCrypto"],
             path: "Tests/StoreContractTests"),
         .testTarget(name: "InMemoryStoreTests", dependencies: ["InMemoryStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore", "ClientCore"], path: "Tests/InMemoryStoreTests"),
         .testTarget(
@@ -134,7 +138,7 @@ let package = Package(
             name: "SQLiteStoreTests",
             dependencies: [
                 "SQLiteStore", "StoreContractTests", "CSQLite", "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations",
-                "ServerCore", "ClientCore", "SodiumCrypto",
+                "ServerCore", "ClientCore", "SodiumCrypto", "MLKEMCrypto", "PNGImages",
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
@@ -145,7 +149,7 @@ let package = Package(
             path: "Tests/PostgresStoreTests"),
         .testTarget(
             name: "PNGImagesTests",
-            dependencies: ["PNGImages", "ClientCore", "Primitives", "Envelope"],
+            dependencies: ["PNGImages", "ClientCore", "Conversations", "Primitives", "Envelope", "StoreContractTests"],
             path: "Tests/PNGImagesTests",
             exclude: ["make_corpus.py"],
             resources: [.copy("Corpus")]),
@@ -153,7 +157,7 @@ let package = Package(
             name: "ApplicationTests",
             dependencies: [
                 "ClientCore", "ServerCore", "Conversations", "Envelope", "Primitives", "SecureChannel", "WireProtocol",
-                "InMemoryStore", "PNGImages", "SodiumCrypto", "SystemClock",
+                "InMemoryStore", "PNGImages", "SodiumCrypto", "MLKEMCrypto", "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/ApplicationTests"),
@@ -170,7 +174,7 @@ let package = Package(
             name: "ServerIntegrationTests",
             dependencies: [
                 "ServerCore", "ClientCore", "WireProtocol", "SecureChannel", "TCPTransport", "SQLiteStore", "CSQLite",
-                "InMemoryStore", "PNGImages", "SodiumCrypto", "SystemClock", "Primitives", "Prekeys",
+                "InMemoryStore", "PNGImages", "SodiumCrypto", "MLKEMCrypto", "SystemClock", "Primitives", "Prekeys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -182,7 +186,7 @@ let package = Package(
             name: "FuzzProperties",
             dependencies: [
                 "Primitives", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol", "ClientCore", "SodiumCrypto",
-                "SQLiteStore", "PNGImages",
+                "MLKEMCrypto", "SQLiteStore", "PNGImages",
             ],
             path: "Tests/FuzzProperties"),
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"], path: "Tests/FuzzReplayTests"),

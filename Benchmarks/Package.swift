@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: - Parley's own modules (the root package's sources, unchanged)
@@ -50,6 +51,8 @@ let package = Package(
         .systemLibrary(name: "CSodium", path: adapters + "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CSQLite", path: adapters + "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: adapters + "SodiumCrypto"),
+        .target(
+            name: "MLKEMCrypto", dependencies: ["Primitives", .product(name: "Crypto", package: "swift-crypto")], path: adapters + "MLKEMCrypto"),
         .target(
             name: "InMemoryStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore"],
@@ -83,7 +86,7 @@ let package = Package(
             name: "parley-bench",
             dependencies: [
                 "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol",
-                "ServerCore", "ClientCore", "CSodium", "SodiumCrypto", "InMemoryStore", "TCPTransport", "SQLiteStore",
+                "ServerCore", "ClientCore", "CSodium", "SodiumCrypto", "MLKEMCrypto", "InMemoryStore", "TCPTransport", "SQLiteStore",
                 "SystemClock",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

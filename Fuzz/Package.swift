@@ -29,6 +29,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
     targets: [
         // MARK: - Parley's own modules (the root package's sources, unchanged)
@@ -55,15 +56,17 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: adapters + "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "SodiumCrypto", dependencies: ["Primitives", "CSodium"], path: adapters + "SodiumCrypto"),
         .target(
+            name: "MLKEMCrypto", dependencies: ["Primitives", .product(name: "Crypto", package: "swift-crypto")], path: adapters + "MLKEMCrypto"),
+        .target(
             name: "SQLiteStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: adapters + "SQLiteStore"),
-        .target(name: "PNGImages", dependencies: ["ClientCore", "Primitives", "Envelope", "CPNG"], path: adapters + "PNGImages"),
+        .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: adapters + "PNGImages"),
         .target(
             name: "FuzzProperties",
             dependencies: [
                 "Primitives", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol", "ClientCore", "SodiumCrypto",
-                "SQLiteStore", "PNGImages",
+                "MLKEMCrypto", "SQLiteStore", "PNGImages",
             ],
             path: "Linked/Tests/FuzzProperties"),
 

@@ -51,9 +51,10 @@ alice history bob
 say "The conversation, as Bob sees it"
 bob history alice
 
-say "Where Bob's copy of the image was saved, and its preview"
+say "Bob's copy of the image: kept encrypted, previewed from memory, saved in clear only on request"
 bob images alice
 bob view alice 1
+bob images alice --save
 
 say "Safety numbers (compare them out of band)"
 a=$(alice safety-number bob); b=$(bob safety-number alice)

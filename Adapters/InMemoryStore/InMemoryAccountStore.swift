@@ -57,6 +57,16 @@ public final class InMemoryAccountStore: AccountStore {
         }
     }
 
+    /// Runs `body` under this store's lock with a lookup of identity keys by username, so that no
+    /// account is created or deleted meanwhile: for ``InMemoryMailboxStore``'s recipient check,
+    /// which must see the accounts as they are when the envelope is stored.
+    func withIdentityKeys<T>(_ body: ((Username) -> Ed25519PublicKey?) -> T) -> T {
+        state.withLock { state in
+            let accounts = state.accounts
+            return body { accounts[$0]?.identityKey }
+        }
+    }
+
     /// Runs `removeRelated` and then deletes the record, all under this store's lock, so that no
     /// account operation sees one without the other; if `removeRelated` throws, the record stays.
     /// For ``InMemoryAccountDeletionStore``.

@@ -18,6 +18,8 @@ public final class InMemoryClientStores: ClientUnitOfWork {
     public let history = InMemoryHistoryStore()
     public let settings = InMemoryClientSettingsStore()
     public let sentLog = InMemorySentMessageLog()
+    /// The sealed image files (outside transactions, as files are).
+    public let imageBlobs = InMemoryImageBlobStore()
     private let serial = Mutex(())
 
     public init() {}
@@ -27,11 +29,12 @@ public final class InMemoryClientStores: ClientUnitOfWork {
         ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog)
     }
 
-    /// The application's view of these stores, with `images` for received and sent pictures.
-    public func clientStores(images: any ImageLibrary) -> ClientStores {
+    /// The application's view of these stores, with ``imageBlobs`` (or `imageBlobs`) for the
+    /// history's sealed images and `images` for those the person saves in clear.
+    public func clientStores(imageBlobs: (any ImageBlobStore)? = nil, images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            images: images, unitOfWork: self)
+            imageBlobs: imageBlobs ?? self.imageBlobs, images: images, unitOfWork: self)
     }
 
     public func perform<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(StoreError) -> T {

@@ -41,11 +41,11 @@ public final class InMemoryHistoryStore: HistoryStore {
         }
     }
 
-    public func removeConversation(with peer: Username) throws(StoreError) -> [String] {
+    public func removeConversation(with peer: Username) throws(StoreError) -> [SealedImageReference] {
         entries.withLock { entries in
             let removed = entries.filter { $0.peer == peer }
             entries.removeAll { $0.peer == peer }
-            return removed.compactMap { if case .image(let path, _, _) = $0.body { path } else { nil } }
+            return removed.compactMap { if case .image(let reference, _, _) = $0.body { reference } else { nil } }
         }
     }
 

@@ -8,6 +8,7 @@ public final class InMemoryLocalKeyStore: LocalKeyStore {
         var identity: Ed25519KeyPair?
         var signedPrekeys: [SignedPrekeyPair] = []
         var oneTimePrekeys: [UInt32: OneTimePrekeyPair] = [:]
+        var kemPrekeys: [UInt32: KEMPrekeyPair] = [:]
     }
 
     private let state = Mutex(State())
@@ -43,6 +44,22 @@ public final class InMemoryLocalKeyStore: LocalKeyStore {
 
     public func removeOneTimePrekeyPair(id: UInt32) throws(StoreError) {
         state.withLock { _ = $0.oneTimePrekeys.removeValue(forKey: id) }
+    }
+
+    public func kemPrekeyPairs() throws(StoreError) -> [KEMPrekeyPair] {
+        state.withLock { $0.kemPrekeys.values.sorted { $0.id < $1.id } }
+    }
+
+    public func kemPrekeyPair(id: UInt32) throws(StoreError) -> KEMPrekeyPair? { state.withLock { $0.kemPrekeys[id] } }
+
+    public func addKEMPrekeyPairs(_ pairs: [KEMPrekeyPair]) throws(StoreError) {
+        state.withLock { state in
+            for pair in pairs { state.kemPrekeys[pair.id] = pair }
+        }
+    }
+
+    public func removeKEMPrekeyPair(id: UInt32) throws(StoreError) {
+        state.withLock { _ = $0.kemPrekeys.removeValue(forKey: id) }
     }
 
     var snapshot: State {

@@ -27,26 +27,50 @@ public final class InMemoryMailboxStore: MailboxStore {
     private let state = Mutex(State())
     /// The caps every recipient's queue is held to.
     public let limits: MailboxLimits
+    /// Where drafts that name their recipient's identity key are checked; without them no account
+    /// exists, so such drafts are refused as ``MailboxRefusal/unknownRecipient``.
+    private let accounts: InMemoryAccountStore?
+    private let blocks: InMemoryBlockStore?
 
-    public init(limits: MailboxLimits = .standard) {
+    /// - Parameters:
+    ///   - accounts, blocks: the stores of the same "backing store", for the recipient check of
+    ///     drafts that name an identity key (the server's sends). A batch runs under the account
+    ///     store's lock, then this store's, as ``InMemoryAccountDeletionStore`` takes them, so an
+    ///     account cannot be deleted between its check and its envelope's insertion.
+    public init(limits: MailboxLimits = .standard, accounts: InMemoryAccountStore? = nil, blocks: InMemoryBlockStore? = nil) {
         self.limits = limits
+        self.accounts = accounts
+        self.blocks = blocks
     }
 
     public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome] {
-        state.withLock { state in Self.enqueue(batch, into: &state, limits: limits) }
+        try commit(enqueue: batch, acknowledge: [])
     }
 
     public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws(StoreError) -> [EnqueueOutcome] {
-        state.withLock { state in
-            for acknowledgement in acknowledgements {
-                _ = Self.acknowledge(Set(acknowledgement.ids), for: acknowledgement.recipient, in: &state)
+        let apply = { (identityKeys: (Username) -> Ed25519PublicKey?) -> [EnqueueOutcome] in
+            self.state.withLock { state in
+                for acknowledgement in acknowledgements {
+                    _ = Self.acknowledge(Set(acknowledgement.ids), for: acknowledgement.recipient, in: &state)
+                }
+                return Self.enqueue(batch, into: &state, limits: self.limits) { draft in
+                    guard let identity = draft.recipientIdentity else { return nil }
+                    guard let key = identityKeys(draft.recipient) else { return .unknownRecipient }
+                    guard key == identity else { return .recipientIdentityChanged }
+                    let blocked = (try? self.blocks?.isBlocked(sender: draft.sender, by: draft.recipient)) ?? false
+                    return blocked == true ? .blockedByRecipient : nil
+                }
             }
-            return Self.enqueue(batch, into: &state, limits: limits)
         }
+        guard let accounts, batch.contains(where: { $0.recipientIdentity != nil }) else { return apply { _ in nil } }
+        return accounts.withIdentityKeys(apply)
     }
 
-    private static func enqueue(_ batch: [MailboxEnvelopeDraft], into state: inout State, limits: MailboxLimits) -> [EnqueueOutcome] {
+    private static func enqueue(
+        _ batch: [MailboxEnvelopeDraft], into state: inout State, limits: MailboxLimits, recipientRefusal: (MailboxEnvelopeDraft) -> MailboxRefusal?
+    ) -> [EnqueueOutcome] {
         batch.map { draft in
+            if let refusal = recipientRefusal(draft) { return .refused(refusal) }
             let usage = state.usage[draft.recipient] ?? .empty
             let queue = SenderQueue(recipient: draft.recipient, sender: draft.sender)
             let senderUsage = state.senderUsage[queue] ?? .empty

@@ -9,8 +9,11 @@ public final class InMemoryPrekeyStore: PrekeyStore {
         var signedPrekey: SignedPrekey?
         /// Keyed by id; the lowest id is handed out first (as `SQLitePrekeyStore` does).
         var oneTimePrekeys: [UInt32: OneTimePrekey] = [:]
+        var lastResortKEMPrekey: KEMPrekey?
+        /// Keyed by id; the lowest id is handed out first.
+        var oneTimeKEMPrekeys: [UInt32: KEMPrekey] = [:]
 
-        var isEmpty: Bool { signedPrekey == nil && oneTimePrekeys.isEmpty }
+        var isEmpty: Bool { signedPrekey == nil && oneTimePrekeys.isEmpty && lastResortKEMPrekey == nil && oneTimeKEMPrekeys.isEmpty }
     }
 
     private let users = Mutex<[Username: UserPrekeys]>([:])
@@ -51,6 +54,38 @@ public final class InMemoryPrekeyStore: PrekeyStore {
 
     public func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int {
         users.withLock { $0[user]?.oneTimePrekeys.count ?? 0 }
+    }
+
+    public func setLastResortKEMPrekey(_ prekey: KEMPrekey, for user: Username) throws(StoreError) {
+        users.withLock { $0[user, default: UserPrekeys()].lastResortKEMPrekey = prekey }
+    }
+
+    public func addOneTimeKEMPrekeys(_ prekeys: [KEMPrekey], for user: Username) throws(StoreError) {
+        users.withLock { users in
+            var entry = users[user, default: UserPrekeys()]
+            for prekey in prekeys where entry.oneTimeKEMPrekeys[prekey.id] == nil {
+                entry.oneTimeKEMPrekeys[prekey.id] = prekey
+            }
+            users[user] = entry
+        }
+    }
+
+    public func takeKEMPrekey(for user: Username, allowOneTime: Bool) throws(StoreError) -> BundledKEMPrekey? {
+        users.withLock { users -> BundledKEMPrekey? in
+            guard var entry = users[user] else { return nil }
+            if allowOneTime, let id = entry.oneTimeKEMPrekeys.keys.min(), let prekey = entry.oneTimeKEMPrekeys.removeValue(forKey: id) {
+                users[user] = entry
+                return BundledKEMPrekey(prekey, isLastResort: false)
+            }
+            return entry.lastResortKEMPrekey.map { BundledKEMPrekey($0, isLastResort: true) }
+        }
+    }
+
+    public func kemPrekeyStatus(for user: Username, limit: Int) throws(StoreError) -> (oneTimeIDs: [UInt32], lastResortID: UInt32?) {
+        users.withLock { users in
+            let entry = users[user]
+            return (Array((entry?.oneTimeKEMPrekeys.keys.sorted() ?? []).prefix(max(limit, 0))), entry?.lastResortKEMPrekey?.id)
+        }
     }
 
     public func removeAll(for user: Username) throws(StoreError) {

@@ -56,6 +56,28 @@ extension FileSystemImageLibrary {
         }
     }
 
+    /// Reads the regular file `fd` whole, refusing one larger than `limit` bytes before reading it.
+    static func readAll(_ fd: Int32, limit: Int, what: String) throws(StoreError) -> [UInt8] {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .unavailable("cannot read \(what): \(describe(errno))") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unavailable("\(what) is not a regular file") }
+        guard info.st_size <= limit else { throw .corrupt("\(what) is \(info.st_size) bytes, more than \(limit)") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { buffer in
+                read(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw .unavailable("cannot read \(what): \(describe(errno))")
+            }
+            if count == 0 { throw .unavailable("\(what) shrank while it was read") }
+            offset += count
+        }
+        return bytes
+    }
+
     /// The store error for a failed write or sync: a full disk (or quota, or file-size limit) is
     /// ``StoreError/diskFull(_:)``, so the application can say "free some space".
     static func writeFailure(_ what: String, _ code: Int32) -> StoreError {

@@ -7,7 +7,9 @@ import ClientCore
 import Envelope
 import Primitives
 
-/// ``ImageLibrary`` on the local file system, under the account's folder:
+/// ``ImageLibrary`` on the local file system, under the account's folder, for the images the
+/// person saves in clear (the history's own copies are sealed blobs, see
+/// `FileSystemImageBlobStore`):
 /// `<root>/images/<peer>/<YYYY-MM-DD>/<HHMMSS>-<first 8 hex digits of the message id>.png`,
 /// date and time in UTC from the moment the image was received.
 ///
@@ -113,18 +115,39 @@ public struct FileSystemImageLibrary: ImageLibrary {
             if !touchedDirectories.contains(target.directory) { touchedDirectories.append(target.directory) }
         }
 
-        // Prune date folders left empty. rmdir refuses a folder that is not empty, which is
-        // exactly the check wanted, without a race between looking and removing.
-        for directory in touchedDirectories {
-            guard let dateName = directory.last else { continue }
+        // Prune date folders left empty, then peer folders left empty (an empty folder named
+        // after a peer would still say whom the person talks to). rmdir refuses a folder that is
+        // not empty, which is exactly the check wanted, without a race between looking and removing.
+        let peerDirectories = touchedDirectories.map { Array($0.dropLast()) }
+        for directory in touchedDirectories + peerDirectories {
+            guard let name = directory.last else { continue }
             let parent: Int32
             do {
                 parent = try openDirectory(Array(directory.dropLast()), create: false)
             } catch {
                 continue
             }
-            unlinkat(parent, dateName, AT_REMOVEDIR)
+            unlinkat(parent, name, AT_REMOVEDIR)
             close(parent)
         }
+    }
+
+    public func legacyImage(at path: String) throws(StoreError) -> (path: String, png: [UInt8]) {
+        // Found by its place in the library, below this root: the account folder may have moved
+        // since the previous version wrote the absolute path.
+        let parts = Self.components(path)
+        guard !parts.contains(".."), parts.count >= 4 else { throw .notFound("not an image in this library: \(path)") }
+        let relocated = root + "/" + parts.suffix(4).joined(separator: "/")
+        guard let target = libraryLocation(of: relocated) else { throw .notFound("not an image in this library: \(path)") }
+        let directory = try openDirectory(target.directory, create: false)
+        defer { close(directory) }
+        let fd = openat(directory, target.file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { throw .notFound(relocated) }
+            throw .unavailable("cannot open \(relocated): \(Self.describe(code))")
+        }
+        defer { close(fd) }
+        return (relocated, try Self.readAll(fd, limit: EnvelopeLimits.maxImageBytes, what: relocated))
     }
 }

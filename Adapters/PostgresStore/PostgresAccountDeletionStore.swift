@@ -13,6 +13,7 @@ public struct PostgresAccountDeletionStore: AccountDeletionStore {
             let user = username.value
             try session.execute("DELETE FROM signed_prekeys WHERE username = \(user)")
             try session.execute("DELETE FROM one_time_prekeys WHERE username = \(user)")
+            try session.execute("DELETE FROM kem_prekeys WHERE username = \(user)")
             try PostgresMailboxStore.deleteAll(for: username, session)
             try session.execute("DELETE FROM blocks WHERE blocker = \(user) OR blocked = \(user)")
             return try session.execute("DELETE FROM accounts WHERE username = \(user)") > 0

@@ -13,6 +13,13 @@ import ServerCore
 /// (see `PostgresServerStore.migrations`), and holding it while counting makes the per-recipient
 /// caps exact across nodes. The transaction also `pg_notify`s each recipient it wrote to, which
 /// ``PostgresEventBus`` on every other node takes as a hint to read that mailbox.
+///
+/// Drafts that name their recipient's identity key are checked against the accounts and blocks
+/// tables in the same transaction, after the total is locked: two queries per batch (the
+/// recipients' identity keys, read `FOR KEY SHARE` so that no other node can delete the account
+/// until the batch commits, and the blocks between the batch's recipients and senders). An
+/// account deletion also locks the total first, so it either sees the batch's envelopes and
+/// deletes them, or the batch sees the account gone and refuses ``MailboxRefusal/unknownRecipient``.
 public struct PostgresMailboxStore: MailboxStore {
     let pool: PostgresConnectionPool
     /// The caps every recipient's queue is held to.
@@ -73,9 +80,14 @@ public struct PostgresMailboxStore: MailboxStore {
     private func insert(_ batch: [MailboxEnvelopeDraft], totalBytes: inout Int, _ session: PostgresSession) throws(StoreError) -> [EnqueueOutcome] {
         var usage: [Username: MailboxUsage] = [:]
         var senderUsage: [[Username]: MailboxUsage] = [:]
+        let recipients = try RecipientChecks(of: batch, session)
         var outcomes: [EnqueueOutcome] = []
         outcomes.reserveCapacity(batch.count)
         for draft in batch {
+            if let refusal = recipients.refusal(of: draft) {
+                outcomes.append(.refused(refusal))
+                continue
+            }
             let current: MailboxUsage
             if let known = usage[draft.recipient] { current = known } else { current = try Self.usage(for: draft.recipient, session) }
             let queue = [draft.recipient, draft.sender]
@@ -104,6 +116,46 @@ public struct PostgresMailboxStore: MailboxStore {
             outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
         }
         return outcomes
+    }
+
+    /// The recipient checks of one batch (account, identity key, block), read inside its
+    /// transaction for the drafts that name an identity key.
+    private struct RecipientChecks {
+        /// The identity key bytes of each checked recipient that has an account.
+        private var identityKeys: [Username: [UInt8]] = [:]
+        /// (blocker, blocked) pairs among the checked recipients and their senders.
+        private var blocks: Set<[Username]> = []
+
+        init(of batch: [MailboxEnvelopeDraft], _ session: PostgresSession) throws(StoreError) {
+            let checked = batch.filter { $0.recipientIdentity != nil }
+            guard !checked.isEmpty else { return }
+            let recipients = Set(checked.map(\.recipient.value)).sorted()
+            let senders = Set(checked.map(\.sender.value)).sorted()
+            // Key share: blocks a concurrent DELETE of the account (or a change of its name) until
+            // this batch commits, but not the login-throttle updates of the same row.
+            let accounts = try session.query(
+                """
+                SELECT username, identity_key FROM accounts WHERE username = ANY(\(recipients)::text[])
+                ORDER BY username FOR KEY SHARE
+                """)
+            for row in accounts {
+                let (name, key) = try row.values((String, ByteBuffer).self)
+                identityKeys[try PostgresDecoding.username(name)] = key.bytes
+            }
+            let blocked = try session.query(
+                "SELECT blocker, blocked FROM blocks WHERE blocker = ANY(\(recipients)::text[]) AND blocked = ANY(\(senders)::text[])")
+            for row in blocked {
+                let (blocker, blockedName) = try row.values((String, String).self)
+                blocks.insert([try PostgresDecoding.username(blocker), try PostgresDecoding.username(blockedName)])
+            }
+        }
+
+        func refusal(of draft: MailboxEnvelopeDraft) -> MailboxRefusal? {
+            guard let identity = draft.recipientIdentity else { return nil }
+            guard let key = identityKeys[draft.recipient] else { return .unknownRecipient }
+            guard key == identity.bytes else { return .recipientIdentityChanged }
+            return blocks.contains([draft.recipient, draft.sender]) ? .blockedByRecipient : nil
+        }
     }
 
     public func pending(for recipient: Username, after id: UInt64?, limit: Int) throws(StoreError) -> [MailboxEnvelope] {

@@ -83,6 +83,22 @@ extension PostgresServerStore {
             """,
             "CREATE INDEX blocks_by_blocked ON blocks (blocked)",
         ]),
+        // Issue 14: ML-KEM-1024 prekeys for PQXDH, as SQLite's schema step 4: one-time ones and
+        // one last-resort key per account (a partial unique index), each with its identity-key
+        // signature, ids shared between the two kinds as in SQLite.
+        PostgresMigration(version: 2, summary: "ML-KEM prekeys (PQXDH)", statements: [
+            """
+            CREATE TABLE kem_prekeys (
+                username text COLLATE "C" NOT NULL,
+                id bigint NOT NULL,
+                last_resort boolean NOT NULL,
+                public_key bytea NOT NULL,
+                signature bytea NOT NULL,
+                PRIMARY KEY (username, id)
+            )
+            """,
+            "CREATE UNIQUE INDEX kem_prekeys_last_resort ON kem_prekeys (username) WHERE last_resort",
+        ]),
     ]
 
     /// The schema version this build creates and understands.

@@ -35,6 +35,7 @@ struct ClientRecordCipher: Sendable {
         case identity, signedPrekeys = "signed_prekeys", oneTimePrekeys = "one_time_prekeys"
         case sessions, contacts, history, settings
         case sentLog = "sent_log"
+        case kemPrekeys = "kem_prekeys"
     }
 
     static let sealingInfo = "parley-client record sealing"
@@ -83,6 +84,15 @@ struct ClientRecordCipher: Sendable {
 
     func prekeyLookup(_ id: UInt32) -> [UInt8] {
         var writer = ByteWriter(capacity: 4)
+        writer.write(id)
+        return lookup(.prekey, writer.bytes)
+    }
+
+    /// An ML-KEM prekey's lookup: the prekey index over "kem" || id, so it never equals an X25519
+    /// prekey's lookup of the same id.
+    func kemPrekeyLookup(_ id: UInt32) -> [UInt8] {
+        var writer = ByteWriter(capacity: 7)
+        writer.writeRaw(Array("kem".utf8))
         writer.write(id)
         return lookup(.prekey, writer.bytes)
     }

@@ -73,6 +73,36 @@ enum ClientRecordCoding {
         return OneTimePrekeyPair(id: id, keyPair: keyPair)
     }
 
+    /// An ML-KEM prekey: id, last-resort flag, seed (secret), public key, signature, created at.
+    static func encode(_ pair: KEMPrekeyPair) -> [UInt8] {
+        var writer = ByteWriter(capacity: 1 + 4 + 1 + MLKEMSecretKey.seedByteCount + MLKEMPublicKey.byteCount + 64 + 8)
+        writer.write(version)
+        writer.write(pair.id)
+        writer.write(pair.isLastResort)
+        writer.writeSecret(pair.keyPair.secretKey.seed)
+        writer.writeRaw(pair.keyPair.publicKey.bytes)
+        writer.writeRaw(pair.signature.bytes)
+        writer.write(pair.createdAt.millisecondsSinceEpoch)
+        return writer.bytes
+    }
+
+    static func decodeKEMPrekey(_ bytes: [UInt8]) throws(DecodingError) -> KEMPrekeyPair {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "ML-KEM prekey")
+        let id = try reader.readUInt32("ML-KEM prekey id")
+        let isLastResort = try reader.readBool("ML-KEM prekey last resort")
+        let seed = try reader.readSecret(MLKEMSecretKey.seedByteCount, "ML-KEM prekey seed")
+        let publicBytes = try reader.readRaw(MLKEMPublicKey.byteCount, "ML-KEM prekey public key")
+        let signatureBytes = try reader.readRaw(Ed25519Signature.byteCount, "ML-KEM prekey signature")
+        let createdAt = Timestamp(millisecondsSinceEpoch: try reader.readInt64("ML-KEM prekey created at"))
+        try reader.expectEnd()
+        return try checked("ML-KEM prekey") { () throws(CryptoError) in
+            KEMPrekeyPair(
+                id: id, keyPair: MLKEMKeyPair(publicKey: try MLKEMPublicKey(bytes: publicBytes), secretKey: try MLKEMSecretKey(seed: seed)),
+                signature: try Ed25519Signature(bytes: signatureBytes), isLastResort: isLastResort, createdAt: createdAt)
+        }
+    }
+
     // MARK: Contacts
 
     static func encode(_ contact: Contact) -> [UInt8] {
@@ -104,11 +134,17 @@ enum ClientRecordCoding {
     // MARK: History
 
     private enum BodyTag: UInt8 {
-        case text = 1, image = 2
+        /// u32 length || UTF-8 text.
+        case text = 1
+        /// Schema 2: u32 length || the path of a plain PNG file || width || height. Read only by
+        /// the migration to schema 3, which seals the file and rewrites the entry.
+        case legacyImagePath = 2
+        /// blob id (16) || file key (32) || width || height.
+        case sealedImage = 3
     }
 
     static func encode(_ entry: HistoryEntry) -> [UInt8] {
-        var writer = ByteWriter(capacity: 96)
+        var writer = ByteWriter(capacity: 128)
         writer.write(version)
         writer.writeRaw(entry.id.bytes)
         writer.writeString(entry.peer.value)
@@ -117,9 +153,10 @@ enum ClientRecordCoding {
         case .text(let text):
             writer.write(BodyTag.text.rawValue)
             writer.writeString(text)
-        case .image(let path, let width, let height):
-            writer.write(BodyTag.image.rawValue)
-            writer.writeString(path)
+        case .image(let reference, let width, let height):
+            writer.write(BodyTag.sealedImage.rawValue)
+            writer.writeRaw(reference.blobID.bytes)
+            writer.writeSecret(reference.fileKey.secret)
             writer.write(width)
             writer.write(height)
         }
@@ -130,7 +167,38 @@ enum ClientRecordCoding {
         return writer.bytes
     }
 
+    /// A history entry as stored, whose image may still be a schema-2 plain file.
+    struct StoredHistoryEntry {
+        enum Body {
+            case current(HistoryEntry.Body)
+            case legacyImage(path: String, width: UInt32, height: UInt32)
+        }
+        let id: MessageID
+        let peer: Username
+        let direction: HistoryEntry.Direction
+        let body: Body
+        let sentAt: Timestamp
+        let receivedAt: Timestamp
+        let status: HistoryEntry.Status
+        let isRequest: Bool
+
+        func entry(with body: HistoryEntry.Body) -> HistoryEntry {
+            HistoryEntry(id: id, peer: peer, direction: direction, body: body, sentAt: sentAt, receivedAt: receivedAt, status: status, isRequest: isRequest)
+        }
+    }
+
+    /// An entry of the current layout.
+    /// - Throws: `DecodingError.invalidValue` for a schema-2 image entry the migration has not
+    ///   rewritten yet (it cannot be shown: its file is not sealed).
     static func decodeHistoryEntry(_ bytes: [UInt8]) throws(DecodingError) -> HistoryEntry {
+        let stored = try decodeStoredHistoryEntry(bytes)
+        guard case .current(let body) = stored.body else {
+            throw .invalidValue(field: "body tag", reason: "an image entry of schema 2 that was not migrated")
+        }
+        return stored.entry(with: body)
+    }
+
+    static func decodeStoredHistoryEntry(_ bytes: [UInt8]) throws(DecodingError) -> StoredHistoryEntry {
         var reader = ByteReader(bytes)
         try readVersion(&reader, "history entry")
         let id = try MessageID(bytes: reader.readRaw(MessageID.byteCount, "message id"))
@@ -140,13 +208,20 @@ enum ClientRecordCoding {
             throw .invalidValue(field: "direction", reason: "unknown direction \(rawDirection)")
         }
         let rawTag = try reader.readUInt8("body tag")
-        let body: HistoryEntry.Body
+        let body: StoredHistoryEntry.Body
         switch BodyTag(rawValue: rawTag) {
         case .text:
-            body = .text(try reader.readString("text", limit: SQLiteClientStore.Limits.maxTextBytes))
-        case .image:
+            body = .current(.text(try reader.readString("text", limit: SQLiteClientStore.Limits.maxTextBytes)))
+        case .legacyImagePath:
             let path = try reader.readString("image path", limit: SQLiteClientStore.Limits.maxImagePathBytes)
-            body = .image(path: path, width: try reader.readUInt32("image width"), height: try reader.readUInt32("image height"))
+            body = .legacyImage(path: path, width: try reader.readUInt32("image width"), height: try reader.readUInt32("image height"))
+        case .sealedImage:
+            let blobBytes = try reader.readRaw(ImageBlobID.byteCount, "image blob id")
+            let blobID = try checked("image blob id") { () throws(CryptoError) in try ImageBlobID(bytes: blobBytes) }
+            let keyBytes = try reader.readSecret(SymmetricKey.byteCount, "image file key")
+            let fileKey = try checked("image file key") { () throws(CryptoError) in try SymmetricKey(keyBytes) }
+            let reference = SealedImageReference(blobID: blobID, fileKey: fileKey)
+            body = .current(.image(reference, width: try reader.readUInt32("image width"), height: try reader.readUInt32("image height")))
         case nil:
             throw .invalidValue(field: "body tag", reason: "unknown body \(rawTag)")
         }
@@ -158,7 +233,7 @@ enum ClientRecordCoding {
         }
         let isRequest = try reader.readBool("is request")
         try reader.expectEnd()
-        return HistoryEntry(
+        return StoredHistoryEntry(
             id: id, peer: peer, direction: direction, body: body, sentAt: sentAt, receivedAt: receivedAt, status: status,
             isRequest: isRequest)
     }

@@ -10,7 +10,7 @@ import Primitives
 /// record's own bytes already hold, and no store: the sealing (``ClientRecordCipher``) stays
 /// internal.
 public enum ClientRecordLayout: UInt8, CaseIterable, Sendable {
-    case identity = 0, signedPrekey, oneTimePrekey, contact, historyEntry, setting, sentMessage
+    case identity = 0, signedPrekey, oneTimePrekey, contact, historyEntry, setting, sentMessage, kemPrekey
 
     /// Decodes `bytes` as this layout and returns the encoding of the decoded value.
     /// - Throws: ``DecodingError`` exactly when the store would refuse the record.
@@ -25,6 +25,7 @@ public enum ClientRecordLayout: UInt8, CaseIterable, Sendable {
             let setting = try ClientRecordCoding.decodeSetting(bytes)
             return ClientRecordCoding.encodeSetting(key: setting.key, value: setting.value)
         case .sentMessage: return ClientRecordCoding.encode(try ClientRecordCoding.decodeSentMessage(bytes))
+        case .kemPrekey: return ClientRecordCoding.encode(try ClientRecordCoding.decodeKEMPrekey(bytes))
         }
     }
 }

@@ -16,6 +16,7 @@ public struct SQLiteAccountDeletionStore: AccountDeletionStore {
             let user: [SQLiteValue] = [.username(username)]
             try connection.execute("DELETE FROM signed_prekeys WHERE username = ?", user)
             try connection.execute("DELETE FROM one_time_prekeys WHERE username = ?", user)
+            try connection.execute("DELETE FROM kem_prekeys WHERE username = ?", user)
             try connection.execute("DELETE FROM mailbox WHERE recipient = ?", user)
             try connection.execute("DELETE FROM blocks WHERE blocker = ?", user)
             try connection.execute("DELETE FROM blocks WHERE blocked = ?", user)

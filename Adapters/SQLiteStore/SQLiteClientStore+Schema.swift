@@ -82,12 +82,24 @@ extension SQLiteClientStore {
             "CREATE TABLE pending_data_migrations (name TEXT PRIMARY KEY NOT NULL) STRICT, WITHOUT ROWID",
             "INSERT INTO pending_data_migrations (name) VALUES ('session-records')",
         ]),
+        SQLiteMigration(version: 3, summary: "images sealed in the blob store", statements: [
+            // Schema 2 kept each image as a plain PNG file in images/<peer>/<date>/, its path in
+            // the history entry. From 3 the entry holds a sealed blob's id and file key instead
+            // (see ImageSealer); the data migration seals every file an entry names, rewrites the
+            // entry, and then removes the plain file (LegacyImageImport says why).
+            "INSERT INTO pending_data_migrations (name) VALUES ('sealed-images')",
+        ]),
+        // Issue 14: the secrets of this device's ML-KEM prekeys (PQXDH), sealed like the X25519
+        // ones and found by a keyed hash of their id.
+        SQLiteMigration(version: 4, summary: "ML-KEM prekeys (PQXDH)", statements: [
+            "CREATE TABLE kem_prekeys (id_hash BLOB PRIMARY KEY NOT NULL, sealed BLOB NOT NULL) STRICT, WITHOUT ROWID",
+        ]),
     ]
 
     /// Tables whose rows are sealed under the data key. A keyring may only be created in a file
     /// where all of them are empty: otherwise a deleted keyring row would silently become a new
     /// key and leave the old records unreadable.
-    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log"]
+    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log", "kem_prekeys"]
 
     /// The schema version this build creates and understands.
     public static var latestSchemaVersion: Int { migrations.last?.version ?? 0 }

@@ -48,7 +48,7 @@ public final class SQLiteClientStore: ClientUnitOfWork {
         public static let kdfMemoryBytes = 8192...(1 << 30)
         /// Longest text message stored, as the envelope layer accepts.
         public static let maxTextBytes = EnvelopeLimits.maxTextBytes
-        /// Longest image path stored, in UTF-8 bytes (Linux's PATH_MAX).
+        /// Longest image path read from a schema-2 entry (its plain file is sealed by the migration), in UTF-8 bytes (Linux's PATH_MAX).
         public static let maxImagePathBytes = 4096
         /// Longest username read back from a record (a valid one has at most 32 ASCII bytes).
         public static let maxUsernameBytes = 64
@@ -105,11 +105,12 @@ public final class SQLiteClientStore: ClientUnitOfWork {
         sentLog = SQLiteSentMessageLog(database: shared, cipher: cipher, limits: sentLogLimits)
     }
 
-    /// The application's view of this database, with `images` for received and sent pictures.
-    public func clientStores(images: any ImageLibrary) -> ClientStores {
+    /// The application's view of this database, with `imageBlobs` for the history's sealed
+    /// images and `images` for those the person saves in clear.
+    public func clientStores(imageBlobs: any ImageBlobStore, images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            images: images, unitOfWork: self)
+            imageBlobs: imageBlobs, images: images, unitOfWork: self)
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction whose stores all write through it; commits
@@ -145,9 +146,12 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     ///   ``ClientStoreError/unavailable(_:)`` when the file cannot be opened or written, or has a
     ///   newer schema; ``ClientStoreError/keyDerivationFailed(_:)`` for a cost outside ``Limits``.
     ///   - sentLogLimits: the bounds of the sent-message log (tests pass small ones).
+    ///   - legacyImages: seals the plain image files a schema-2 file refers to (the migration to
+    ///     schema 3). Without it, opening a file that still has such images fails
+    ///     (``ClientStoreError/unavailable(_:)``) and leaves the migration queued.
     public static func open(
         path: String, password: SecretBytes, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost = .interactive,
-        sentLogLimits: SentLogLimits = .standard
+        sentLogLimits: SentLogLimits = .standard, legacyImages: LegacyImageImport? = nil
     ) throws(ClientStoreError) -> SQLiteClientStore {
         try Limits.check(cost)
         let database: SQLiteDatabase
@@ -166,7 +170,7 @@ public final class SQLiteClientStore: ClientUnitOfWork {
             do { cipher = try ClientRecordCipher(dataKey: dataKey, crypto: crypto, random: random) } catch {
                 throw ClientStoreError.unavailable("cannot derive the record keys: \(error)")
             }
-            try runPendingDataMigrations(database, cipher: cipher)
+            try runPendingDataMigrations(database, cipher: cipher, legacyImages: legacyImages)
             return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits)
         } catch {
             database.close()
@@ -180,12 +184,12 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     ///   ``ClientStoreError/unavailable(_:)`` when the directory cannot be created.
     public static func open(
         accountDirectory: String, password: SecretBytes, crypto: any CryptoProvider, random: any RandomSource,
-        cost: Argon2Cost = .interactive
+        cost: Argon2Cost = .interactive, legacyImages: LegacyImageImport? = nil
     ) throws(ClientStoreError) -> SQLiteClientStore {
         if mkdir(accountDirectory, 0o700) != 0 && errno != EEXIST {
             throw .unavailable("cannot create the account folder \(accountDirectory): \(String(cString: strerror(errno)))")
         }
-        return try open(path: accountDirectory + "/" + fileName, password: password, crypto: crypto, random: random, cost: cost)
+        return try open(path: accountDirectory + "/" + fileName, password: password, crypto: crypto, random: random, cost: cost, legacyImages: legacyImages)
     }
 
     /// Rewraps the data key under `new`, with a fresh salt and nonce. Records are not re-sealed:
@@ -216,21 +220,34 @@ public final class SQLiteClientStore: ClientUnitOfWork {
 
     /// Runs the data migrations that schema steps queued (they need the data key), each in one
     /// transaction with the removal of its queue entry, so a crash leaves it to the next open.
-    private static func runPendingDataMigrations(_ database: SQLiteDatabase, cipher: ClientRecordCipher) throws(ClientStoreError) {
-        try translating { () throws(StoreError) in
-            try database.transaction { connection throws(StoreError) in
-                let pending = try connection.query("SELECT name FROM pending_data_migrations") { row throws(StoreError) in try row.text(0) }
-                for name in pending {
-                    switch name {
-                    case "session-records":
-                        _ = try SQLiteSessionStore.migrateLegacySessions(on: connection, cipher: cipher)
-                    default:
-                        throw .unavailable("the database asks for a data migration this build does not know (\(name)); upgrade Parley")
+    /// Files a migration writes (sealed image blobs) are removed if the transaction fails; files
+    /// it replaces (plain images) are removed only after it committed.
+    private static func runPendingDataMigrations(
+        _ database: SQLiteDatabase, cipher: ClientRecordCipher, legacyImages: LegacyImageImport?
+    ) throws(ClientStoreError) {
+        var sealedImages: [LegacyImageImport.Sealed] = []
+        do {
+            try translating { () throws(StoreError) in
+                try database.transaction { connection throws(StoreError) in
+                    let pending = try connection.query("SELECT name FROM pending_data_migrations") { row throws(StoreError) in try row.text(0) }
+                    for name in pending {
+                        switch name {
+                        case "session-records":
+                            _ = try SQLiteSessionStore.migrateLegacySessions(on: connection, cipher: cipher)
+                        case "sealed-images":
+                            try SQLiteHistoryStore.migrateLegacyImages(on: connection, cipher: cipher, importer: legacyImages, sealed: &sealedImages)
+                        default:
+                            throw .unavailable("the database asks for a data migration this build does not know (\(name)); upgrade Parley")
+                        }
+                        try connection.execute("DELETE FROM pending_data_migrations WHERE name = ?", [.text(name)])
                     }
-                    try connection.execute("DELETE FROM pending_data_migrations WHERE name = ?", [.text(name)])
                 }
             }
+        } catch {
+            legacyImages?.discard(sealedImages)
+            throw error
         }
+        legacyImages?.removePlainFiles(sealedImages)
     }
 
     // MARK: Keyring

@@ -1,3 +1,4 @@
+import ClientCore
 import Conversations
 import Envelope
 import Primitives
@@ -9,7 +10,7 @@ import Primitives
 /// dedupe), an insertion counter for order, and everything else, the timestamps included, sealed
 /// and bound to both hashes. Throws `StoreError` only: `.corrupt` for an entry that fails
 /// authentication, does not decode or is filed under another peer or id; `.limitReached` for text
-/// or an image path beyond ``SQLiteClientStore/Limits``; `.unavailable` for I/O failures.
+/// beyond ``SQLiteClientStore/Limits``; `.unavailable` for I/O failures.
 public struct SQLiteHistoryStore: HistoryStore {
     private let database: SQLiteScope
     private let cipher: ClientRecordCipher
@@ -97,23 +98,51 @@ public struct SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    /// Deletes the conversation and returns its image paths, oldest first. Every entry is opened
-    /// first; if one is unreadable nothing is deleted (`.corrupt`), because a path that cannot be
-    /// read would leave its image file behind, unreferenced.
-    public func removeConversation(with peer: Username) throws(StoreError) -> [String] {
+    /// Deletes the conversation and returns its sealed images, oldest first. Every entry is opened
+    /// first; if one is unreadable nothing is deleted (`.corrupt`), because an image reference that
+    /// cannot be read would leave its blob behind, unreferenced.
+    public func removeConversation(with peer: Username) throws(StoreError) -> [SealedImageReference] {
         let peerHash = cipher.peerLookup(peer)
-        return try database.transaction { connection throws(StoreError) -> [String] in
+        return try database.transaction { connection throws(StoreError) -> [SealedImageReference] in
             let rows = try connection.query(
                 "SELECT message_hash, sealed FROM history WHERE peer_hash = ? ORDER BY seq", [.blob(peerHash)]
             ) { row throws(StoreError) in (try row.blob(0), try row.blob(1)) }
-            var paths: [String] = []
+            var images: [SealedImageReference] = []
             for (messageHash, sealed) in rows {
-                if case .image(let path, _, _) = try open(sealed, peer: peer, peerHash: peerHash, messageHash: messageHash).body {
-                    paths.append(path)
+                if case .image(let reference, _, _) = try open(sealed, peer: peer, peerHash: peerHash, messageHash: messageHash).body {
+                    images.append(reference)
                 }
             }
             try connection.execute("DELETE FROM history WHERE peer_hash = ?", [.blob(peerHash)])
-            return paths
+            return images
+        }
+    }
+
+    // MARK: Migration
+
+    /// The data migration to schema 3: every schema-2 image entry (the path of a plain PNG file)
+    /// has its file sealed by `importer` and is rewritten with the sealed reference, in the
+    /// caller's transaction. What was sealed is appended to `sealed`, so the caller can discard
+    /// the blobs if the transaction fails and remove the plain files once it committed.
+    /// - Throws: `.corrupt` for an entry that does not open; `.unavailable` when there are legacy
+    ///   images and no `importer`; the importer's errors.
+    static func migrateLegacyImages(
+        on connection: SQLiteConnection, cipher: ClientRecordCipher, importer: LegacyImageImport?, sealed: inout [LegacyImageImport.Sealed]
+    ) throws(StoreError) {
+        let rows = try connection.query("SELECT seq, peer_hash, message_hash, sealed FROM history ORDER BY seq") { row throws(StoreError) in
+            (try row.integer(0), try row.blob(1), try row.blob(2), try row.blob(3))
+        }
+        for (seq, peerHash, messageHash, blob) in rows {
+            let stored = try cipher.openRecord(blob, table: .history, lookups: [peerHash, messageHash], ClientRecordCoding.decodeStoredHistoryEntry)
+            guard case .legacyImage(let path, let width, let height) = stored.body else { continue }
+            guard let importer else {
+                throw .unavailable("the history holds images of the previous version; it must be opened with the image store to seal them")
+            }
+            let result = try importer.seal(legacyPath: path, messageID: stored.id)
+            sealed.append(result)
+            var plaintext = ClientRecordCoding.encode(stored.entry(with: .image(result.reference, width: width, height: height)))
+            let resealed = try cipher.seal(&plaintext, table: .history, lookups: [peerHash, messageHash])
+            try connection.execute("UPDATE history SET sealed = ? WHERE seq = ?", [.blob(resealed), .integer(seq)])
         }
     }
 
@@ -140,8 +169,6 @@ public struct SQLiteHistoryStore: HistoryStore {
         switch entry.body {
         case .text(let text) where text.utf8.count > SQLiteClientStore.Limits.maxTextBytes:
             throw .limitReached("a text of \(text.utf8.count) bytes exceeds \(SQLiteClientStore.Limits.maxTextBytes)")
-        case .image(let path, _, _) where path.utf8.count > SQLiteClientStore.Limits.maxImagePathBytes:
-            throw .limitReached("an image path of \(path.utf8.count) bytes exceeds \(SQLiteClientStore.Limits.maxImagePathBytes)")
         default:
             break
         }

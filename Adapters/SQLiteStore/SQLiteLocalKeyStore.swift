@@ -100,4 +100,51 @@ public struct SQLiteLocalKeyStore: LocalKeyStore {
             try connection.execute("DELETE FROM one_time_prekeys WHERE id_hash = ?", [.blob(idHash)])
         }
     }
+
+    public func kemPrekeyPairs() throws(StoreError) -> [KEMPrekeyPair] {
+        let rows = try database.withConnection { connection throws(StoreError) in
+            try connection.query("SELECT id_hash, sealed FROM kem_prekeys") { row throws(StoreError) in (try row.blob(0), try row.blob(1)) }
+        }
+        let pairs = try rows.map { (idHash, sealed) throws(StoreError) in
+            let pair = try cipher.openRecord(sealed, table: .kemPrekeys, lookups: [idHash], ClientRecordCoding.decodeKEMPrekey)
+            guard cipher.kemPrekeyLookup(pair.id) == idHash else { throw StoreError.corrupt("an ML-KEM prekey is filed under another id") }
+            return pair
+        }
+        return pairs.sorted { $0.id < $1.id }
+    }
+
+    public func kemPrekeyPair(id: UInt32) throws(StoreError) -> KEMPrekeyPair? {
+        let idHash = cipher.kemPrekeyLookup(id)
+        let sealed = try database.withConnection { connection throws(StoreError) in
+            try connection.queryFirst("SELECT sealed FROM kem_prekeys WHERE id_hash = ?", [.blob(idHash)]) { row throws(StoreError) in
+                try row.blob(0)
+            }
+        }
+        guard let sealed else { return nil }
+        let pair = try cipher.openRecord(sealed, table: .kemPrekeys, lookups: [idHash], ClientRecordCoding.decodeKEMPrekey)
+        guard pair.id == id else { throw StoreError.corrupt("ML-KEM prekey \(id) holds the key of another id") }
+        return pair
+    }
+
+    public func addKEMPrekeyPairs(_ pairs: [KEMPrekeyPair]) throws(StoreError) {
+        let rows = try pairs.map { pair throws(StoreError) in
+            let idHash = cipher.kemPrekeyLookup(pair.id)
+            var plaintext = ClientRecordCoding.encode(pair)
+            return (idHash, try cipher.seal(&plaintext, table: .kemPrekeys, lookups: [idHash]))
+        }
+        try database.transaction { connection throws(StoreError) in
+            for (idHash, sealed) in rows {
+                try connection.execute(
+                    "INSERT INTO kem_prekeys (id_hash, sealed) VALUES (?, ?) ON CONFLICT (id_hash) DO UPDATE SET sealed = excluded.sealed",
+                    [.blob(idHash), .blob(sealed)])
+            }
+        }
+    }
+
+    public func removeKEMPrekeyPair(id: UInt32) throws(StoreError) {
+        let idHash = cipher.kemPrekeyLookup(id)
+        try database.withConnection { connection throws(StoreError) in
+            try connection.execute("DELETE FROM kem_prekeys WHERE id_hash = ?", [.blob(idHash)])
+        }
+    }
 }

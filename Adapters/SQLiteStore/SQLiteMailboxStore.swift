@@ -9,7 +9,9 @@ import ServerCore
 /// along). The caps are checked in the same transaction from the covering index on (recipient, id,
 /// size), once per distinct recipient in the batch, and from (recipient, sender, size) once per
 /// distinct sender and recipient; later drafts are counted in memory. The total over all mailboxes
-/// is one row kept by triggers (schema version 2), read once per batch.
+/// is one row kept by triggers (schema version 2), read once per batch. Drafts that name their
+/// recipient's identity key are checked against the accounts and blocks tables in the same
+/// transaction, once per distinct recipient and (recipient, sender) pair.
 public struct SQLiteMailboxStore: MailboxStore {
     private let database: SQLiteDatabase
     /// The caps every recipient's queue is held to.
@@ -42,9 +44,15 @@ public struct SQLiteMailboxStore: MailboxStore {
         var usage: [Username: MailboxUsage] = [:]
         var senderUsage: [[Username]: MailboxUsage] = [:]
         var totalBytes = try Self.totalBytes(connection)
+        var recipients = RecipientChecks()
         var outcomes: [EnqueueOutcome] = []
         outcomes.reserveCapacity(batch.count)
         for draft in batch {
+            if let identity = draft.recipientIdentity,
+               let refusal = try recipients.refusal(of: draft.sender, to: draft.recipient, identity: identity, connection) {
+                outcomes.append(.refused(refusal))
+                continue
+            }
             let current: MailboxUsage
             if let known = usage[draft.recipient] {
                 current = known
@@ -139,6 +147,40 @@ public struct SQLiteMailboxStore: MailboxStore {
         ) { row throws(StoreError) in
             MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
         } ?? .empty
+    }
+
+    /// The recipient checks of one batch (account, identity key, block), read inside its
+    /// transaction from the accounts and blocks tables, each at most once per recipient and per
+    /// (recipient, sender).
+    private struct RecipientChecks {
+        /// The recipient's identity key bytes; nil when there is no such account.
+        private var identityKeys: [Username: [UInt8]?] = [:]
+        private var blocks: [[Username]: Bool] = [:]
+
+        mutating func refusal(of sender: Username, to recipient: Username, identity: Ed25519PublicKey, _ connection: SQLiteConnection) throws(StoreError) -> MailboxRefusal? {
+            let key: [UInt8]?
+            if let known = identityKeys[recipient] {
+                key = known
+            } else {
+                key = try connection.queryFirst("SELECT identity_key FROM accounts WHERE username = ?", [.username(recipient)]) { row throws(StoreError) in
+                    try row.blob(0)
+                }
+                identityKeys[recipient] = .some(key)
+            }
+            guard let key else { return .unknownRecipient }
+            guard key == identity.bytes else { return .recipientIdentityChanged }
+            let pair = [recipient, sender]
+            let blocked: Bool
+            if let known = blocks[pair] {
+                blocked = known
+            } else {
+                blocked = try connection.queryFirst(
+                    "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?", [.username(recipient), .username(sender)]
+                ) { _ in true } ?? false
+                blocks[pair] = blocked
+            }
+            return blocked ? .blockedByRecipient : nil
+        }
     }
 
     private static func totalBytes(_ connection: SQLiteConnection) throws(StoreError) -> Int {

@@ -101,6 +101,21 @@ extension SQLiteServerStore {
             END
             """,
         ]),
+        // Issue 14: ML-KEM-1024 prekeys for PQXDH, one-time ones and one last-resort key per
+        // account (a partial unique index), each with its identity-key signature.
+        SQLiteMigration(version: 4, summary: "ML-KEM prekeys (PQXDH)", statements: [
+            """
+            CREATE TABLE kem_prekeys (
+                username TEXT NOT NULL,
+                id INTEGER NOT NULL,
+                last_resort INTEGER NOT NULL CHECK (last_resort IN (0, 1)),
+                public_key BLOB NOT NULL,
+                signature BLOB NOT NULL,
+                PRIMARY KEY (username, id)
+            ) STRICT, WITHOUT ROWID
+            """,
+            "CREATE UNIQUE INDEX kem_prekeys_last_resort ON kem_prekeys (username) WHERE last_resort = 1",
+        ]),
     ]
 
     /// The schema version this build creates and understands.

@@ -18,6 +18,9 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownContact(Username)
     /// A prekey bundle did not verify.
     case invalidBundle(Username)
+    /// The contact's bundle has no ML-KEM prekey (their client predates PQXDH, or the server
+    /// removed it): no session is set up, since a classical one would be a silent downgrade.
+    case noPostQuantumKeys(Username)
     /// The image was refused before anything was sent.
     case image(ImageError)
     /// Local storage failed.
@@ -37,6 +40,8 @@ public enum ClientError: Error, Equatable, Sendable, CustomStringConvertible {
         case .contactBlocked(let user): "you blocked \(user); unblock them first"
         case .unknownContact(let user): "no conversation with \(user) yet"
         case .invalidBundle(let user): "\(user)'s keys on the server are not validly signed; not sending"
+        case .noPostQuantumKeys(let user):
+            "\(user) has no post-quantum (ML-KEM) prekey on the server (their client may predate PQXDH); not sending: a session without one would fall back to classical X3DH"
         case .image(let error): "image refused: \(error)"
         case .storage(.diskFull): "local storage failed: the disk is full (free some space and try again)"
         case .storage(let error): "local storage failed: \(error)"
@@ -68,6 +73,9 @@ public enum ClientEvent: Sendable, Equatable {
     case storageFailed(from: Username, error: StoreError)
     /// An image arrived that failed validation here; it was dropped.
     case imageRefused(from: Username, reason: String)
+    /// A received image is kept (sealed) in history, but the clear copy the `save-images` setting
+    /// asks for could not be written.
+    case imageSaveFailed(from: Username, error: StoreError)
     /// Another device logged in to this account; this session has ended.
     case signedInElsewhere
     /// The connection to the server ended.

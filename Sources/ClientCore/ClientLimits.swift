@@ -11,6 +11,9 @@ public enum ClientLimits {
     /// How long after a failed save or resend the client tries again by itself (it also tries on
     /// the next push and at login).
     public static let retryDelay: Duration = .seconds(3)
+    /// How many of a conversation's latest history entries are searched when its images are
+    /// listed (every entry is opened, so this bounds the work).
+    public static let maxImagesListed = 100_000
 }
 
 /// How much the sent-message log keeps. Adapters take it at construction (tests pass small

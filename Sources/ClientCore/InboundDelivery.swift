@@ -17,7 +17,7 @@ import WireProtocol
 struct InboundDelivery: Sendable {
     let cipher: SessionCipher
     let imageValidator: any ImageValidator
-    let images: any ImageLibrary
+    let sealer: ImageSealer
     let username: Username
     let identity: Ed25519KeyPair
     let receivedAt: Timestamp
@@ -51,6 +51,8 @@ struct InboundDelivery: Sendable {
     struct Effects: Sendable {
         var identityChanged = false
         var result: Result = .none
+        /// A received image to save in clear as well, once committed (the `save-images` setting).
+        var imageToSave: ValidatedImage?
     }
 
     enum Result: Sendable {
@@ -69,12 +71,12 @@ struct InboundDelivery: Sendable {
     /// - Parameters:
     ///   - senderIdentity: for a sender with no contact yet, the identity key the server holds
     ///     for them; a first contact presenting another key is refused.
-    ///   - savedImage: set to the path of an image file written for this delivery, so the caller
-    ///     can remove it if the transaction does not commit.
+    ///   - savedImage: set to the sealed image written for this delivery, so the caller can
+    ///     remove its blob if the transaction does not commit.
     /// - Throws: only ``StoreError``, from the stores; a decryption failure is an outcome.
     func apply(
         _ envelope: CiphertextEnvelope, delivery: Delivery, senderIdentity: SenderIdentity,
-        in transaction: ClientTransaction, savedImage: inout String?
+        in transaction: ClientTransaction, savedImage: inout SealedImageReference?
     ) throws(StoreError) -> Outcome {
         let sender = delivery.sender
         var contact = try transaction.contacts.contact(named: sender)
@@ -106,7 +108,9 @@ struct InboundDelivery: Sendable {
         }
         if let prelude = envelope.prelude {
             let oneTime = try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try transaction.keys.oneTimePrekeyPair(id: id) }
-            prekeys = SessionCipher.ResponderPrekeys(signedPrekeys: try transaction.keys.signedPrekeyPairs(), oneTimePrekey: oneTime)
+            let kemPrekey = try prelude.kem.flatMap { kem throws(StoreError) in try transaction.keys.kemPrekeyPair(id: kem.prekeyID) }
+            prekeys = SessionCipher.ResponderPrekeys(
+                signedPrekeys: try transaction.keys.signedPrekeyPairs(), oneTimePrekey: oneTime, kemPrekey: kemPrekey)
         }
         let inbound: SessionCipher.Inbound
         do {
@@ -137,6 +141,7 @@ struct InboundDelivery: Sendable {
         updated.noteProcessed(delivery: delivery.id)
         try transaction.sessions.saveRecord(updated)
         if let used = inbound.oneTimePrekeyToErase { try transaction.keys.removeOneTimePrekeyPair(id: used) }
+        if let used = inbound.kemPrekeyToErase { try transaction.keys.removeKEMPrekeyPair(id: used) }
 
         let content = inbound.content
         let isRequest = contact?.status != .accepted
@@ -159,11 +164,14 @@ struct InboundDelivery: Sendable {
                 effects.result = .imageRefused("\(error)")
                 return .stored(effects)
             }
-            let path = try images.save(validated, peer: sender, messageID: content.id, receivedAt: receivedAt)
-            savedImage = path
+            // Sealed under a key of its own before anything touches the disk: no plain copy is
+            // written unless the person asked for every received image to be saved.
+            let sealed = try sealer.seal(validated.png, messageID: content.id)
+            savedImage = sealed
+            if try ClientSettings.savesReceivedImages(in: transaction.settings) { effects.imageToSave = validated }
             let entry = HistoryEntry(
                 id: content.id, peer: sender, direction: .received,
-                body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)),
+                body: .image(sealed, width: UInt32(validated.width), height: UInt32(validated.height)),
                 sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
             let isNew = try transaction.history.append(entry)
             effects.result = .message(isNew ? entry : nil, sendReceipt: isNew && !isRequest)

@@ -8,6 +8,7 @@ extension ParleyClient {
     static let nextOneTimePrekeyIDKey = "next-one-time-prekey-id"
     static let usernameKey = "username"
     static let handedOutPrekeysKey = "handed-out-one-time-prekeys"
+    static let nextKEMPrekeyIDKey = "next-kem-prekey-id"
 
     /// Creates the account: a new identity key, a signed prekey and 100 one-time prekeys, kept
     /// locally (sealed) and published to the server with the password.
@@ -44,6 +45,9 @@ extension ParleyClient {
             self.identity = nil
             throw error
         }
+        // The ML-KEM prekeys (about 160 KiB) do not fit the small frame a connection may send
+        // before it is logged in, so they follow the registration, which logged it in.
+        try await maintainKEMPrekeys(identity: identity)
     }
 
     /// Logs in with the identity kept in this account's local store, then tops up prekeys and
@@ -120,6 +124,59 @@ extension ParleyClient {
         if newSigned != nil || !newOneTime.isEmpty {
             _ = try await call(.publishPrekeys(signedPrekey: newSigned?.publicPrekey, oneTimePrekeys: newOneTime.map(\.publicPrekey)))
         }
+        try await maintainKEMPrekeys(identity: identity)
+    }
+
+    /// The ML-KEM side of prekey upkeep (PQXDH): tops up one-time ML-KEM prekeys when the server
+    /// holds fewer than the low-water mark; publishes a new last-resort key when the server has
+    /// none (a fresh registration, or an account upgraded from a client that predates PQXDH) or
+    /// not this device's current one, and when the current one is as old as a signed prekey's
+    /// rotation; erases retired last-resort secrets after the signed prekey's retention.
+    func maintainKEMPrekeys(identity: Ed25519KeyPair) async throws(ClientError) {
+        guard case let .kemPrekeyStatus(heldIDs, lastResortID) = try await call(.kemPrekeyStatus) else { return }
+        let now = now()
+        let local = try stored { () throws(StoreError) in try stores.keys.kemPrekeyPairs() }
+        let lastResorts = local.filter(\.isLastResort).sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        let current = lastResorts.last
+        let needsLastResort = current == nil || current?.id != lastResortID || current!.createdAt.adding(PrekeyPolicy.signedPrekeyRotation) <= now
+        let missing = PrekeyPolicy.oneTimePrekeysToGenerate(serverCount: heldIDs.count)
+        var fresh: [KEMPrekeyPair] = []
+        do {
+            if needsLastResort { fresh += try makeKEMPrekeys(count: 1, lastResort: true, identity: identity) }
+            if missing > 0 { fresh += try makeKEMPrekeys(count: missing, lastResort: false, identity: identity) }
+        } catch let error as ClientError {
+            throw error
+        } catch {
+            throw .encryption("\(error)")
+        }
+        // As for signed prekeys: a last-resort key is retired when its successor is made, and its
+        // secret kept for messages in flight for the retention period after that.
+        for (retired, successor) in zip(lastResorts, lastResorts.dropFirst()) where successor.createdAt.adding(PrekeyPolicy.signedPrekeyRetention) <= now {
+            try stored { () throws(StoreError) in try stores.keys.removeKEMPrekeyPair(id: retired.id) }
+        }
+        guard !fresh.isEmpty else { return }
+        try stored { () throws(StoreError) in try stores.keys.addKEMPrekeyPairs(fresh) }
+        _ = try await call(.publishKEMPrekeys(
+            lastResort: fresh.first(where: \.isLastResort)?.publicPrekey, oneTime: fresh.filter { !$0.isLastResort }.map(\.publicPrekey)))
+    }
+
+    /// ML-KEM prekeys signed by `identity`, with ids from a persistent counter (never repeated on
+    /// this device, one counter for last-resort and one-time keys).
+    func makeKEMPrekeys(count: Int, lastResort: Bool, identity: Ed25519KeyPair) throws -> [KEMPrekeyPair] {
+        let stored = try stores.settings.value(forKey: Self.nextKEMPrekeyIDKey)
+        var next: UInt32 = stored.flatMap { bytes in bytes.count == 4 ? bytes.reduce(0) { $0 << 8 | UInt32($1) } : nil } ?? 1
+        var pairs: [KEMPrekeyPair] = []
+        let created = now()
+        for _ in 0..<count {
+            let keyPair = try kem.generateMLKEMKeyPair(using: random)
+            let signature = try crypto.sign(KEMPrekey.signedMessage(id: next, publicKey: keyPair.publicKey), with: identity.secretKey)
+            pairs.append(KEMPrekeyPair(id: next, keyPair: keyPair, signature: signature, isLastResort: lastResort, createdAt: created))
+            next &+= 1
+        }
+        try stores.settings.setValue(
+            [UInt8(next >> 24), UInt8(truncatingIfNeeded: next >> 16), UInt8(truncatingIfNeeded: next >> 8), UInt8(truncatingIfNeeded: next)],
+            forKey: Self.nextKEMPrekeyIDKey)
+        return pairs
     }
 
     /// Applies ``HandedOutPrekeys/reconciling(serverHolds:nextID:now:hasSecret:)`` in one

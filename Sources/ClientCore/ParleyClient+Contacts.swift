@@ -98,19 +98,69 @@ extension ParleyClient {
         try stored { () throws(StoreError) in try stores.contacts.saveContact(contact) }
     }
 
-    /// The saved images exchanged with `peer`, by path.
-    public func images(with peer: Username) throws(ClientError) -> [String] {
-        try stored { () throws(StoreError) in try stores.images.images(from: peer) }
+    /// The images exchanged with `peer`, as their history entries, oldest first.
+    public func images(with peer: Username) throws(ClientError) -> [HistoryEntry] {
+        let entries = try stored { () throws(StoreError) in try stores.history.entries(with: peer, limit: ClientLimits.maxImagesListed) }
+        return entries.filter { if case .image = $0.body { true } else { false } }
     }
 
-    /// Erases the conversation with `peer` on this device, and its saved images when asked.
-    /// - Returns: how many images were deleted.
+    /// The PNG bytes of an image of the history, opened in memory (nothing is written).
+    /// - Throws: ``ClientError/storage(_:)`` with ``StoreError/corrupt(_:)`` when its sealed file
+    ///   fails authentication (damaged, tampered with, or another image's file put in its place),
+    ///   ``StoreError/notFound(_:)`` when the file is missing, and the blob store's error when it
+    ///   cannot be read; ``ClientError/invalidMessage(_:)`` for an entry that is not an image.
+    public func imagePNG(of entry: HistoryEntry) throws(ClientError) -> [UInt8] {
+        guard case .image(let reference, _, _) = entry.body else { throw .invalidMessage("that message is not an image") }
+        let sealer = imageSealer
+        return try stored { () throws(StoreError) in try sealer.open(reference, messageID: entry.id) }
+    }
+
+    /// Writes an image of the history in clear to the image library
+    /// (`images/<peer>/<YYYY-MM-DD>/...`), at the person's request, and returns its path. Saving
+    /// one already saved returns the existing file's path.
+    /// - Throws: as ``imagePNG(of:)``; ``ClientError/image(_:)`` when the opened bytes do not
+    ///   validate (they were validated before they were sealed, so only a bug gets here); the
+    ///   library's ``StoreError`` when the file cannot be written.
+    @discardableResult
+    public func saveImage(_ entry: HistoryEntry) throws(ClientError) -> String {
+        let png = try imagePNG(of: entry)
+        // The type-state holds here too: only the validator makes a ValidatedImage.
+        let validated: ValidatedImage
+        do { validated = try imageValidator.validate(UntrustedImage(bytes: png)) } catch { throw .image(error) }
+        do {
+            return try stores.images.save(validated, peer: entry.peer, messageID: entry.id, receivedAt: entry.receivedAt)
+        } catch .alreadyExists(let path) {
+            return path
+        } catch {
+            throw .storage(error)
+        }
+    }
+
+    /// Whether every received image is also written in clear to the image library (off unless
+    /// turned on).
+    public func savesReceivedImages() throws(ClientError) -> Bool {
+        try stored { () throws(StoreError) in try ClientSettings.savesReceivedImages(in: stores.settings) }
+    }
+
+    /// Turns the `save-images` setting on or off. It applies to images received from then on;
+    /// earlier ones are saved with ``saveImage(_:)``.
+    public func setSavesReceivedImages(_ enabled: Bool) throws(ClientError) {
+        try stored { () throws(StoreError) in try ClientSettings.setSavesReceivedImages(enabled, in: stores.settings) }
+    }
+
+    /// Erases the conversation with `peer` on this device, with the sealed files of its images;
+    /// the images saved in clear from it are deleted too when asked.
+    /// - Returns: how many clear image files were deleted.
     @discardableResult
     public func deleteHistory(with peer: Username, includingImages: Bool) throws(ClientError) -> Int {
-        let paths = try stored { () throws(StoreError) in try stores.history.removeConversation(with: peer) }
+        let sealed = try stored { () throws(StoreError) in try stores.history.removeConversation(with: peer) }
+        // The entries held the only copies of the file keys: what is left of a blob that cannot
+        // be deleted now is unreadable, but deleting it is still the point.
+        let sealer = imageSealer
+        try stored { () throws(StoreError) in try sealer.remove(sealed) }
         guard includingImages else { return 0 }
-        let all = Array(Set(paths + (try stored { () throws(StoreError) in try stores.images.images(from: peer) })))
-        try stored { () throws(StoreError) in try stores.images.remove(all) }
-        return all.count
+        let saved = try stored { () throws(StoreError) in try stores.images.images(from: peer) }
+        try stored { () throws(StoreError) in try stores.images.remove(saved) }
+        return saved.count
     }
 }

@@ -92,25 +92,21 @@ extension ParleyClient {
     /// Queues an acknowledgement. While one acknowledge request is in flight, later ids collect,
     /// so a burst of deliveries costs the server a few transactions instead of one each.
     func acknowledge(_ id: UInt64) {
-        pendingAcknowledgements.append(id)
-        guard !acknowledging else { return }
-        acknowledging = true
-        Task { await self.sendAcknowledgements() }
+        if acknowledgements.append(id) { Task { await self.sendAcknowledgements() } }
     }
 
     private func sendAcknowledgements() async {
-        while !pendingAcknowledgements.isEmpty {
-            let batch = Array(pendingAcknowledgements.prefix(WireLimits.maxAcknowledgedIDs))
-            pendingAcknowledgements.removeFirst(batch.count)
+        while true {
+            let batch = acknowledgements.take(upTo: WireLimits.maxAcknowledgedIDs)
+            guard !batch.isEmpty else { return }
             // A lost acknowledgement only means a re-delivery, which is shown once.
             _ = try? await wire.request(.acknowledge(ids: batch))
         }
-        acknowledging = false
     }
 
     /// Waits until every queued acknowledgement has been sent (before a command exits).
     public func flushAcknowledgements() async {
-        while acknowledging || !pendingAcknowledgements.isEmpty {
+        while acknowledgements.isDraining || !acknowledgements.isEmpty {
             try? await Task.sleep(for: .milliseconds(5))
         }
     }
@@ -137,16 +133,16 @@ extension ParleyClient {
         case .failure: return .retryLater
         }
         let inbound = InboundDelivery(
-            cipher: cipher, imageValidator: imageValidator, images: stores.images, username: username, identity: identity, receivedAt: now())
-        // Written before the transaction (files are not part of it) and removed if it fails.
-        var savedImage: String?
+            cipher: cipher, imageValidator: imageValidator, sealer: imageSealer, username: username, identity: identity, receivedAt: now())
+        // Written before the commit (files are not part of the transaction) and removed if it fails.
+        var savedImage: SealedImageReference?
         let outcome: InboundDelivery.Outcome
         do {
             outcome = try stores.unitOfWork.perform { transaction throws(StoreError) in
                 try inbound.apply(envelope, delivery: delivery, senderIdentity: senderIdentity, in: transaction, savedImage: &savedImage)
             }
         } catch {
-            if let savedImage { try? stores.images.remove([savedImage]) }
+            if let savedImage { try? imageSealer.remove([savedImage]) }
             return .storageFailed(error)
         }
         if case .undecryptable = outcome { return await recoverUndecryptable(delivery) }
@@ -188,7 +184,7 @@ extension ParleyClient {
     }
 
     /// What happens once a delivery's transaction committed: events, receipts, resends.
-    private func applyEffects(of outcome: InboundDelivery.Outcome, delivery: Delivery, savedImage: String?) async {
+    private func applyEffects(of outcome: InboundDelivery.Outcome, delivery: Delivery, savedImage: SealedImageReference?) async {
         let sender = delivery.sender
         switch outcome {
         case .ignored, .undecryptable, .identityMismatch:
@@ -200,9 +196,20 @@ extension ParleyClient {
                 break
             case .message(let entry, let sendReceipt):
                 guard let entry else {
-                    // Already in history (a re-delivery): the file saved for it again is not needed.
-                    if let savedImage { try? stores.images.remove([savedImage]) }
+                    // Already in history (a re-delivery): the blob sealed for it again is not needed.
+                    if let savedImage { try? imageSealer.remove([savedImage]) }
                     return
+                }
+                if let image = effects.imageToSave {
+                    // The person asked for every received image in clear too. The sealed copy is
+                    // committed already, so a failure here loses nothing: it is reported, and the
+                    // image can be saved later with /save.
+                    do {
+                        _ = try stores.images.save(image, peer: sender, messageID: entry.id, receivedAt: entry.receivedAt)
+                    } catch .alreadyExists {
+                    } catch {
+                        emit(.imageSaveFailed(from: sender, error: error))
+                    }
                 }
                 emit(.message(entry))
                 if sendReceipt {

@@ -27,12 +27,13 @@ extension ParleyClient {
         let attachment = MessageContent.ImageAttachment(png: validated.png, fileName: String(safeName), width: UInt32(validated.width), height: UInt32(validated.height))
         let content = MessageContent(id: MessageID.random(using: random), sentAt: now(), body: .image(attachment))
         let sent = try await deliver(content, to: peer)
-        // Keep our own copy where received images go, so history can show it too.
-        let path = try stored { () throws(StoreError) in try stores.images.save(validated, peer: peer, messageID: content.id, receivedAt: content.sentAt) }
+        // Keep our own copy, sealed as received images are, so history can show it too.
+        let sealer = imageSealer
+        let sealed = try stored { () throws(StoreError) in try sealer.seal(validated.png, messageID: content.id) }
         do {
-            return try recordSent(content, sent: sent, to: peer, body: .image(path: path, width: UInt32(validated.width), height: UInt32(validated.height)))
+            return try recordSent(content, sent: sent, to: peer, body: .image(sealed, width: UInt32(validated.width), height: UInt32(validated.height)))
         } catch {
-            try? stored { () throws(StoreError) in try stores.images.remove([path]) }
+            try? sealer.remove([sealed])
             throw error
         }
     }
@@ -177,7 +178,11 @@ extension ParleyClient {
         guard case .bundle(let unverified) = try await call(.fetchBundle(username: peer)) else {
             throw .refused(WireError(.internalError, "the server answered a bundle request with something else"))
         }
-        do { return try PrekeyBundleVerifier(crypto: crypto).verify(unverified, owner: peer) } catch { throw .invalidBundle(peer) }
+        do { return try PrekeyBundleVerifier(crypto: crypto).verify(unverified, owner: peer) } catch {
+            // No downgrade: without an ML-KEM prekey no session is set up, not even a classical one.
+            if case .missingKEMPrekey = error { throw .noPostQuantumKeys(peer) }
+            throw .invalidBundle(peer)
+        }
     }
 
     private func refreshIdentity(of peer: Username, identity: Ed25519KeyPair) async throws(ClientError) {

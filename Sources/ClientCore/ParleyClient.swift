@@ -15,14 +15,18 @@ public struct ClientStores: Sendable {
     public let history: any HistoryStore
     public let settings: any ClientSettingsStore
     public let sentLog: any SentMessageLog
+    /// The sealed image files the history refers to.
+    public let imageBlobs: any ImageBlobStore
+    /// Images the person saved in clear (by hand, or with the `save-images` setting).
     public let images: any ImageLibrary
-    /// One transaction over all of the above but ``images`` (files are written before a
-    /// transaction and removed if it fails).
+    /// One transaction over all of the above but ``imageBlobs`` and ``images`` (files are written
+    /// before a transaction and removed if it fails).
     public let unitOfWork: any ClientUnitOfWork
 
     public init(
         keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
-        settings: any ClientSettingsStore, sentLog: any SentMessageLog, images: any ImageLibrary, unitOfWork: any ClientUnitOfWork
+        settings: any ClientSettingsStore, sentLog: any SentMessageLog, imageBlobs: any ImageBlobStore, images: any ImageLibrary,
+        unitOfWork: any ClientUnitOfWork
     ) {
         self.keys = keys
         self.sessions = sessions
@@ -30,6 +34,7 @@ public struct ClientStores: Sendable {
         self.history = history
         self.settings = settings
         self.sentLog = sentLog
+        self.imageBlobs = imageBlobs
         self.images = images
         self.unitOfWork = unitOfWork
     }
@@ -45,6 +50,7 @@ public actor ParleyClient {
     let wire: WireClient
     let stores: ClientStores
     let crypto: any CryptoProvider
+    let kem: any KEMProvider
     let random: any RandomSource
     let clock: any Clock
     let imageValidator: any ImageValidator
@@ -56,8 +62,9 @@ public actor ParleyClient {
     /// How many deliveries this client has handled since it started: stored, known unreadable,
     /// or deferred after a storage error (each counted once, however often it is retried).
     public internal(set) var deliveriesHandled = 0
-    /// Delivery ids stored but not yet acknowledged to the server.
-    var pendingAcknowledgements: [UInt64] = []
+    /// Delivery ids stored but not yet acknowledged to the server; drained by one task at a
+    /// time, which sends an acknowledge request per batch.
+    var acknowledgements = DrainQueue<UInt64>()
     /// Deliveries that could not be saved (a storage error), oldest first, to be tried again on
     /// the next push or ``retryDeferredDeliveries()``; never acknowledged until saved.
     var deferredDeliveries: [Delivery] = []
@@ -70,24 +77,23 @@ public actor ParleyClient {
     var resendsMayBePending = true
     /// Whether a later attempt at deferred deliveries and pending resends is scheduled.
     var retryScheduled = false
-    /// Whether an acknowledge request is in flight.
-    var acknowledging = false
 
     private let eventContinuation: AsyncStream<ClientEvent>.Continuation
     /// What happens while the client runs: arrivals, receipts, warnings. Finishes on close.
     public nonisolated let events: AsyncStream<ClientEvent>
 
     public init(
-        wire: WireClient, stores: ClientStores, crypto: any CryptoProvider, random: any RandomSource,
+        wire: WireClient, stores: ClientStores, crypto: any CryptoProvider, kem: any KEMProvider, random: any RandomSource,
         clock: any Clock, imageValidator: any ImageValidator
     ) {
         self.wire = wire
         self.stores = stores
         self.crypto = crypto
+        self.kem = kem
         self.random = random
         self.clock = clock
         self.imageValidator = imageValidator
-        cipher = SessionCipher(crypto: crypto, random: random)
+        cipher = SessionCipher(crypto: crypto, kem: kem, random: random)
         (events, eventContinuation) = AsyncStream<ClientEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
     }
 
@@ -128,4 +134,7 @@ public actor ParleyClient {
     }
 
     func now() -> Timestamp { clock.now() }
+
+    /// Seals and opens the history's images in ``ClientStores/imageBlobs``.
+    var imageSealer: ImageSealer { ImageSealer(crypto: crypto, random: random, blobs: stores.imageBlobs) }
 }

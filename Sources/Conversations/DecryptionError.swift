@@ -19,6 +19,11 @@ public enum DecryptionError: Error, Equatable, Sendable {
     /// A prekey message names a signed or one-time prekey this device does not hold (already used,
     /// expired, or never ours).
     case unknownPrekey(signedPrekeyID: UInt32, oneTimePrekeyID: UInt32?)
+    /// A prekey message names an ML-KEM prekey this device does not hold.
+    case unknownKEMPrekey(id: UInt32)
+    /// A prekey message would start a session with classical X3DH alone (no ML-KEM
+    /// encapsulation): refused, never set up (no downgrade; the sender's client predates PQXDH).
+    case classicalSessionRefused
     /// The envelope or its content did not decode.
     case malformed(DecodingError)
     /// A key agreement failed (e.g. a small-order key).

@@ -11,8 +11,9 @@ public struct HistoryEntry: Sendable, Hashable {
     /// What the message showed.
     public enum Body: Sendable, Hashable {
         case text(String)
-        /// An image saved on this device, at `path`.
-        case image(path: String, width: UInt32, height: UInt32)
+        /// An image kept sealed on this device (see ``SealedImageReference``); it is written in
+        /// clear only when the person saves it.
+        case image(SealedImageReference, width: UInt32, height: UInt32)
     }
 
     /// How far a sent message got.

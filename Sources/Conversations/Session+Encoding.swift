@@ -9,7 +9,7 @@ extension Session {
     /// The session alone as bytes in secret storage: the version 1 format, which is also how each
     /// session is written inside a ``SessionRecord``.
     public func serialized() -> SecretBytes {
-        var writer = ByteWriter(capacity: 512 + ratchet.skipped.count * 68)
+        var writer = ByteWriter(capacity: 2_200 + ratchet.skipped.count * 68)
         write(to: &writer)
         return writer.finishSecret()
     }
@@ -30,13 +30,20 @@ extension Session {
         writer.writeRaw(peerIdentityKey.bytes)
         writer.writeRaw(localIdentityKey.bytes)
         writer.writeRaw(baseKey.bytes)
-        writer.write(pendingPrelude != nil)
+        // The prelude marker: 0 none, 1 a classical X3DH prelude (sessions made before PQXDH),
+        // 2 a PQXDH prelude, followed by its ML-KEM prekey id and ciphertext. Sessions written
+        // before PQXDH used only 0 and 1 (a bool), so they read unchanged.
+        writer.write(UInt8(pendingPrelude == nil ? 0 : pendingPrelude?.kem == nil ? 1 : 2))
         if let prelude = pendingPrelude {
             writer.writeRaw(prelude.identityKey.bytes)
             writer.writeRaw(prelude.ephemeralKey.bytes)
             writer.write(prelude.signedPrekeyID)
             writer.write(prelude.oneTimePrekeyID != nil)
             writer.write(prelude.oneTimePrekeyID ?? 0)
+            if let kem = prelude.kem {
+                writer.write(kem.prekeyID)
+                writer.writeRaw(kem.ciphertext.bytes)
+            }
         }
         ratchet.write(to: &writer)
     }
@@ -51,13 +58,24 @@ extension Session {
         peerIdentityKey = try reader.readEd25519("peer identity")
         localIdentityKey = try reader.readEd25519("local identity")
         baseKey = try reader.readX25519("base key")
-        if try reader.readBool("has prelude") {
+        let preludeMarker = try reader.readUInt8("has prelude")
+        guard preludeMarker <= 2 else { throw .invalidValue(field: "has prelude", reason: "unknown marker \(preludeMarker)") }
+        if preludeMarker > 0 {
             let identity = try reader.readEd25519("prelude identity")
             let ephemeral = try reader.readX25519("prelude ephemeral")
             let signedPrekeyID = try reader.readUInt32("prelude signed prekey id")
             let hasOneTime = try reader.readBool("prelude has one-time prekey")
             let oneTimeID = try reader.readUInt32("prelude one-time prekey id")
-            pendingPrelude = PrekeyPrelude(identityKey: identity, ephemeralKey: ephemeral, signedPrekeyID: signedPrekeyID, oneTimePrekeyID: hasOneTime ? oneTimeID : nil)
+            var kem: KEMPrelude?
+            if preludeMarker == 2 {
+                let kemID = try reader.readUInt32("prelude ML-KEM prekey id")
+                let ciphertext = try reader.readRaw(MLKEMCiphertext.byteCount, "prelude ML-KEM ciphertext")
+                do { kem = KEMPrelude(prekeyID: kemID, ciphertext: try MLKEMCiphertext(bytes: ciphertext)) } catch {
+                    throw .invalidValue(field: "prelude ML-KEM ciphertext", reason: "\(error)")
+                }
+            }
+            pendingPrelude = PrekeyPrelude(
+                identityKey: identity, ephemeralKey: ephemeral, signedPrekeyID: signedPrekeyID, oneTimePrekeyID: hasOneTime ? oneTimeID : nil, kem: kem)
         } else {
             pendingPrelude = nil
         }

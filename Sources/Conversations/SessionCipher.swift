@@ -2,23 +2,27 @@ import Envelope
 import Prekeys
 import Primitives
 
-/// Starts sessions and encrypts and decrypts messages within them: the X3DH handshake feeding the
-/// Double Ratchet, and the envelope encoding around both.
+/// Starts sessions and encrypts and decrypts messages within them: the PQXDH handshake feeding the
+/// Double Ratchet, and the envelope encoding around both. No new session is ever set up with
+/// classical X3DH alone, in either direction.
 ///
 /// Pure: it reads and changes nothing but its arguments; what must be stored (the changed session
 /// record, a one-time prekey to erase) comes back as a value for the caller to apply in one
 /// transaction (``Inbound``).
 public struct SessionCipher: Sendable {
     private let crypto: any CryptoProvider
+    private let kem: any KEMProvider
     private let random: any RandomSource
 
-    public init(crypto: any CryptoProvider, random: any RandomSource) {
+    public init(crypto: any CryptoProvider, kem: any KEMProvider, random: any RandomSource) {
         self.crypto = crypto
+        self.kem = kem
         self.random = random
     }
 
-    /// Alice starts a session with Bob from his verified bundle. Her messages carry the X3DH
-    /// prelude until Bob answers. Both usernames go into the session's associated data.
+    /// Alice starts a session with Bob from his verified bundle (which always has an ML-KEM
+    /// prekey). Her messages carry the PQXDH prelude until Bob answers. Both usernames go into the
+    /// session's associated data.
     public func startSession(
         with bundle: VerifiedPrekeyBundle, peer: Username, localUsername: Username, localIdentity: Ed25519KeyPair
     ) throws(CryptoError) -> Session {
@@ -26,19 +30,28 @@ public struct SessionCipher: Sendable {
         return try startSession(with: bundle, peer: peer, localUsername: localUsername, localIdentity: localIdentity, ephemeral: ephemeral)
     }
 
-    /// ``startSession(with:peer:localUsername:localIdentity:)`` with a given ephemeral key (for
-    /// known-answer tests).
+    /// ``startSession(with:peer:localUsername:localIdentity:)`` with a given ephemeral key and,
+    /// optionally, a given encapsulation (for known-answer tests).
     public func startSession(
-        with bundle: VerifiedPrekeyBundle, peer: Username, localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair
+        with bundle: VerifiedPrekeyBundle, peer: Username, localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair,
+        encapsulation: (ciphertext: MLKEMCiphertext, sharedSecret: SecretBytes)? = nil
     ) throws(CryptoError) -> Session {
-        let agreement = try X3DH(crypto: crypto).initiate(
-            localUsername: localUsername, localIdentity: localIdentity, ephemeral: ephemeral, peer: peer, bundle: bundle)
+        let pqxdh = PQXDH(crypto: crypto, kem: kem)
+        let initiation: PQXDH.Initiation
+        if let encapsulation {
+            initiation = try pqxdh.initiate(
+                localUsername: localUsername, localIdentity: localIdentity, ephemeral: ephemeral, peer: peer, bundle: bundle,
+                encapsulation: encapsulation)
+        } else {
+            initiation = try pqxdh.initiate(localUsername: localUsername, localIdentity: localIdentity, ephemeral: ephemeral, peer: peer, bundle: bundle)
+        }
+        let agreement = initiation.agreement
         let ratchet = try DoubleRatchet.initiator(
             sharedSecret: agreement.sharedSecret, associatedData: agreement.associatedData,
             remoteRatchetKey: bundle.signedPrekey.publicKey, crypto: crypto, random: random)
         let prelude = PrekeyPrelude(
             identityKey: localIdentity.publicKey, ephemeralKey: ephemeral.publicKey,
-            signedPrekeyID: bundle.signedPrekey.id, oneTimePrekeyID: bundle.oneTimePrekey?.id)
+            signedPrekeyID: bundle.signedPrekey.id, oneTimePrekeyID: bundle.oneTimePrekey?.id, kem: initiation.kemPrelude)
         return Session(
             peer: peer, peerIdentityKey: bundle.identityKey, localIdentityKey: localIdentity.publicKey,
             baseKey: ephemeral.publicKey, pendingPrelude: prelude, ratchet: ratchet)
@@ -61,6 +74,9 @@ public struct SessionCipher: Sendable {
         public let startedNewSession: Bool
         /// The one-time prekey whose secret must now be erased, if the envelope used one.
         public let oneTimePrekeyToErase: UInt32?
+        /// The one-time ML-KEM prekey whose secret must now be erased, if the envelope used one
+        /// (a last-resort one is kept).
+        public var kemPrekeyToErase: UInt32? = nil
     }
 
     /// The responder's prekey secrets a prekey message may name, read by the caller from its
@@ -70,10 +86,13 @@ public struct SessionCipher: Sendable {
         public let signedPrekeys: [SignedPrekeyPair]
         /// The one-time prekey the prelude names, if this device still holds it.
         public let oneTimePrekey: OneTimePrekeyPair?
+        /// The ML-KEM prekey the prelude names, if this device still holds it.
+        public let kemPrekey: KEMPrekeyPair?
 
-        public init(signedPrekeys: [SignedPrekeyPair], oneTimePrekey: OneTimePrekeyPair?) {
+        public init(signedPrekeys: [SignedPrekeyPair], oneTimePrekey: OneTimePrekeyPair?, kemPrekey: KEMPrekeyPair? = nil) {
             self.signedPrekeys = signedPrekeys
             self.oneTimePrekey = oneTimePrekey
+            self.kemPrekey = kemPrekey
         }
     }
 
@@ -101,10 +120,12 @@ public struct SessionCipher: Sendable {
                 record.promote(session)
                 return Inbound(record: record, content: content, startedNewSession: false, oneTimePrekeyToErase: nil)
             }
-            let (session, content) = try acceptSession(
+            let (session, content, kemPrekey) = try acceptSession(
                 envelope, prelude: prelude, from: sender, localUsername: localUsername, localIdentity: localIdentity, prekeys: prekeys)
             record.promote(session)
-            return Inbound(record: record, content: content, startedNewSession: true, oneTimePrekeyToErase: prelude.oneTimePrekeyID)
+            return Inbound(
+                record: record, content: content, startedNewSession: true, oneTimePrekeyToErase: prelude.oneTimePrekeyID,
+                kemPrekeyToErase: kemPrekey.isLastResort ? nil : kemPrekey.id)
         }
         var firstError: DecryptionError?
         for candidate in record.sessions {
@@ -135,18 +156,24 @@ public struct SessionCipher: Sendable {
     private func acceptSession(
         _ envelope: CiphertextEnvelope, prelude: PrekeyPrelude, from sender: Username,
         localUsername: Username, localIdentity: Ed25519KeyPair, prekeys: ResponderPrekeys?
-    ) throws(DecryptionError) -> (Session, MessageContent) {
+    ) throws(DecryptionError) -> (Session, MessageContent, KEMPrekeyPair) {
+        // No downgrade: a prelude without an ML-KEM encapsulation never starts a session (it is
+        // read only within a session it already belongs to, above).
+        guard let kemPrelude = prelude.kem else { throw .classicalSessionRefused }
         let signedPrekey = prekeys?.signedPrekeys.first { $0.id == prelude.signedPrekeyID }
         let oneTimePrekey = prekeys?.oneTimePrekey.flatMap { $0.id == prelude.oneTimePrekeyID ? $0 : nil }
         guard let signedPrekey, prelude.oneTimePrekeyID == nil || oneTimePrekey != nil else {
             throw .unknownPrekey(signedPrekeyID: prelude.signedPrekeyID, oneTimePrekeyID: prelude.oneTimePrekeyID)
         }
+        guard let kemPrekey = prekeys?.kemPrekey, kemPrekey.id == kemPrelude.prekeyID else {
+            throw .unknownKEMPrekey(id: kemPrelude.prekeyID)
+        }
         let agreement: X3DH.Agreement
         do {
-            agreement = try X3DH(crypto: crypto).respond(
+            agreement = try PQXDH(crypto: crypto, kem: kem).respond(
                 localUsername: localUsername, localIdentity: localIdentity, signedPrekey: signedPrekey.keyPair,
-                oneTimePrekey: oneTimePrekey?.keyPair, remoteUsername: sender, remoteIdentity: prelude.identityKey,
-                remoteEphemeral: prelude.ephemeralKey)
+                oneTimePrekey: oneTimePrekey?.keyPair, kemPrekey: kemPrekey.keyPair.secretKey, kemCiphertext: kemPrelude.ciphertext,
+                remoteUsername: sender, remoteIdentity: prelude.identityKey, remoteEphemeral: prelude.ephemeralKey)
         } catch {
             throw .crypto(error)
         }
@@ -156,7 +183,7 @@ public struct SessionCipher: Sendable {
         let session = Session(
             peer: sender, peerIdentityKey: prelude.identityKey, localIdentityKey: localIdentity.publicKey,
             baseKey: prelude.ephemeralKey, pendingPrelude: nil, ratchet: ratchet)
-        return (session, content)
+        return (session, content, kemPrekey)
     }
 
     private func decode(_ plaintext: [UInt8]) throws(DecryptionError) -> MessageContent {

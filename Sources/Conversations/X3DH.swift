@@ -34,25 +34,30 @@ public struct X3DH: Sendable {
     /// - Parameters:
     ///   - localUsername: the initiator's own account name.
     ///   - peer: the account name the bundle was fetched for.
+    ///
+    /// Classical X3DH no longer starts sessions (``PQXDH`` does, and a bundle without an ML-KEM
+    /// prekey does not verify), so this takes the peer's keys, already checked, rather than a
+    /// verified bundle: it remains for the sessions made before PQXDH and their vectors.
     public func initiate(
-        localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, peer: Username, bundle: VerifiedPrekeyBundle
+        localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, peer: Username,
+        peerIdentity: Ed25519PublicKey, signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?
     ) throws(CryptoError) -> Agreement {
         let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
-        let remoteIdentity = try crypto.x25519PublicKey(converting: bundle.identityKey)
+        let remoteIdentity = try crypto.x25519PublicKey(converting: peerIdentity)
         var parts = [
-            try crypto.x25519(identitySecret, bundle.signedPrekey.publicKey),
+            try crypto.x25519(identitySecret, signedPrekey.publicKey),
             try crypto.x25519(ephemeral.secretKey, remoteIdentity),
-            try crypto.x25519(ephemeral.secretKey, bundle.signedPrekey.publicKey),
+            try crypto.x25519(ephemeral.secretKey, signedPrekey.publicKey),
         ]
-        if let oneTime = bundle.oneTimePrekey {
+        if let oneTime = oneTimePrekey {
             parts.append(try crypto.x25519(ephemeral.secretKey, oneTime.publicKey))
         }
         return try agreement(
-            parts, initiator: (localIdentity.publicKey, localUsername), responder: (bundle.identityKey, peer))
+            parts, initiator: (localIdentity.publicKey, localUsername), responder: (peerIdentity, peer))
     }
 
-    /// Bob's side, mirroring ``initiate(localUsername:localIdentity:ephemeral:peer:bundle:)`` with
-    /// his secrets.
+    /// Bob's side, mirroring ``initiate(localUsername:localIdentity:ephemeral:peer:peerIdentity:signedPrekey:oneTimePrekey:)``
+    /// with his secrets.
     /// - Parameters:
     ///   - localUsername: the responder's own account name.
     ///   - remoteUsername: the sender's account name, as the server delivered the message.

@@ -25,21 +25,29 @@ public struct CiphertextEnvelope: Hashable, Sendable {
 extension CiphertextEnvelope {
     private enum Kind: UInt8 {
         case message = 1
+        /// A classical X3DH prelude (before PQXDH): decoded, never produced for a new session.
         case prekeyMessage = 2
+        /// A PQXDH prelude: the X3DH fields, then the ML-KEM prekey id and ciphertext.
+        case pqPrekeyMessage = 3
     }
 
     /// version (u8) || kind (u8) || [prelude: IK (32) || EK (32) || SPK id (u32) || has OTPK (u8)
-    /// || OTPK id (u32)] || header (40) || ciphertext length (u32) || ciphertext.
+    /// || OTPK id (u32) || [kind 3: KEM prekey id (u32) || KEM ciphertext (1568)]] || header (40)
+    /// || ciphertext length (u32) || ciphertext.
     public var encoded: [UInt8] {
-        var writer = ByteWriter(capacity: 2 + 73 + RatchetHeader.byteCount + 4 + ciphertext.count)
+        var writer = ByteWriter(capacity: 2 + 73 + 4 + MLKEMCiphertext.byteCount + RatchetHeader.byteCount + 4 + ciphertext.count)
         writer.write(Self.version)
         if let prelude {
-            writer.write(Kind.prekeyMessage.rawValue)
+            writer.write((prelude.kem == nil ? Kind.prekeyMessage : Kind.pqPrekeyMessage).rawValue)
             writer.writeRaw(prelude.identityKey.bytes)
             writer.writeRaw(prelude.ephemeralKey.bytes)
             writer.write(prelude.signedPrekeyID)
             writer.write(prelude.oneTimePrekeyID != nil)
             writer.write(prelude.oneTimePrekeyID ?? 0)
+            if let kem = prelude.kem {
+                writer.write(kem.prekeyID)
+                writer.writeRaw(kem.ciphertext.bytes)
+            }
         } else {
             writer.write(Kind.message.rawValue)
         }
@@ -65,7 +73,7 @@ extension CiphertextEnvelope {
         switch kind {
         case .message:
             prelude = nil
-        case .prekeyMessage:
+        case .prekeyMessage, .pqPrekeyMessage:
             let identity = try reader.readRaw(Ed25519PublicKey.byteCount, "identity key")
             let ephemeral = try reader.readRaw(X25519PublicKey.byteCount, "ephemeral key")
             let signedPrekeyID = try reader.readUInt32("signed prekey id")
@@ -76,12 +84,19 @@ extension CiphertextEnvelope {
             guard hasOneTimePrekey || oneTimePrekeyID == 0 else {
                 throw .invalidValue(field: "one-time prekey id", reason: "set without a one-time prekey")
             }
+            var kemFields: (id: UInt32, ciphertext: [UInt8])?
+            if kind == .pqPrekeyMessage {
+                kemFields = (try reader.readUInt32("ML-KEM prekey id"), try reader.readRaw(MLKEMCiphertext.byteCount, "ML-KEM ciphertext"))
+            }
             do {
                 prelude = PrekeyPrelude(
                     identityKey: try Ed25519PublicKey(bytes: identity),
                     ephemeralKey: try X25519PublicKey(bytes: ephemeral),
                     signedPrekeyID: signedPrekeyID,
-                    oneTimePrekeyID: hasOneTimePrekey ? oneTimePrekeyID : nil)
+                    oneTimePrekeyID: hasOneTimePrekey ? oneTimePrekeyID : nil,
+                    kem: try kemFields.map { fields throws(CryptoError) in
+                        KEMPrelude(prekeyID: fields.id, ciphertext: try MLKEMCiphertext(bytes: fields.ciphertext))
+                    })
             } catch {
                 throw .invalidValue(field: "prelude", reason: "\(error)")
             }

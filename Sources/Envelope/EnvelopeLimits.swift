@@ -1,3 +1,5 @@
+import Primitives
+
 /// Every bound the envelope codecs enforce, in one place. Decoders check these before allocating.
 public enum EnvelopeLimits {
     /// Largest PNG an image message may carry (10 MiB).
@@ -14,6 +16,7 @@ public enum EnvelopeLimits {
     public static let maxContentBytes = maxImageBytes + 4096
     /// Largest ciphertext in an envelope: content, padding (< 160 bytes) and the AEAD tag.
     public static let maxCiphertextBytes = maxContentBytes + 160 + 16
-    /// Largest encoded envelope.
-    public static let maxEnvelopeBytes = maxCiphertextBytes + 256
+    /// Largest encoded envelope: the ciphertext, the header and a prelude with its ML-KEM
+    /// ciphertext (PQXDH), with room to spare.
+    public static let maxEnvelopeBytes = maxCiphertextBytes + 256 + 4 + MLKEMCiphertext.byteCount
 }

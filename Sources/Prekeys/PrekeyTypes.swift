@@ -78,12 +78,20 @@ public struct UnverifiedPrekeyBundle: Sendable, Hashable {
     public let signedPrekey: SignedPrekey
     /// Absent when the owner's pool of one-time prekeys is empty; X3DH then runs without DH4.
     public let oneTimePrekey: OneTimePrekey?
+    /// The ML-KEM prekey for PQXDH: a one-time one while any remain, else the last-resort one.
+    /// Absent only for an account whose client never published one (it predates PQXDH): such a
+    /// bundle is refused (``PrekeyError/missingKEMPrekey``), never used for classical X3DH.
+    public let kemPrekey: BundledKEMPrekey?
 
-    public init(identityKey: Ed25519PublicKey, identitySignature: Ed25519Signature? = nil, signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?) {
+    public init(
+        identityKey: Ed25519PublicKey, identitySignature: Ed25519Signature? = nil, signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?,
+        kemPrekey: BundledKEMPrekey? = nil
+    ) {
         self.identityKey = identityKey
         self.identitySignature = identitySignature
         self.signedPrekey = signedPrekey
         self.oneTimePrekey = oneTimePrekey
+        self.kemPrekey = kemPrekey
     }
 }
 
@@ -93,11 +101,14 @@ public struct VerifiedPrekeyBundle: Sendable, Hashable {
     public let identityKey: Ed25519PublicKey
     public let signedPrekey: SignedPrekey
     public let oneTimePrekey: OneTimePrekey?
+    /// Always present: a bundle without one does not verify (no downgrade to classical X3DH).
+    public let kemPrekey: BundledKEMPrekey
 
-    fileprivate init(_ bundle: UnverifiedPrekeyBundle) {
+    fileprivate init(_ bundle: UnverifiedPrekeyBundle, kemPrekey: BundledKEMPrekey) {
         identityKey = bundle.identityKey
         signedPrekey = bundle.signedPrekey
         oneTimePrekey = bundle.oneTimePrekey
+        self.kemPrekey = kemPrekey
     }
 }
 
@@ -107,6 +118,11 @@ public enum PrekeyError: Error, Equatable, Sendable {
     case invalidSignature(signedPrekeyID: UInt32)
     /// The identity key's binding signature does not name the account the bundle was fetched for.
     case invalidIdentityBinding(Username)
+    /// The bundle has no ML-KEM prekey (its owner's client predates PQXDH, or the server stripped
+    /// it): a new session is never set up with classical X3DH alone.
+    case missingKEMPrekey
+    /// An ML-KEM prekey's signature does not verify under the claimed identity key.
+    case invalidKEMSignature(kemPrekeyID: UInt32)
     /// A key could not be generated or converted.
     case crypto(CryptoError)
 }
@@ -119,19 +135,31 @@ public struct PrekeyBundleVerifier: Sendable {
         self.crypto = crypto
     }
 
-    /// Verifies the signed prekey's signature under the bundle's identity key and, when `owner`
-    /// is given and the bundle carries one, the identity key's binding to that username.
+    /// Verifies the signed prekey's and the ML-KEM prekey's signatures under the bundle's identity
+    /// key and, when `owner` is given and the bundle carries one, the identity key's binding to
+    /// that username.
     /// - Throws: ``PrekeyError/invalidSignature(signedPrekeyID:)``,
+    ///   ``PrekeyError/missingKEMPrekey`` (no downgrade), ``PrekeyError/invalidKEMSignature(kemPrekeyID:)``,
     ///   ``PrekeyError/invalidIdentityBinding(_:)``.
     public func verify(_ bundle: UnverifiedPrekeyBundle, owner: Username? = nil) throws(PrekeyError) -> VerifiedPrekeyBundle {
         guard isValid(bundle.signedPrekey, identityKey: bundle.identityKey) else {
             throw .invalidSignature(signedPrekeyID: bundle.signedPrekey.id)
         }
+        guard let kemPrekey = bundle.kemPrekey else { throw .missingKEMPrekey }
+        guard isValid(kemPrekey.prekey, identityKey: bundle.identityKey) else {
+            throw .invalidKEMSignature(kemPrekeyID: kemPrekey.prekey.id)
+        }
         if let owner, let binding = bundle.identitySignature,
             !IdentityBinding.isValid(binding, identityKey: bundle.identityKey, username: owner, crypto: crypto) {
             throw .invalidIdentityBinding(owner)
         }
-        return VerifiedPrekeyBundle(bundle)
+        return VerifiedPrekeyBundle(bundle, kemPrekey: kemPrekey)
+    }
+
+    /// Whether `prekey` is signed by `identityKey` (the "Parley PQPK v1" construction). The server
+    /// uses this to refuse a bad upload; clients always verify again.
+    public func isValid(_ prekey: KEMPrekey, identityKey: Ed25519PublicKey) -> Bool {
+        crypto.verify(prekey.signature, of: KEMPrekey.signedMessage(id: prekey.id, publicKey: prekey.publicKey), by: identityKey)
     }
 
     /// Whether `signature` binds `identityKey` to `username` (``IdentityBinding``). The server
@@ -147,5 +175,67 @@ public struct PrekeyBundleVerifier: Sendable {
             signedPrekey.signature,
             of: SignedPrekey.signedMessage(id: signedPrekey.id, publicKey: signedPrekey.publicKey),
             by: identityKey)
+    }
+}
+
+/// The public half of an ML-KEM-1024 prekey (PQXDH's PQPK), signed by the owner's identity key.
+/// A client publishes one last-resort key (kept until it is rotated, and handed out when no
+/// one-time key is left) and a pool of one-time keys (each handed out at most once).
+public struct KEMPrekey: Sendable, Hashable {
+    /// The type byte in front of an encoded ML-KEM-1024 public key (libsignal's value for
+    /// Kyber1024/ML-KEM-1024), so that the encodings of X25519 and ML-KEM keys can never collide.
+    public static let typeByte: UInt8 = 0x08
+
+    public let id: UInt32
+    public let publicKey: MLKEMPublicKey
+    public let signature: Ed25519Signature
+
+    public init(id: UInt32, publicKey: MLKEMPublicKey, signature: Ed25519Signature) {
+        self.id = id
+        self.publicKey = publicKey
+        self.signature = signature
+    }
+
+    /// The bytes the identity key signs: `"Parley PQPK v1"` || id (u32 BE) || 0x08 || public key
+    /// (1568).
+    public static func signedMessage(id: UInt32, publicKey: MLKEMPublicKey) -> [UInt8] {
+        var writer = ByteWriter(capacity: 14 + 4 + 1 + MLKEMPublicKey.byteCount)
+        writer.writeRaw(Array("Parley PQPK v1".utf8))
+        writer.write(id)
+        writer.write(typeByte)
+        writer.writeRaw(publicKey.bytes)
+        return writer.bytes
+    }
+}
+
+/// An ML-KEM prekey with its secret, as the owner's client keeps it.
+public struct KEMPrekeyPair: Sendable, Equatable {
+    public let id: UInt32
+    public let keyPair: MLKEMKeyPair
+    public let signature: Ed25519Signature
+    /// Whether this is the last-resort key (kept after use) rather than a one-time key.
+    public let isLastResort: Bool
+    /// When it was generated; drives the rotation of last-resort keys.
+    public let createdAt: Timestamp
+
+    public init(id: UInt32, keyPair: MLKEMKeyPair, signature: Ed25519Signature, isLastResort: Bool, createdAt: Timestamp) {
+        self.id = id
+        self.keyPair = keyPair
+        self.signature = signature
+        self.isLastResort = isLastResort
+        self.createdAt = createdAt
+    }
+
+    public var publicPrekey: KEMPrekey { KEMPrekey(id: id, publicKey: keyPair.publicKey, signature: signature) }
+}
+
+/// The ML-KEM prekey a bundle carries, and whether it is the last-resort one.
+public struct BundledKEMPrekey: Sendable, Hashable {
+    public let prekey: KEMPrekey
+    public let isLastResort: Bool
+
+    public init(_ prekey: KEMPrekey, isLastResort: Bool) {
+        self.prekey = prekey
+        self.isLastResort = isLastResort
     }
 }

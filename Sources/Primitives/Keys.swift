@@ -5,7 +5,7 @@
 
 /// Validates the length of a public byte string once, at the boundary.
 @inline(__always)
-private func checkedBytes(_ bytes: some Sequence<UInt8>, length: Int, what: String) throws(CryptoError) -> [UInt8] {
+func checkedBytes(_ bytes: some Sequence<UInt8>, length: Int, what: String) throws(CryptoError) -> [UInt8] {
     let array = Array(bytes)
     guard array.count == length else {
         throw CryptoError.invalidLength(what: what, expected: length, got: array.count)

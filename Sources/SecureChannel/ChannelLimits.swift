@@ -51,7 +51,7 @@ public struct ChannelLimits: Sendable, Equatable {
     public var deadPeerTimeout: Duration
 
     /// How many connections, authenticated or not, a server holds at once; further connections are
-    /// closed as soon as they are accepted. Default 10 000.
+    /// closed as soon as they are accepted. Default 20 000 (`parley-server --max-connections`).
     public var maxConnections: Int
 
     /// How many connections one source address (an IPv4 address, an IPv6 /64; see
@@ -83,7 +83,7 @@ public struct ChannelLimits: Sendable, Equatable {
         unauthenticatedIdleTimeout: Duration = .seconds(5),
         keepAliveInterval: Duration = .seconds(30),
         deadPeerTimeout: Duration = .seconds(90),
-        maxConnections: Int = 10_000,
+        maxConnections: Int = 20_000,
         outboundHighWaterMark: Int = 64 << 10,
         outboundLowWaterMark: Int = 32 << 10,
         inboundFrameBuffer: Int = 4,

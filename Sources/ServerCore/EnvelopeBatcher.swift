@@ -7,24 +7,26 @@ import Synchronization
 /// Submissions are appended in call order and committed in that order by one serial writer, so
 /// one connection's envelopes keep their order. While a batch is being committed the next one
 /// fills up: under load, batches grow by themselves; when idle, a lone send commits at once.
-/// Acknowledgements go through the same writer: every acknowledgement waiting when a batch is
-/// taken is applied in that batch's transaction (before its envelopes), so they share its fsync
-/// instead of each committing on its own.
+/// Acknowledgements go through the same writer: those taken with a batch (up to
+/// `maxBatchSize` items in all, in arrival order) are applied in its transaction (before its
+/// envelopes), so they share its fsync instead of each committing on its own. The queue is a
+/// ``DrainQueue``: the submission that finds no flush running schedules one on the writer.
 final class EnvelopeBatcher: Sendable {
     typealias Completion = @Sendable (Result<EnqueueOutcome, StoreError>) -> Void
     typealias AcknowledgementCompletion = @Sendable (Result<Void, StoreError>) -> Void
 
-    private struct State {
-        var pending: [(draft: MailboxEnvelopeDraft, completion: Completion)] = []
-        var acknowledgements: [(acknowledgement: MailboxAcknowledgement, completion: AcknowledgementCompletion)] = []
-        var flushScheduled = false
+    /// One thing for the writer: a draft to store or an acknowledgement to apply.
+    private enum Work {
+        case draft(MailboxEnvelopeDraft, Completion)
+        case acknowledgement(MailboxAcknowledgement, AcknowledgementCompletion)
     }
 
     private let store: any MailboxStore
     private let events: any AccountEventBus
     private let writer: BlockingExecutor
     private let maxBatchSize: Int
-    private let state = Mutex(State())
+    /// Sends and acknowledgements in arrival order; the drainer is the writer's flush.
+    private let queue = Mutex(DrainQueue<Work>())
 
     init(store: any MailboxStore, events: any AccountEventBus, writer: BlockingExecutor, maxBatchSize: Int) {
         self.store = store
@@ -36,21 +38,14 @@ final class EnvelopeBatcher: Sendable {
     /// Queues `draft`; `completion` runs on the writer once the batch holding it has committed
     /// (or failed, in which case nothing of that batch was stored).
     func submit(_ draft: MailboxEnvelopeDraft, completion: @escaping Completion) {
-        let schedule = state.withLock { state -> Bool in
-            state.pending.append((draft, completion))
-            return Self.claimFlush(&state)
-        }
-        if schedule { writer.submit { self.flush() } }
+        if queue.withLock({ $0.append(.draft(draft, completion)) }) { writer.submit { self.flush() } }
     }
 
     /// Queues `recipient`'s acknowledgement of `ids`; `completion` runs on the writer once the
     /// transaction that deleted them has committed (or failed, in which case nothing was deleted).
     func acknowledge(_ ids: [UInt64], for recipient: Username, completion: @escaping AcknowledgementCompletion) {
-        let schedule = state.withLock { state -> Bool in
-            state.acknowledgements.append((MailboxAcknowledgement(ids: ids, recipient: recipient), completion))
-            return Self.claimFlush(&state)
-        }
-        if schedule { writer.submit { self.flush() } }
+        let acknowledgement = MailboxAcknowledgement(ids: ids, recipient: recipient)
+        if queue.withLock({ $0.append(.acknowledgement(acknowledgement, completion)) }) { writer.submit { self.flush() } }
     }
 
     /// Queues `recipient`'s acknowledgement of `ids` and returns once it is committed.
@@ -61,12 +56,6 @@ final class EnvelopeBatcher: Sendable {
         try result.get()
     }
 
-    private static func claimFlush(_ state: inout State) -> Bool {
-        guard !state.flushScheduled else { return false }
-        state.flushScheduled = true
-        return true
-    }
-
     /// Returns once every envelope submitted so far is committed and answered.
     func drain() async {
         await writer.drain()
@@ -75,15 +64,19 @@ final class EnvelopeBatcher: Sendable {
     /// Commits batches until nothing is pending. Runs on the serial writer only.
     private func flush() {
         while true {
-            let (batch, acknowledgements) = state.withLock { state in
-                let taken = Array(state.pending.prefix(maxBatchSize))
-                state.pending.removeFirst(taken.count)
-                let acknowledgements = state.acknowledgements
-                state.acknowledgements = []
-                if taken.isEmpty && acknowledgements.isEmpty { state.flushScheduled = false }
-                return (taken, acknowledgements)
+            // Up to maxBatchSize items a transaction (acknowledgements count too; each is one
+            // request's ids), in arrival order; an empty take ends this drain.
+            let work = queue.withLock { $0.take(upTo: maxBatchSize) }
+            guard !work.isEmpty else { return }
+            var batch: [(draft: MailboxEnvelopeDraft, completion: Completion)] = []
+            var acknowledgements: [(acknowledgement: MailboxAcknowledgement, completion: AcknowledgementCompletion)] = []
+            batch.reserveCapacity(work.count)
+            for item in work {
+                switch item {
+                case .draft(let draft, let completion): batch.append((draft, completion))
+                case .acknowledgement(let acknowledgement, let completion): acknowledgements.append((acknowledgement, completion))
+                }
             }
-            guard !batch.isEmpty || !acknowledgements.isEmpty else { return }
             do {
                 let outcomes = try store.commit(enqueue: batch.map(\.draft), acknowledge: acknowledgements.map(\.acknowledgement))
                 for item in acknowledgements { item.completion(.success(())) }

@@ -5,15 +5,21 @@ import Primitives
 public struct MailboxEnvelopeDraft: Sendable, Hashable {
     public let sender: Username
     public let recipient: Username
+    /// The identity key the sender encrypted for. When set, the store refuses the draft unless an
+    /// account called ``recipient`` exists with this very key and does not block ``sender``,
+    /// checked in the transaction that would store it (see ``MailboxStore/commit(enqueue:acknowledge:)``).
+    /// The server always sets it; nil (no recipient check) is for tests of the caps alone.
+    public let recipientIdentity: Ed25519PublicKey?
     /// The encrypted envelope, never inspected by the server. At most
     /// ``MailboxLimits/maxPayloadBytes``.
     public let payload: [UInt8]
     /// The server's time of acceptance, read from its clock by the application.
     public let acceptedAt: Timestamp
 
-    public init(sender: Username, recipient: Username, payload: [UInt8], acceptedAt: Timestamp) {
+    public init(sender: Username, recipient: Username, recipientIdentity: Ed25519PublicKey? = nil, payload: [UInt8], acceptedAt: Timestamp) {
         self.sender = sender
         self.recipient = recipient
+        self.recipientIdentity = recipientIdentity
         self.payload = payload
         self.acceptedAt = acceptedAt
     }
@@ -65,6 +71,14 @@ public enum MailboxRefusal: Error, Sendable, Hashable {
     case senderShareFull(envelopes: Int, bytes: Int)
     /// All mailboxes together are at the server's quota (``MailboxLimits/maxTotalBytes``).
     case serverFull
+    /// The draft names a recipient identity key and there is no account called `recipient`
+    /// (never registered, or deleted).
+    case unknownRecipient
+    /// The recipient's account has another identity key than the draft names (the name was
+    /// registered again): the envelope was encrypted for someone else.
+    case recipientIdentityChanged
+    /// The recipient blocks the sender.
+    case blockedByRecipient
 }
 
 /// How much is waiting for one recipient.

@@ -79,6 +79,10 @@ public final class ParleyServer: FrameConnectionHandler {
     /// Logged-in sessions on this node.
     public var activeSessions: Int { sessionCount.current }
 
+    /// The stateless request handlers over this server's stores (what each connection's session
+    /// dispatches to); for tests that exercise a handler without a connection.
+    var requestHandlers: RequestHandlers { RequestHandlers(deps: dependencies) }
+
     public func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
         let session = ConnectionSession(connection: connection, dependencies: dependencies, sessionCount: sessionCount)
         // The login deadline runs whenever no account is logged in on the connection: from the

@@ -14,11 +14,14 @@ public enum WireCodec {
     private enum RequestTag: UInt8 {
         case retiredRegister = 1, login, logout, deleteAccount, publishPrekeys, fetchBundle, prekeyCount, send, acknowledge, block, unblock, ping
         case register = 13, identity, prekeyStatus
+        case publishKEMPrekeys = 16, kemPrekeyStatus
     }
 
     private enum ResponseTag: UInt8 {
         case ok = 1, loggedIn, retiredBundle, prekeyCount, accepted, pong, error
         case bundle = 8, identity, prekeyStatus
+        /// A bundle with an ML-KEM prekey (PQXDH); tag 8 remains the form without one.
+        case pqBundle = 11, kemPrekeyStatus
     }
 
     private enum PushTag: UInt8 {
@@ -80,6 +83,14 @@ public enum WireCodec {
             writer.write(RequestTag.prekeyCount.rawValue)
         case .prekeyStatus:
             writer.write(RequestTag.prekeyStatus.rawValue)
+        case let .publishKEMPrekeys(lastResort, oneTime):
+            writer.write(RequestTag.publishKEMPrekeys.rawValue)
+            writer.write(lastResort != nil)
+            if let lastResort { write(lastResort, into: &writer) }
+            writer.write(UInt32(oneTime.count))
+            for prekey in oneTime { write(prekey, into: &writer) }
+        case .kemPrekeyStatus:
+            writer.write(RequestTag.kemPrekeyStatus.rawValue)
         case let .send(recipient, recipientIdentity, envelope):
             writer.write(RequestTag.send.rawValue)
             writer.writeString(recipient.value)
@@ -108,7 +119,7 @@ public enum WireCodec {
             writer.write(ResponseTag.loggedIn.rawValue)
             writer.write(pending)
         case .bundle(let bundle):
-            writer.write(ResponseTag.bundle.rawValue)
+            writer.write((bundle.kemPrekey == nil ? ResponseTag.bundle : ResponseTag.pqBundle).rawValue)
             write(PublishedIdentity(identityKey: bundle.identityKey, signature: bundle.identitySignature), into: &writer)
             write(bundle.signedPrekey, into: &writer)
             writer.write(bundle.oneTimePrekey != nil)
@@ -116,6 +127,17 @@ public enum WireCodec {
                 writer.write(oneTime.id)
                 writer.writeRaw(oneTime.publicKey.bytes)
             }
+            if let kem = bundle.kemPrekey {
+                writer.write(kem.isLastResort)
+                write(kem.prekey, into: &writer)
+            }
+        case let .kemPrekeyStatus(oneTimeIDs, lastResortID):
+            let reported = oneTimeIDs.prefix(WireLimits.maxReportedPrekeyIDs)
+            writer.write(ResponseTag.kemPrekeyStatus.rawValue)
+            writer.write(UInt32(reported.count))
+            for id in reported { writer.write(id) }
+            writer.write(lastResortID != nil)
+            writer.write(lastResortID ?? 0)
         case .identity(let identity):
             writer.write(ResponseTag.identity.rawValue)
             write(identity, into: &writer)
@@ -169,6 +191,12 @@ public enum WireCodec {
     }
 
     private static func write(_ prekey: SignedPrekey, into writer: inout ByteWriter) {
+        writer.write(prekey.id)
+        writer.writeRaw(prekey.publicKey.bytes)
+        writer.writeRaw(prekey.signature.bytes)
+    }
+
+    private static func write(_ prekey: KEMPrekey, into writer: inout ByteWriter) {
         writer.write(prekey.id)
         writer.writeRaw(prekey.publicKey.bytes)
         writer.writeRaw(prekey.signature.bytes)
@@ -268,6 +296,18 @@ public enum WireCodec {
             return .prekeyCount
         case .prekeyStatus:
             return .prekeyStatus
+        case .publishKEMPrekeys:
+            let lastResort = try reader.readBool("has last-resort ML-KEM prekey") ? try readKEMPrekey(&reader) : nil
+            let count = Int(try reader.readUInt32("ML-KEM prekey count"))
+            guard count <= WireLimits.maxOneTimePrekeysPerRequest else {
+                throw .tooLong(field: "ML-KEM prekeys", length: count, limit: WireLimits.maxOneTimePrekeysPerRequest)
+            }
+            var oneTime: [KEMPrekey] = []
+            oneTime.reserveCapacity(count)
+            for _ in 0..<count { oneTime.append(try readKEMPrekey(&reader)) }
+            return .publishKEMPrekeys(lastResort: lastResort, oneTime: oneTime)
+        case .kemPrekeyStatus:
+            return .kemPrekeyStatus
         case .send:
             let recipient = try readUsername(&reader, "recipient")
             let recipientIdentity = try readEd25519(&reader, "recipient identity")
@@ -302,12 +342,32 @@ public enum WireCodec {
             return .loggedIn(pending: try reader.readUInt32("pending"))
         case .retiredBundle:
             throw .invalidValue(field: "response", reason: "a bundle without an identity binding (tag 3) is retired")
-        case .bundle:
+        case .bundle, .pqBundle:
             let identity = try readPublishedIdentity(&reader)
             let signedPrekey = try readSignedPrekey(&reader)
             let oneTimePrekey = try reader.readBool("has one-time prekey") ? try readOneTimePrekey(&reader) : nil
+            var kemPrekey: BundledKEMPrekey?
+            if tag == .pqBundle {
+                let isLastResort = try reader.readBool("ML-KEM prekey is last resort")
+                kemPrekey = BundledKEMPrekey(try readKEMPrekey(&reader), isLastResort: isLastResort)
+            }
             return .bundle(UnverifiedPrekeyBundle(
-                identityKey: identity.identityKey, identitySignature: identity.signature, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey))
+                identityKey: identity.identityKey, identitySignature: identity.signature, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey,
+                kemPrekey: kemPrekey))
+        case .kemPrekeyStatus:
+            let count = Int(try reader.readUInt32("ML-KEM prekey id count"))
+            guard count <= WireLimits.maxReportedPrekeyIDs else {
+                throw .tooLong(field: "ML-KEM prekey ids", length: count, limit: WireLimits.maxReportedPrekeyIDs)
+            }
+            var ids: [UInt32] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try reader.readUInt32("ML-KEM prekey id")) }
+            let hasLastResort = try reader.readBool("has last-resort ML-KEM prekey")
+            let lastResortID = try reader.readUInt32("last-resort ML-KEM prekey id")
+            guard hasLastResort || lastResortID == 0 else {
+                throw .invalidValue(field: "last-resort ML-KEM prekey id", reason: "set without a last-resort prekey")
+            }
+            return .kemPrekeyStatus(oneTimeIDs: ids, lastResortID: hasLastResort ? lastResortID : nil)
         case .identity:
             return .identity(try readPublishedIdentity(&reader))
         case .prekeyCount:
@@ -393,6 +453,15 @@ public enum WireCodec {
         let signature = try reader.readRaw(64, "signed prekey signature")
         do { return SignedPrekey(id: id, publicKey: publicKey, signature: try Ed25519Signature(bytes: signature)) } catch {
             throw .invalidValue(field: "signed prekey signature", reason: "\(error)")
+        }
+    }
+
+    private static func readKEMPrekey(_ reader: inout ByteReader) throws(DecodingError) -> KEMPrekey {
+        let id = try reader.readUInt32("ML-KEM prekey id")
+        let publicKey = try reader.readRaw(MLKEMPublicKey.byteCount, "ML-KEM prekey")
+        let signature = try readSignature(&reader, "ML-KEM prekey signature")
+        do { return KEMPrekey(id: id, publicKey: try MLKEMPublicKey(bytes: publicKey), signature: signature) } catch {
+            throw .invalidValue(field: "ML-KEM prekey", reason: "\(error)")
         }
     }
 

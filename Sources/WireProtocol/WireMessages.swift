@@ -37,6 +37,13 @@ public struct Request: Sendable {
         /// Which of this account's one-time prekeys the server still holds (the others were handed
         /// out), so the client can expire secrets nobody used (``Response/Body/prekeyStatus(heldIDs:)``).
         case prekeyStatus
+        /// Publish ML-KEM prekeys for PQXDH (after login: they do not fit the pre-login frame): a
+        /// new last-resort key (replacing the previous one) and/or one-time keys, each signed by
+        /// the identity key.
+        case publishKEMPrekeys(lastResort: KEMPrekey?, oneTime: [KEMPrekey])
+        /// Which of this account's one-time ML-KEM prekeys the server still holds, and its
+        /// last-resort key's id (``Response/Body/kemPrekeyStatus(oneTimeIDs:lastResortID:)``).
+        case kemPrekeyStatus
         /// Store an opaque envelope for `recipient`; answered once it is durably stored. The
         /// sender names the identity key it encrypted to: if the recipient's account now has
         /// another (it was deleted and registered again), the server refuses with
@@ -73,6 +80,9 @@ public struct Response: Sendable, Equatable {
         /// The ids of the one-time prekeys the server holds for this account, ascending (at most
         /// ``WireLimits/maxReportedPrekeyIDs``, which is also the most the server keeps).
         case prekeyStatus(heldIDs: [UInt32])
+        /// The answer to ``Request/Body/kemPrekeyStatus``: held one-time ids, ascending (at most
+        /// ``WireLimits/maxReportedPrekeyIDs``), and the last-resort key's id if there is one.
+        case kemPrekeyStatus(oneTimeIDs: [UInt32], lastResortID: UInt32?)
         /// The envelope is on disk under this id.
         case accepted(envelopeID: UInt64, acceptedAt: Timestamp)
         case pong

@@ -50,16 +50,16 @@ struct ParleyServerCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     @Option(name: .customLong("max-connections"), help: "Most connections open at once.")
-    var maxConnections = 20_000
+    var maxConnections = ChannelLimits().maxConnections
 
     @Option(name: .customLong("max-connections-per-address"), help: "Most connections open at once from one IPv4 address or IPv6 /64.")
-    var maxConnectionsPerAddress = 32
+    var maxConnectionsPerAddress = ChannelLimits().maxConnectionsPerAddress
 
     @Option(name: .customLong("logins-per-address"), help: "Logins and registrations allowed per minute from one address (also the burst).")
-    var loginsPerAddress = 30
+    var loginsPerAddress = ServerConfiguration().authenticationAttemptsPerAddress.burst
 
     @Option(name: .customLong("login-queue"), help: "Logins and registrations that may wait for a password-hashing thread; more are told to retry.")
-    var loginQueue = 16
+    var loginQueue = ServerConfiguration().maxQueuedPasswordHashes
 
     @Flag(name: .customLong("print-key"), help: "Print the server's static public key (64 hex characters) and exit.")
     var printKey = false

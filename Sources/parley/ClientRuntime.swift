@@ -1,4 +1,5 @@
 import ClientCore
+import MLKEMCrypto
 import Conversations
 import Foundation
 import PNGImages
@@ -29,107 +30,186 @@ struct ClientRuntime {
     /// The account to use: `--user`, else the only or last account on this server.
     func defaultUser() throws -> Username {
         if let user = options.user { return try Username(user) }
-        let accounts = options.resolvedHome.accounts(on: options.serverAddress)
+        let accounts = options.localAccounts()
         if let last = accounts.last { return last }
         if accounts.all.count == 1 { return accounts.all[0] }
         if accounts.all.isEmpty {
-            throw CLIError.usage("no account on this device for \(options.serverAddress); run 'parley register NAME' first")
+            throw CLIError.usage("no account on this device for \(options.serverName); run 'parley register NAME' first")
         }
         throw CLIError.usage("several accounts here (\(accounts.all.map(\.value).joined(separator: ", "))); choose one with --user")
     }
 
-    /// Opens the account's sealed store, connects, logs in (or registers), runs `body` with the
-    /// client, and tears everything down.
+    /// Connects to the first address of the server that answers (the next on a failure to connect
+    /// or to finish the handshake; never past a server that proves the wrong key), pins the key it
+    /// proved, opens the account's sealed store in that key's folder, logs in (or registers), runs
+    /// `body` with the client, and tears everything down.
     func withClient<Result: Sendable>(
         user: Username, password: SecretBytes, mode: Mode, terminal: LineEditor?,
         _ body: (ParleyClient, Int, EventSink) async throws -> Result
     ) async throws -> Result {
         let home = options.resolvedHome
-        let server = options.serverAddress
-        let folder = home.accountFolder(server, user)
-        let databasePath = folder + "/" + SQLiteClientStore.fileName
-        let exists = FileManager.default.fileExists(atPath: databasePath)
+        let known = options.knownServers
+        let addresses = options.serverAddresses
+        let expected = try options.expectedServerKey()
+        // Before any connection, when the server is known: a missing or existing account is told
+        // without touching the network.
+        if let expected { try checkAccount(user, mode: mode, folder: home.accountFolder(expected, user)) }
+        if expected == nil, mode == .logIn {
+            throw CLIError.usage("no account \(user) on this device for \(options.serverName); register it first ('parley register \(user)')")
+        }
+        let transport = NIOClientTransport(localStatic: try crypto.generateX25519KeyPair(using: random), crypto: crypto, random: random)
+        var failures: [String] = []
+        for server in addresses {
+            do {
+                return try await transport.withConnection(host: server.host, port: server.port, expectedServerKey: expected) { connection, inbound in
+                    do {
+                        return try await session(
+                            connection: connection, inbound: inbound, user: user, password: password, mode: mode, terminal: terminal,
+                            home: home, known: known, addresses: addresses, body)
+                    } catch {
+                        throw SessionFailure(error: error)
+                    }
+                }
+            } catch let failure as SessionFailure {
+                throw failure.error
+            } catch let error as ConnectionError {
+                switch error {
+                case let .serverKeyMismatch(expectedKey, received):
+                    throw CLIError.unreachable("""
+                        WARNING: the server at \(server) proved a different key than the one pinned for it.
+                          pinned:    \(expectedKey)
+                          presented: \(received)
+                        Someone may be impersonating the server. Nothing was sent. If the server's operator confirms
+                        the new key, connect once with --server-key \(received)
+                        """)
+                case let .connectFailed(host, port, reason):
+                    failures.append("cannot reach the server at \(displaySafeLine(host)):\(port): \(displaySafeLine(reason))")
+                default:
+                    // The reasons are the transport's and the networking library's words: made safe.
+                    failures.append("the connection to \(server) failed: \(displaySafeLine("\(error)"))")
+                }
+            }
+        }
+        throw CLIError.unreachable(failures.joined(separator: "; "))
+    }
+
+    /// Refuses to register an account this device already has, or to log in to one it has not.
+    private func checkAccount(_ user: Username, mode: Mode, folder: String) throws {
+        let exists = FileManager.default.fileExists(atPath: folder + "/" + SQLiteClientStore.fileName)
         switch mode {
         case .register where exists:
-            throw CLIError.usage("\(user) already has an account on this device for \(server) (\(folder)); log in instead")
+            throw CLIError.usage("\(user) already has an account on this device for \(options.serverName) (\(folder)); log in instead")
         case .logIn where !exists:
-            throw CLIError.usage("no account \(user) on this device for \(server); register it first ('parley register \(user)')")
+            throw CLIError.usage("no account \(user) on this device for \(options.serverName); register it first ('parley register \(user)')")
         default:
             break
         }
-        do { try Home.makeFolder(home.serverFolder(server)) } catch { throw CLIError.local("cannot create \(home.serverFolder(server)): \(displaySafeLine("\(error)"))") }
+    }
+
+    /// Everything after the handshake: pin, open the store, log in or register, run `body`.
+    private func session<Result: Sendable>(
+        connection: any FrameConnection, inbound: InboundFrames, user: Username, password: SecretBytes, mode: Mode,
+        terminal: LineEditor?, home: Home, known: KnownServers, addresses: [ServerAddress],
+        _ body: (ParleyClient, Int, EventSink) async throws -> Result
+    ) async throws -> Result {
+        let key = connection.remoteStaticKey
+        let names = addresses.map(\.description)
+        let pins: [String: X25519PublicKey]
+        do { pins = try known.pins() } catch { throw CLIError.local("cannot read \(known.path): \(error)") }
+        do {
+            try known.pin(key, for: ServerTrust.addressesToPin(names, proven: key, pins: pins))
+        } catch {
+            throw CLIError.local("cannot pin the server's key in \(known.path): \(error)")
+        }
+        let serverFolder = home.serverFolder(key)
+        let folder = home.accountFolder(key, user)
+        try checkAccount(user, mode: mode, folder: folder)
+        do { try Home.makeFolder(serverFolder) } catch { throw CLIError.local("cannot create \(serverFolder): \(displaySafeLine("\(error)"))") }
+        // The history's images, sealed, in <account>/blobs/; images the person saves, in clear,
+        // in <account>/images/<peer>/<date>/.
+        let imageBlobs = FileSystemImageBlobStore(root: folder)
+        let imageLibrary = FileSystemImageLibrary(root: folder)
+        let legacyImages = LegacyImageImport(sealer: ImageSealer(crypto: crypto, random: random, blobs: imageBlobs), library: imageLibrary)
         let store: SQLiteClientStore
         do {
-            store = try SQLiteClientStore.open(accountDirectory: folder, password: password, crypto: crypto, random: random)
+            store = try SQLiteClientStore.open(accountDirectory: folder, password: password, crypto: crypto, random: random, legacyImages: legacyImages)
         } catch .wrongPassword {
             throw CLIError.authentication("wrong password for \(user) (the local history could not be unlocked)")
         } catch {
             throw CLIError.local("cannot open the local store for \(user): \(displaySafeLine("\(error)"))")
         }
         defer { store.close() }
-        let stores = store.clientStores(images: FileSystemImageLibrary(root: folder))
-
-        let known = KnownServers(path: home.knownServersPath)
-        let pinned = known.pinnedKey(for: server)
-        let expected = options.pinnedKeyOverride ?? pinned
-        let transport = NIOClientTransport(localStatic: try crypto.generateX25519KeyPair(using: random), crypto: crypto, random: random)
-        do {
-            return try await transport.withConnection(host: server.host, port: server.port, expectedServerKey: expected) { connection, inbound in
-                if expected == nil || expected != pinned {
-                    try known.pin(connection.remoteStaticKey, for: server)
-                }
-                let wire = WireClient(connection: connection)
-                let client = ParleyClient(
-                    wire: wire, stores: stores, crypto: crypto, random: random, clock: SystemWallClock(),
-                    imageValidator: LibPNGImageValidator())
-                let sink = EventSink(terminal: terminal, json: options.json)
-                let wireTask = Task { await wire.run(inbound: inbound) }
-                let eventsTask = Task { for await event in client.events { sink.record(event) } }
-                let pushDelay = Self.testPushDelay()
-                let pushTask = Task { await client.processPushes(delayingEachBy: pushDelay) }
-                defer {
-                    wireTask.cancel()
-                    pushTask.cancel()
-                    eventsTask.cancel()
-                }
-                let pending: Int
-                do {
-                    switch mode {
-                    case .register:
-                        try await client.register(username: user, password: password)
-                        pending = 0
-                    case .logIn:
-                        pending = try await client.logIn(username: user, password: password)
-                    }
-                } catch let error as ClientError {
-                    if mode == .register { try? FileManager.default.removeItem(atPath: folder) }
-                    throw CLIError(error)
-                }
-                home.rememberLastUser(user, on: server)
-                let result = try await body(client, pending, sink)
-                await client.flushAcknowledgements()
-                await wire.close()
-                await client.finishEvents()
-                return result
-            }
-        } catch let error as ConnectionError {
-            if mode == .register { try? FileManager.default.removeItem(atPath: folder) }
-            switch error {
-            case let .serverKeyMismatch(expectedKey, received):
-                throw CLIError.unreachable("""
-                    WARNING: the server at \(server) proved a different key than the one pinned for it.
-                      pinned:    \(expectedKey)
-                      presented: \(received)
-                    Someone may be impersonating the server. Nothing was sent. If the server's operator confirms
-                    the new key, connect once with --server-key \(received)
-                    """)
-            case let .connectFailed(host, port, reason):
-                throw CLIError.unreachable("cannot reach the server at \(displaySafeLine(host)):\(port): \(displaySafeLine(reason))")
-            default:
-                // The reasons are the transport's and the networking library's words: made safe.
-                throw CLIError.unreachable("the connection to \(server) failed: \(displaySafeLine("\(error)"))")
-            }
+        let stores = store.clientStores(imageBlobs: imageBlobs, images: imageLibrary)
+        let wire = WireClient(connection: connection)
+        let client = ParleyClient(
+            wire: wire, stores: stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
+            imageValidator: LibPNGImageValidator())
+        let sink = EventSink(terminal: terminal, json: options.json)
+        let wireTask = Task { await wire.run(inbound: inbound) }
+        let eventsTask = Task { for await event in client.events { sink.record(event) } }
+        let pushDelay = Self.testPushDelay()
+        let pushTask = Task { await client.processPushes(delayingEachBy: pushDelay) }
+        defer {
+            wireTask.cancel()
+            pushTask.cancel()
+            eventsTask.cancel()
         }
+        let pending: Int
+        do throws(ClientError) {
+            switch mode {
+            case .register:
+                try await client.register(username: user, password: password)
+                pending = 0
+            case .logIn:
+                pending = try await client.logIn(username: user, password: password)
+            }
+        } catch {
+            if mode == .register { try? FileManager.default.removeItem(atPath: folder) }
+            throw CLIError(error)
+        }
+        home.rememberLastUser(user, on: key)
+        let result = try await body(client, pending, sink)
+        await client.flushAcknowledgements()
+        await wire.close()
+        await client.finishEvents()
+        return result
+    }
+}
+
+/// An error from inside an established session, carried past the address loop unchanged (only a
+/// failure to connect moves on to the next address).
+private struct SessionFailure: Error {
+    let error: any Error
+}
+
+extension GlobalOptions {
+    var knownServers: KnownServers { KnownServers(path: resolvedHome.knownServersPath) }
+
+    /// The key the server must prove (``ServerTrust/expectedKey(for:override:pins:)``), after
+    /// moving account folders of the previous, address-named layout under their keys; nil for a
+    /// server met for the first time.
+    func expectedServerKey() throws -> X25519PublicKey? {
+        let known = knownServers
+        let pins: [String: X25519PublicKey]
+        do { pins = try known.pins() } catch { throw CLIError.local("cannot read \(known.path): \(error)") }
+        for note in resolvedHome.migrateAddressFolders(pins: pins) {
+            FileHandle.standardError.write(Data("parley: \(displaySafeLine(note))\n".utf8))
+        }
+        do {
+            return try ServerTrust.expectedKey(for: serverAddresses.map(\.description), override: pinnedKeyOverride, pins: pins)
+        } catch {
+            throw CLIError.usage(error.description)
+        }
+    }
+
+    /// The accounts this device has on the server (none when it was never met).
+    func localAccounts() -> (all: [Username], last: Username?) {
+        resolvedHome.accounts(on: (try? expectedServerKey()) ?? nil)
+    }
+
+    /// The folder of `user`'s local data on this server, if the server is known.
+    func accountFolder(_ user: Username) -> String? {
+        ((try? expectedServerKey()) ?? nil).map { resolvedHome.accountFolder($0, user) }
     }
 }
 
@@ -197,6 +277,8 @@ final class EventSink: Sendable {
             warn(Self.storageFailureNotice(from: user, error: error))
         case .imageRefused(let user, let reason):
             warn("an image from \(user) was refused and dropped: \(displaySafeLine(reason))")
+        case .imageSaveFailed(let user, let error):
+            warn(Self.imageSaveFailureNotice(from: user, error: error))
         case .signedInElsewhere:
             warn("this account logged in elsewhere; this session has ended.")
         default:
@@ -215,6 +297,12 @@ final class EventSink: Sendable {
     /// claimed sender (it was dropped).
     static func identityMismatchNotice(from user: Username) -> String {
         "WARNING: a first message claiming to be from \(user) carried another person's identity key; it was dropped"
+    }
+
+    /// The line for a received image kept sealed in history whose clear copy (the `save-images`
+    /// setting) could not be written.
+    static func imageSaveFailureNotice(from user: Username, error: StoreError) -> String {
+        "an image from \(user) is in your history, but its clear copy could not be saved (\(displaySafeLine("\(error)"))); use /save to try again"
     }
 
     /// The line for a message that arrived but could not be saved (it stays on the server).

@@ -22,7 +22,7 @@ struct ParleyCommand: AsyncParsableCommand {
         subcommands: [
             Register.self, Send.self, SendImage.self, Receive.self, History.self, Requests.self, Contacts.self,
             Accept.self, Reject.self, Block.self, Unblock.self, SafetyNumberCommand.self, Verify.self, Trust.self,
-            Images.self, View.self, DeleteHistory.self, DeleteAccount.self,
+            Images.self, View.self, SetCommand.self, DeleteHistory.self, DeleteAccount.self,
         ])
 
     @OptionGroup var options: GlobalOptions
@@ -97,7 +97,7 @@ struct Register: AsyncParsableCommand {
                 if output.json {
                     output.emit(["registered": user.value])
                 } else {
-                    output.info("Registered \(user) on \(options.serverAddress).")
+                    output.info("Registered \(user) on \(options.serverName).")
                 }
             }
         }
@@ -323,48 +323,98 @@ struct Trust: PeerCommand {
 }
 
 struct Images: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "List the images exchanged with a user.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the images exchanged with a user (kept encrypted); --save writes them in clear.",
+        discussion: """
+            Images are kept encrypted on this device. With --save, each one is written as an ordinary
+            PNG file, readable by anyone who can read your files, to <account>/images/USER/YYYY-MM-DD/.
+            """)
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
+    @Flag(help: "Write every image of the conversation in clear to the images folder, and print the paths.") var save = false
+    @Option(help: "With --save: only image N of the list.") var number: Int?
+
     func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let paths = try await client.images(with: peer)
-        for (index, path) in paths.enumerated() {
-            if output.json { output.emit(["index": "\(index + 1)", "path": path]) } else { print("\(index + 1). \(path)") }
+        let entries = try await client.images(with: peer)
+        if let number, !(1...max(1, entries.count)).contains(number) || entries.isEmpty {
+            throw CLIError.usage("there are \(entries.count) image(s) with \(peer); choose 1...\(entries.count)")
         }
-        if paths.isEmpty && !output.json { output.info("No images with \(peer).") }
+        for (index, entry) in entries.enumerated() where number == nil || number == index + 1 {
+            var path: String?
+            if save { path = try await client.saveImage(entry) }
+            if output.json {
+                var record = ["index": "\(index + 1)", "id": entry.id.hex]
+                if case .image(_, let width, let height) = entry.body { (record["width"], record["height"]) = ("\(width)", "\(height)") }
+                record["path"] = path
+                output.emit(record)
+            } else {
+                let me = await client.username ?? peer
+                print(output.imageLine(index + 1, entry, me: me) + (path.map { " — saved in clear: \($0)" } ?? ""))
+            }
+        }
+        if entries.isEmpty && !output.json { output.info("No images with \(peer).") }
     }
 }
 
 struct View: PeerCommand {
-    static let configuration = CommandConfiguration(abstract: "Preview image N (as listed by 'images USER') in the terminal.")
+    static let configuration = CommandConfiguration(abstract: "Preview image N (as listed by 'images USER') in the terminal; decrypted in memory only.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
     @Argument(help: "The image's number in 'images USER'.") var number: Int
     func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let paths = try await client.images(with: peer)
-        guard number >= 1, number <= paths.count else { throw CLIError.usage("there are \(paths.count) image(s) with \(peer); choose 1...\(paths.count)") }
-        let path = paths[number - 1]
+        let entries = try await client.images(with: peer)
+        guard number >= 1, number <= entries.count else { throw CLIError.usage("there are \(entries.count) image(s) with \(peer); choose 1...\(entries.count)") }
+        let entry = entries[number - 1]
+        let decoded = try decodeImage(try await client.imagePNG(of: entry))
         if output.json {
-            let decoded = try decodeImageFile(path)
-            output.emit(["path": path, "width": "\(decoded.width)", "height": "\(decoded.height)"])
+            output.emit(["id": entry.id.hex, "width": "\(decoded.width)", "height": "\(decoded.height)"])
         } else {
-            print(try imagePreview(path, style: output.style))
+            print(imagePreview(decoded, label: "image \(number)", style: output.style))
         }
     }
 }
 
-/// Reads and decodes a saved image for display.
-func decodeImageFile(_ path: String) throws -> DecodedImage {
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError.local("cannot read \(path)") }
-    // libpng's message describes a file a peer sent: made safe before it is shown.
-    do { return try LibPNGImageValidator().decode([UInt8](data)) } catch { throw CLIError.local("cannot show \(displaySafeLine(path)): \(displaySafeLine("\(error)"))") }
+struct SetCommand: AccountCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set", abstract: "Show or change a setting: save-images on|off.",
+        discussion: """
+            save-images (off by default): also write every image received from now on in clear, as an
+            ordinary PNG file in <account>/images/PEER/YYYY-MM-DD/. The history keeps its own copy encrypted
+            either way.
+            """)
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The setting: save-images.") var name: String?
+    @Argument(help: "on or off.") var value: String?
+
+    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
+        let enabled = try await applySetting(name: name, value: value, client: client)
+        output.info("save-images is \(enabled ? "on: received images are also saved in clear" : "off: images are kept encrypted only")")
+    }
 }
 
-/// A half-block colour preview of a saved image, or a one-line description without colour.
-func imagePreview(_ path: String, style: TerminalStyle) throws -> String {
-    let decoded = try decodeImageFile(path)
+/// `set [save-images [on|off]]` for both front ends; returns the setting's value afterwards.
+func applySetting(name: String?, value: String?, client: ParleyClient) async throws -> Bool {
+    guard let name else { return try await client.savesReceivedImages() }
+    guard name == "save-images" else { throw CLIError.usage("unknown setting '\(displaySafeLine(name))'; the settings are: save-images") }
+    switch value?.lowercased() {
+    case nil: break
+    case "on", "yes", "true": try await client.setSavesReceivedImages(true)
+    case "off", "no", "false": try await client.setSavesReceivedImages(false)
+    default: throw CLIError.usage("save-images takes on or off")
+    }
+    return try await client.savesReceivedImages()
+}
+
+/// Decodes an image's PNG bytes (opened in memory from its sealed file) for display.
+func decodeImage(_ png: [UInt8]) throws -> DecodedImage {
+    // libpng's message describes bytes a peer sent: made safe before it is shown.
+    do { return try LibPNGImageValidator().decode(png) } catch { throw CLIError.local("cannot show the image: \(displaySafeLine("\(error)"))") }
+}
+
+/// A half-block colour preview of a decoded image, or a one-line description without colour.
+func imagePreview(_ decoded: DecodedImage, label: String, style: TerminalStyle) -> String {
     guard style.isColorEnabled else {
-        return "\(path): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)"
+        return "\(label): \(decoded.width)x\(decoded.height) (a preview needs a colour terminal)"
     }
     return TerminalImagePreview(maxColumns: max(10, min(style.width - 2, 80)), maxRows: 40).render(decoded)
 }
@@ -373,12 +423,12 @@ struct DeleteHistory: PeerCommand {
     static let configuration = CommandConfiguration(commandName: "delete-history", abstract: "Erase the conversation with a user on this device.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    @Flag(help: "Also delete the images saved from this conversation.") var images = false
+    @Flag(help: "Also delete the images saved in clear from this conversation (its encrypted images always go).") var images = false
     @Flag(help: "Do not ask for confirmation.") var yes = false
     func act(on peer: Username, client: ParleyClient, output: Output) async throws {
         guard yes else { throw CLIError.usage("this erases the conversation with \(peer) on this device; add --yes to confirm") }
         let removed = try await client.deleteHistory(with: peer, includingImages: images)
-        output.info("Deleted the conversation with \(peer)" + (images ? " and \(removed) image(s)." : "."))
+        output.info("Deleted the conversation with \(peer)" + (images ? " and \(removed) saved image(s)." : "."))
     }
 }
 
@@ -396,7 +446,7 @@ struct DeleteAccount: AccountCommand {
     }
 
     func finish(user: Username, output: Output) throws {
-        try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
+        if let folder = options.accountFolder(user) { try? FileManager.default.removeItem(atPath: folder) }
         output.info("Deleted the account \(user) and its local data.")
     }
 

@@ -1,9 +1,10 @@
 import ArgumentParser
+import Foundation
 import Primitives
 
 /// Options every `parley` command accepts.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("server"), help: "The server as HOST:PORT.")
+    @Option(name: .customLong("server"), help: "The server as HOST:PORT; the nodes of one cluster as HOST:PORT,HOST:PORT,… (tried in order).")
     var server = "127.0.0.1:50007"
 
     @Option(name: .customLong("home"), help: "Where accounts live (default: $PARLEY_HOME, $XDG_DATA_HOME/parley or ~/.local/share/parley).")
@@ -22,7 +23,10 @@ struct GlobalOptions: ParsableArguments {
     var serverKey: String?
 
     func validate() throws {
-        guard ServerAddress(parsing: server) != nil else { throw ValidationError("--server must be HOST:PORT") }
+        let parts = server.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !parts.isEmpty, parts.allSatisfy({ ServerAddress(parsing: $0) != nil }) else {
+            throw ValidationError("--server must be HOST:PORT, or several separated by commas")
+        }
         if let serverKey, Hex.decode(serverKey).map({ $0.count == 32 }) != true {
             throw ValidationError("--server-key must be 64 hexadecimal characters")
         }
@@ -31,7 +35,16 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    var serverAddress: ServerAddress { ServerAddress(parsing: server) ?? .standard }
+    /// The addresses of the server, in the order they are tried (the nodes of one cluster).
+    var serverAddresses: [ServerAddress] {
+        let parsed = server.split(separator: ",").compactMap { ServerAddress(parsing: $0.trimmingCharacters(in: .whitespaces)) }
+        var seen = Set<ServerAddress>()
+        let unique = parsed.filter { seen.insert($0).inserted }
+        return unique.isEmpty ? [.standard] : unique
+    }
+
+    /// The server as shown to the person: its addresses, comma-separated.
+    var serverName: String { serverAddresses.map(\.description).joined(separator: ",") }
     var resolvedHome: Home { Home.resolve(explicit: home) }
     var pinnedKeyOverride: X25519PublicKey? { serverKey.flatMap(Hex.decode).flatMap { try? X25519PublicKey(bytes: $0) } }
 }

@@ -1,9 +1,13 @@
 import Foundation
+import ClientCore
 import Primitives
 
 /// Where a client keeps its files: `--home`, else `$PARLEY_HOME`, else `$XDG_DATA_HOME/parley`,
-/// else `~/.local/share/parley`. Inside: `known_servers`, and one folder per server and account
-/// (`<host>_<port>/<username>/`), folders 0700 and files 0600.
+/// else `~/.local/share/parley`. Inside: `known_servers`, and one folder per server identity and
+/// account (`server-<key hex>/<username>/`), folders 0700 and files 0600. A server's folder is
+/// named after its key, not its address, so every node of a cluster finds the same accounts
+/// (``ServerTrust``); folders of the previous layout, named `<host>_<port>`, are moved under the
+/// key pinned for that address on first use (``migrateAddressFolders(pins:)``).
 struct Home {
     let root: String
 
@@ -15,11 +19,11 @@ struct Home {
         return Home(root: user + "/.local/share/parley")
     }
 
-    func serverFolder(_ server: ServerAddress) -> String {
-        root + "/" + server.folderName
+    func serverFolder(_ server: X25519PublicKey) -> String {
+        root + "/" + ServerTrust.folderName(for: server)
     }
 
-    func accountFolder(_ server: ServerAddress, _ user: Username) -> String {
+    func accountFolder(_ server: X25519PublicKey, _ user: Username) -> String {
         serverFolder(server) + "/" + user.value
     }
 
@@ -31,8 +35,9 @@ struct Home {
         chmod(path, 0o700)
     }
 
-    /// The accounts that exist under this server, and the last one used.
-    func accounts(on server: ServerAddress) -> (all: [Username], last: Username?) {
+    /// The accounts that exist on this server (none for a server never met), and the last one used.
+    func accounts(on server: X25519PublicKey?) -> (all: [Username], last: Username?) {
+        guard let server else { return ([], nil) }
         let folder = serverFolder(server)
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
             .filter { FileManager.default.fileExists(atPath: folder + "/" + $0 + "/parley-client.sqlite") }
@@ -44,9 +49,46 @@ struct Home {
         return (names, last)
     }
 
-    func rememberLastUser(_ user: Username, on server: ServerAddress) {
+    func rememberLastUser(_ user: Username, on server: X25519PublicKey) {
         let path = serverFolder(server) + "/last_user"
         _ = FileManager.default.createFile(atPath: path, contents: Data(user.value.utf8), attributes: [.posixPermissions: 0o600])
+    }
+
+    /// Moves each folder of the previous layout (`<host>_<port>/`, named after an address) into
+    /// the folder of the key pinned for that address, account by account, so that an upgraded
+    /// client finds its accounts under any node of the same server. An account folder already
+    /// present at the destination is left where it was (and named in the returned notes, to be
+    /// shown); nothing is deleted. Idempotent: a second run finds nothing to move.
+    @discardableResult
+    func migrateAddressFolders(pins: [String: X25519PublicKey]) -> [String] {
+        let manager = FileManager.default
+        var notes: [String] = []
+        for (address, key) in pins.sorted(by: { $0.key < $1.key }) {
+            guard let server = ServerAddress(parsing: address) else { continue }
+            let legacy = root + "/" + server.legacyFolderName
+            var isFolder: ObjCBool = false
+            guard manager.fileExists(atPath: legacy, isDirectory: &isFolder), isFolder.boolValue else { continue }
+            let destination = serverFolder(key)
+            if !manager.fileExists(atPath: destination), rename(legacy, destination) == 0 { continue }
+            try? Home.makeFolder(destination)
+            for entry in (try? manager.contentsOfDirectory(atPath: legacy)) ?? [] {
+                let target = destination + "/" + entry
+                if manager.fileExists(atPath: target) {
+                    if entry != "last_user" { notes.append("\(legacy)/\(entry) was not moved: \(target) exists") }
+                    continue
+                }
+                if rename(legacy + "/" + entry, target) != 0 {
+                    notes.append("\(legacy)/\(entry) could not be moved to \(target): \(String(cString: strerror(errno)))")
+                }
+            }
+            if entriesLeft(in: legacy) == ["last_user"] { try? manager.removeItem(atPath: legacy + "/last_user") }
+            if entriesLeft(in: legacy).isEmpty { rmdir(legacy) }
+        }
+        return notes
+    }
+
+    private func entriesLeft(in folder: String) -> [String] {
+        (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
     }
 }
 
@@ -83,6 +125,7 @@ struct ServerAddress: Hashable, CustomStringConvertible {
 
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
-    /// Safe as a folder name.
-    var folderName: String { host.replacingOccurrences(of: ":", with: "_") + "_\(port)" }
+    /// The folder the previous layout named after this address (before folders were named after
+    /// the server's key); read only to migrate it.
+    var legacyFolderName: String { host.replacingOccurrences(of: ":", with: "_") + "_\(port)" }
 }

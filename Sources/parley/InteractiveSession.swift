@@ -20,7 +20,7 @@ struct InteractiveSession {
         let editor = LineEditor()
         defer { editor.restore() }
         let style = TerminalStyle.detect()
-        editor.printAbove(style.bold("Parley") + " — end-to-end encrypted messages. Server \(options.serverAddress). Ctrl-D quits.")
+        editor.printAbove(style.bold("Parley") + " — end-to-end encrypted messages. Server \(options.serverName). Ctrl-D quits.")
         // `--user NAME` has already chosen the account: ask for its password at once (and again
         // after a wrong one) instead of asking for the name again with NAME as the default. The
         // username prompt comes back once that account is done with: logged out, the password
@@ -62,14 +62,14 @@ struct InteractiveSession {
     /// The account `--user` names, to log in to; nil (after saying why) when this device has no
     /// such account for the server, so that the person is asked instead.
     private func namedAccount(_ name: Username, editor: LineEditor) -> (Username, ClientRuntime.Mode)? {
-        if options.resolvedHome.accounts(on: options.serverAddress).all.contains(name) { return (name, .logIn) }
-        editor.printAbove("There is no account \(name) on this device for \(options.serverAddress). Type 'register \(name)' to create it.")
+        if options.localAccounts().all.contains(name) { return (name, .logIn) }
+        editor.printAbove("There is no account \(name) on this device for \(options.serverName). Type 'register \(name)' to create it.")
         return nil
     }
 
     /// Asks which account to use; nil when the user quits.
     private func chooseAccount(runtime: ClientRuntime, editor: LineEditor) async throws -> (Username, ClientRuntime.Mode)? {
-        let accounts = options.resolvedHome.accounts(on: options.serverAddress)
+        let accounts = options.localAccounts()
         let suggestion = options.user ?? accounts.last?.value ?? (accounts.all.count == 1 ? accounts.all[0].value : nil)
         while true {
             let prompt = suggestion.map { "Username [\($0)] (or 'register NAME'): " } ?? "Username (or 'register NAME'): "
@@ -91,7 +91,7 @@ struct InteractiveSession {
                     continue
                 }
                 if accounts.all.contains(name) { return (name, .logIn) }
-                editor.printAbove("There is no account \(name) on this device for \(options.serverAddress). Type 'register \(name)' to create it.")
+                editor.printAbove("There is no account \(name) on this device for \(options.serverName). Type 'register \(name)' to create it.")
             }
         }
     }
@@ -109,7 +109,7 @@ final class ChatLoop: Sendable {
     /// The conversation being shown, shared with the event handler.
     private let current = Mutex<Username?>(nil)
     private let ended = Mutex(false)
-    private let lastImages = Mutex([String]())
+    private let lastImages = Mutex([HistoryEntry]())
 
     init(client: ParleyClient, user: Username, editor: LineEditor, style: TerminalStyle, events: EventSink, options: GlobalOptions) {
         self.client = client
@@ -179,6 +179,8 @@ final class ChatLoop: Sendable {
             editor.printAbove(style.red(EventSink.storageFailureNotice(from: peer, error: error)))
         case .imageRefused(let peer, let reason):
             editor.printAbove(style.yellow("An image from \(peer) was refused and dropped: \(displaySafeLine(reason))"))
+        case .imageSaveFailed(let peer, let error):
+            editor.printAbove(style.yellow(EventSink.imageSaveFailureNotice(from: peer, error: error)))
         case .signedInElsewhere:
             editor.printAbove(style.red("This account logged in elsewhere; this session has ended."))
             ended.withLock { $0 = true }
@@ -267,23 +269,29 @@ final class ChatLoop: Sendable {
             editor.printAbove("Trusting \(peer)'s current identity key (not verified).")
         case "/images":
             let peer = try peerArgument()
-            let paths = try await client.images(with: peer)
-            lastImages.withLock { $0 = paths }
-            if paths.isEmpty { editor.printAbove("No images with \(peer).") }
-            for (index, path) in paths.enumerated() { editor.printAbove("\(index + 1). \(path)") }
-        case "/view":
-            var paths = lastImages.withLock { $0 }
-            if paths.isEmpty, let peer = current.withLock({ $0 }) { paths = try await client.images(with: peer) }
-            guard let number = arguments.first.flatMap(Int.init), (1...max(1, paths.count)).contains(number), number <= paths.count else {
-                throw CLIError.usage("/view N, where N is a number from /images")
+            let entries = try await client.images(with: peer)
+            lastImages.withLock { $0 = entries }
+            if entries.isEmpty { editor.printAbove("No images with \(peer).") }
+            for (index, entry) in entries.enumerated() { editor.printAbove(output.imageLine(index + 1, entry, me: user)) }
+        case "/view", "/save":
+            let entry = try await chosenImage(arguments, command: name)
+            if name == "/view" {
+                // Opened in memory: nothing is written to disk.
+                let decoded = try decodeImage(try await client.imagePNG(of: entry))
+                editor.printAbove(imagePreview(decoded, label: "image \(arguments[0])", style: style))
+            } else {
+                let path = try await client.saveImage(entry)
+                editor.printAbove("Saved in clear (readable by anyone who can read your files): \(path)")
             }
-            try view(paths[number - 1])
+        case "/set":
+            let enabled = try await applySetting(name: arguments.first, value: arguments.dropFirst().first, client: client)
+            editor.printAbove("save-images is " + (enabled ? style.yellow("on") + ": received images are also saved in clear" : "off: images are kept encrypted only"))
         case "/delete-history":
             let peer = try peerArgument()
             guard await confirm("Erase the conversation with \(peer) on this device? [y/N] ") else { return nil }
-            let images = await confirm("Also delete the images saved from it? [y/N] ")
+            let images = await confirm("Also delete the images you saved in clear from it? [y/N] ")
             let removed = try await client.deleteHistory(with: peer, includingImages: images)
-            editor.printAbove("Deleted the conversation with \(peer)" + (images ? " and \(removed) image(s)." : "."))
+            editor.printAbove("Deleted the conversation with \(peer)" + (images ? " and \(removed) saved image(s)." : "."))
         case "/logout":
             try await client.logOut()
             editor.printAbove("Logged out. Your history stays on this device.")
@@ -292,7 +300,7 @@ final class ChatLoop: Sendable {
             guard await confirm(style.red("Delete the account \(user) and all its messages for good? [y/N] ")) else { return nil }
             guard let typed = await PasswordReader.secret(editor, prompt: "Password to confirm: ") else { return nil }
             try await client.deleteAccount(password: typed)
-            try? FileManager.default.removeItem(atPath: options.resolvedHome.accountFolder(options.serverAddress, user))
+            if let folder = options.accountFolder(user) { try? FileManager.default.removeItem(atPath: folder) }
             editor.printAbove("Deleted the account \(user).")
             return .logOut
         default:
@@ -308,8 +316,18 @@ final class ChatLoop: Sendable {
         return false
     }
 
-    private func view(_ path: String) throws {
-        editor.printAbove(try imagePreview(path, style: style))
+    /// The image `/view N` or `/save N` names: N from the last `/images` list, or from the open
+    /// conversation's images when none was listed.
+    private func chosenImage(_ arguments: [String], command: String) async throws -> HistoryEntry {
+        var entries = lastImages.withLock { $0 }
+        if entries.isEmpty, let peer = current.withLock({ $0 }) {
+            entries = try await client.images(with: peer)
+            lastImages.withLock { $0 = entries }
+        }
+        guard let number = arguments.first.flatMap(Int.init), number >= 1, number <= entries.count else {
+            throw CLIError.usage("\(command) N, where N is a number from /images")
+        }
+        return entries[number - 1]
     }
 
     static let help = """
@@ -322,7 +340,10 @@ final class ChatLoop: Sendable {
         /contacts           contacts and their state
         /safety USER        the safety number to compare
         /verify USER        mark it compared           /trust USER    accept a changed key unverified
-        /images USER        list saved images          /view N        preview image N
+        /images USER        list the conversation's images (kept encrypted)
+        /view N             preview image N (decrypted in memory only)
+        /save N             write image N in clear to images/USER/YYYY-MM-DD/
+        /set save-images on|off   also save every received image in clear (off by default)
         /delete-history USER   erase a conversation on this device
         /logout  /delete-account  /help  /quit     (Ctrl-D quits too)
         """

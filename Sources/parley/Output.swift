@@ -42,7 +42,7 @@ struct Output {
         // rewrite the screen or forge a prompt, and each continuation line is marked so that it
         // cannot pass for a message line of its own.
         case .text(let text): body = displaySafe(text)
-        case .image(let path, let width, let height): body = style.dim("[image \(width)x\(height)] \(displaySafe(path))")
+        case .image(_, let width, let height): body = style.dim("[image \(width)x\(height)]")
         }
         var suffix = ""
         if entry.direction == .sent {
@@ -67,6 +67,14 @@ struct Output {
         if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) {
             print(terminalSafeJSON(text))
         }
+    }
+
+    /// One line of an image list (`images USER`, `/images`): its number, when, who, its size.
+    func imageLine(_ number: Int, _ entry: HistoryEntry, me: Username) -> String {
+        guard case .image(_, let width, let height) = entry.body else { return "\(number). (not an image)" }
+        let who = entry.direction == .sent ? "sent by \(me)" : "from \(entry.peer)"
+        let time = Self.clockTime(entry.direction == .sent ? entry.sentAt : entry.receivedAt)
+        return "\(number). \(time) \(who), \(width)x\(height)"
     }
 
     static func clockTime(_ timestamp: Timestamp) -> String {
@@ -115,10 +123,11 @@ struct MessageRecord: Encodable {
             path = nil
             width = nil
             height = nil
-        case .image(let value, let imageWidth, let imageHeight):
+        case .image(_, let imageWidth, let imageHeight):
+            // Kept sealed: there is no file to name until the person saves it.
             type = "image"
             text = nil
-            path = value
+            path = nil
             width = imageWidth
             height = imageHeight
         }

@@ -57,7 +57,8 @@ final class FailingClientStores: Sendable {
             keys: FailingKeys(inner: stores.keys, gate: self), sessions: FailingSessions(inner: stores.sessions, gate: self),
             contacts: FailingContacts(inner: stores.contacts, gate: self), history: FailingHistory(inner: stores.history, gate: self),
             settings: FailingSettings(inner: stores.settings, gate: self), sentLog: FailingSentLog(inner: stores.sentLog, gate: self),
-            images: FailingImages(inner: stores.images, gate: self), unitOfWork: FailingUnitOfWork(inner: stores.unitOfWork, gate: self))
+            imageBlobs: FailingImageBlobs(inner: stores.imageBlobs, gate: self), images: FailingImages(inner: stores.images, gate: self),
+            unitOfWork: FailingUnitOfWork(inner: stores.unitOfWork, gate: self))
     }
 
     func wrap(_ transaction: ClientTransaction) -> ClientTransaction {
@@ -104,6 +105,16 @@ private struct FailingKeys: LocalKeyStore {
     func removeOneTimePrekeyPair(id: UInt32) throws(StoreError) {
         try gate.write("erase one-time prekey")
         try inner.removeOneTimePrekeyPair(id: id)
+    }
+    func kemPrekeyPairs() throws(StoreError) -> [KEMPrekeyPair] { try inner.kemPrekeyPairs() }
+    func kemPrekeyPair(id: UInt32) throws(StoreError) -> KEMPrekeyPair? { try inner.kemPrekeyPair(id: id) }
+    func addKEMPrekeyPairs(_ pairs: [KEMPrekeyPair]) throws(StoreError) {
+        try gate.write("add ML-KEM prekeys")
+        try inner.addKEMPrekeyPairs(pairs)
+    }
+    func removeKEMPrekeyPair(id: UInt32) throws(StoreError) {
+        try gate.write("erase ML-KEM prekey")
+        try inner.removeKEMPrekeyPair(id: id)
     }
 }
 
@@ -153,7 +164,7 @@ private struct FailingHistory: HistoryStore {
         try gate.write("clear request flag")
         try inner.clearRequestFlag(for: peer)
     }
-    func removeConversation(with peer: Username) throws(StoreError) -> [String] {
+    func removeConversation(with peer: Username) throws(StoreError) -> [SealedImageReference] {
         try gate.write("remove conversation")
         return try inner.removeConversation(with: peer)
     }
@@ -194,4 +205,16 @@ private struct FailingImages: ImageLibrary {
     }
     func images(from peer: Username) throws(StoreError) -> [String] { try inner.images(from: peer) }
     func remove(_ paths: [String]) throws(StoreError) { try inner.remove(paths) }
+    func legacyImage(at path: String) throws(StoreError) -> (path: String, png: [UInt8]) { try inner.legacyImage(at: path) }
+}
+
+private struct FailingImageBlobs: ImageBlobStore {
+    let inner: any ImageBlobStore
+    let gate: FailingClientStores
+    func write(_ bytes: [UInt8], as id: ImageBlobID) throws(StoreError) {
+        try gate.write("write image blob")
+        try inner.write(bytes, as: id)
+    }
+    func read(_ id: ImageBlobID) throws(StoreError) -> [UInt8] { try inner.read(id) }
+    func remove(_ ids: [ImageBlobID]) throws(StoreError) { try inner.remove(ids) }
 }

@@ -149,10 +149,10 @@ struct NothingLostTests {
         let received = history.filter { $0.direction == .received }.map(\.id)
         #expect(received.sorted { $0.hex < $1.hex } == expectedAtBob.sorted { $0.hex < $1.hex }, "write \(failing) of \(arrival)")
         #expect(bob.recorder.events.filter(\.isDecryptionFailure).isEmpty, "write \(failing) of \(arrival)")
-        // No image file without its history entry, none twice.
-        let imagePaths = try await bob.client.images(with: aliceName)
-        let referenced = history.compactMap { if case .image(let path, _, _) = $0.body { path } else { nil } }
-        #expect(imagePaths.sorted() == referenced.sorted(), "write \(failing) of \(arrival)")
+        // No sealed image without its history entry, none twice.
+        let stored = bobDevice.memory.imageBlobs.blobs.keys.map(\.hex)
+        let referenced = history.compactMap { if case .image(let reference, _, _) = $0.body { reference.blobID.hex } else { nil } }
+        #expect(stored.sorted() == referenced.sorted(), "write \(failing) of \(arrival)")
         if let ownMessage {
             try await waitUntil { (try? await receiver.history(with: aliceName, limit: 100).first { $0.id == ownMessage.id }?.status) == .delivered }
             try await waitUntil { (try? bobDevice.memory.sentLog.count()) == 0 }

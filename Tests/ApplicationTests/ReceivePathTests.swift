@@ -1,3 +1,4 @@
+import MLKEMCrypto
 import ClientCore
 import Conversations
 import Envelope
@@ -222,7 +223,7 @@ final class CrashingHistoryStore: HistoryStore {
     func entries(with peer: Username, limit: Int) throws(StoreError) -> [HistoryEntry] { try inner.entries(with: peer, limit: limit) }
     func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws(StoreError) { try inner.raiseStatus(of: ids, to: status) }
     func clearRequestFlag(for peer: Username) throws(StoreError) { try inner.clearRequestFlag(for: peer) }
-    func removeConversation(with peer: Username) throws(StoreError) -> [String] { try inner.removeConversation(with: peer) }
+    func removeConversation(with peer: Username) throws(StoreError) -> [SealedImageReference] { try inner.removeConversation(with: peer) }
 }
 
 /// A unit of work whose transactions see a ``CrashingHistoryStore``.
@@ -245,7 +246,7 @@ extension ClientStores {
     func crashingAtHistoryAppend(gate: ConnectionGate) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: CrashingHistoryStore(inner: history, gate: gate), settings: settings,
-            sentLog: sentLog, images: images, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
+            sentLog: sentLog, imageBlobs: imageBlobs, images: images, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
     }
 }
 
@@ -269,7 +270,7 @@ extension TestWorld {
         let wire = WireClient(connection: GatedConnection(inner: clientEnd.0, gate: gate), requestTimeout: .seconds(2))
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
-            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: SystemWallClock(),
+            wire: wire, stores: device.stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
             imageValidator: LibPNGImageValidator())
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }

@@ -1,3 +1,4 @@
+import MLKEMCrypto
 import ClientCore
 import Conversations
 import Envelope
@@ -36,7 +37,7 @@ final class TestWorld: Sendable {
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
-        mailbox = InMemoryMailboxStore(limits: mailboxLimits)
+        mailbox = InMemoryMailboxStore(limits: mailboxLimits, accounts: accounts, blocks: blocks)
         var configuration = base
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = passwordCost
@@ -57,10 +58,13 @@ final class TestWorld: Sendable {
 
     /// A device: one account's stores, which outlive connections (as the sealed database does).
     /// - Parameter wrap: puts a double around the stores (e.g. ``FailingClientStores``).
-    func device(_ name: String, wrap: (ClientStores) -> ClientStores = { $0 }) throws -> Device {
+    /// - Parameter blobsOnDisk: keep sealed images in a `FileSystemImageBlobStore` under the
+    ///   device's folder instead of ``InMemoryClientStores/imageBlobs``.
+    func device(_ name: String, blobsOnDisk: Bool = false, wrap: (ClientStores) -> ClientStores = { $0 }) throws -> Device {
         let memory = InMemoryClientStores()
         let images = FileSystemImageLibrary(root: imageFolder(name).path)
-        return Device(stores: wrap(memory.clientStores(images: images)), memory: memory, world: self)
+        let blobs: (any ImageBlobStore)? = blobsOnDisk ? FileSystemImageBlobStore(root: imageFolder(name).path) : nil
+        return Device(stores: wrap(memory.clientStores(imageBlobs: blobs, images: images)), memory: memory, world: self)
     }
 
     /// Where a device named `name` keeps its images (one folder per device name).
@@ -77,7 +81,7 @@ final class TestWorld: Sendable {
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10))
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
-            wire: wire, stores: device.stores, crypto: crypto, random: random, clock: clock,
+            wire: wire, stores: device.stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: clock,
             imageValidator: LibPNGImageValidator())
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }

@@ -18,7 +18,8 @@ struct SessionRecordTests {
         guard let prelude = envelope.prelude else { return nil }
         return SessionCipher.ResponderPrekeys(
             signedPrekeys: try user.keys.signedPrekeyPairs(),
-            oneTimePrekey: try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try user.keys.oneTimePrekeyPair(id: id) })
+            oneTimePrekey: try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try user.keys.oneTimePrekeyPair(id: id) },
+            kemPrekey: try prelude.kem.flatMap { kem throws(StoreError) in try user.keys.kemPrekeyPair(id: kem.prekeyID) })
     }
 
     /// One side of a conversation: its record with the peer, updated as a client would store it.

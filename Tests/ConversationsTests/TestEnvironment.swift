@@ -2,6 +2,7 @@ import Conversations
 import Envelope
 import Foundation
 import InMemoryStore
+import MLKEMCrypto
 import Prekeys
 import Primitives
 import SodiumCrypto
@@ -11,6 +12,7 @@ import Synchronization
 /// random source and a manual clock, so every test is deterministic.
 struct TestEnvironment {
     let crypto: any CryptoProvider
+    let kem: any KEMProvider = SwiftCryptoMLKEM()
     let random: SeededRandomSource
 
     init(seed: UInt64 = 1) {
@@ -18,11 +20,19 @@ struct TestEnvironment {
         random = SeededRandomSource(seed: seed)
     }
 
-    var cipher: SessionCipher { SessionCipher(crypto: crypto, random: random) }
+    var cipher: SessionCipher { SessionCipher(crypto: crypto, kem: kem, random: random) }
 
-    /// A user with an identity, a signed prekey and `oneTimePrekeys` one-time prekeys, all in an
-    /// in-memory key store; plus the server-side view of their published prekeys.
-    func makeUser(_ name: String, oneTimePrekeys: Int = 3) throws -> TestUser {
+    /// A signed ML-KEM prekey pair.
+    func makeKEMPrekey(id: UInt32, lastResort: Bool, identity: Ed25519KeyPair) throws -> KEMPrekeyPair {
+        let pair = try kem.generateMLKEMKeyPair(using: random)
+        let signature = try crypto.sign(KEMPrekey.signedMessage(id: id, publicKey: pair.publicKey), with: identity.secretKey)
+        return KEMPrekeyPair(id: id, keyPair: pair, signature: signature, isLastResort: lastResort, createdAt: Timestamp(millisecondsSinceEpoch: 0))
+    }
+
+    /// A user with an identity, a signed prekey, `oneTimePrekeys` one-time prekeys, a last-resort
+    /// ML-KEM prekey and `oneTimeKEMPrekeys` one-time ones, all in an in-memory key store; plus
+    /// the server-side view of their published prekeys.
+    func makeUser(_ name: String, oneTimePrekeys: Int = 3, oneTimeKEMPrekeys: Int = 1) throws -> TestUser {
         let identity = try crypto.generateEd25519KeyPair(using: random)
         let keys = InMemoryLocalKeyStore()
         try keys.setIdentityKeyPair(identity)
@@ -37,7 +47,17 @@ struct TestEnvironment {
             try keys.addOneTimePrekeyPairs([pair])
             published.append(pair.publicPrekey)
         }
-        return TestUser(name: try Username(name), identity: identity, keys: keys, signedPrekey: signed.publicPrekey, server: ServerPrekeys(published))
+        let lastResort = try makeKEMPrekey(id: 1, lastResort: true, identity: identity)
+        var kemOneTime: [KEMPrekey] = []
+        for index in 0..<oneTimeKEMPrekeys {
+            let pair = try makeKEMPrekey(id: UInt32(200 + index), lastResort: false, identity: identity)
+            kemOneTime.append(pair.publicPrekey)
+            try keys.addKEMPrekeyPairs([pair])
+        }
+        try keys.addKEMPrekeyPairs([lastResort])
+        return TestUser(
+            name: try Username(name), identity: identity, keys: keys, signedPrekey: signed.publicPrekey,
+            server: ServerPrekeys(published, kemOneTime: kemOneTime, kemLastResort: lastResort.publicPrekey))
     }
 }
 
@@ -49,17 +69,28 @@ struct TestUser {
     let signedPrekey: SignedPrekey
     let server: ServerPrekeys
 
-    /// What a peer fetches: consumes one one-time prekey, like the server does.
+    /// What a peer fetches: consumes one one-time prekey and one one-time ML-KEM prekey (or
+    /// hands out the last-resort one), like the server does.
     func fetchBundle() -> UnverifiedPrekeyBundle {
-        UnverifiedPrekeyBundle(identityKey: identity.publicKey, signedPrekey: signedPrekey, oneTimePrekey: server.take())
+        UnverifiedPrekeyBundle(identityKey: identity.publicKey, signedPrekey: signedPrekey, oneTimePrekey: server.take(), kemPrekey: server.takeKEM())
     }
 }
 
 /// The server's pool of one user's one-time prekeys, handing each out once.
 final class ServerPrekeys: Sendable {
     private let pool: Mutex<[OneTimePrekey]>
-    init(_ prekeys: [OneTimePrekey]) { pool = Mutex(prekeys) }
+    private let kemPool: Mutex<[KEMPrekey]>
+    private let kemLastResort: KEMPrekey?
+    init(_ prekeys: [OneTimePrekey], kemOneTime: [KEMPrekey] = [], kemLastResort: KEMPrekey? = nil) {
+        pool = Mutex(prekeys)
+        kemPool = Mutex(kemOneTime)
+        self.kemLastResort = kemLastResort
+    }
     func take() -> OneTimePrekey? { pool.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
+    func takeKEM() -> BundledKEMPrekey? {
+        if let oneTime = kemPool.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { return BundledKEMPrekey(oneTime, isLastResort: false) }
+        return kemLastResort.map { BundledKEMPrekey($0, isLastResort: true) }
+    }
     var count: Int { pool.withLock { $0.count } }
 }
 
@@ -128,7 +159,8 @@ extension SessionCipher {
         if let prelude = envelope.prelude {
             prekeys = ResponderPrekeys(
                 signedPrekeys: try keys.signedPrekeyPairs(),
-                oneTimePrekey: try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try keys.oneTimePrekeyPair(id: id) })
+                oneTimePrekey: try prelude.oneTimePrekeyID.flatMap { id throws(StoreError) in try keys.oneTimePrekeyPair(id: id) },
+                kemPrekey: try prelude.kem.flatMap { kem throws(StoreError) in try keys.kemPrekeyPair(id: kem.prekeyID) })
         }
         return try decrypt(
             envelope, from: sender, record: existing.map { SessionRecord(peer: sender, current: $0) }, localUsername: localUsername,

@@ -59,9 +59,14 @@ struct VectorTests {
                 identityKey: bob.publicKey,
                 signedPrekey: SignedPrekey(id: vector.bobSpkId, publicKey: spk.publicKey, signature: signature),
                 oneTimePrekey: otpk.map { OneTimePrekey(id: vector.bobOtpkId ?? 0, publicKey: $0.publicKey) })
-            let verified = try PrekeyBundleVerifier(crypto: crypto).verify(bundle)
+            // Classical X3DH: the bundle has no ML-KEM prekey, so it must not verify for a new
+            // session (no downgrade); its signed prekey's signature is checked on its own.
+            #expect(throws: PrekeyError.missingKEMPrekey) { try PrekeyBundleVerifier(crypto: crypto).verify(bundle) }
+            #expect(PrekeyBundleVerifier(crypto: crypto).isValid(bundle.signedPrekey, identityKey: bob.publicKey))
             let x3dh = X3DH(crypto: crypto)
-            let initiated = try x3dh.initiate(localUsername: aliceName, localIdentity: alice, ephemeral: ephemeral, peer: bobName, bundle: verified)
+            let initiated = try x3dh.initiate(
+                localUsername: aliceName, localIdentity: alice, ephemeral: ephemeral, peer: bobName,
+                peerIdentity: bundle.identityKey, signedPrekey: bundle.signedPrekey, oneTimePrekey: bundle.oneTimePrekey)
             let responded = try x3dh.respond(
                 localUsername: bobName, localIdentity: bob, signedPrekey: spk, oneTimePrekey: otpk,
                 remoteUsername: aliceName, remoteIdentity: alice.publicKey, remoteEphemeral: ephemeral.publicKey)

@@ -42,9 +42,8 @@ struct ClientEndToEndTests {
         #expect(received.first?["to"] as? String == "bob")
         #expect(received.first?["request"] as? Bool == true)
         #expect(received.last?["type"] as? String == "image")
-        let savedPath = try #require(received.last?["path"] as? String)
-        #expect(savedPath.contains("/images/alice/"))
-        #expect(FileManager.default.fileExists(atPath: savedPath))
+        // Kept sealed: no file is named until bob saves it.
+        #expect(received.last?["path"] == nil)
         for key in ["id", "sent_at", "received_at"] { #expect(received.first?[key] != nil, "missing \(key)") }
 
         result = try await world.parley("bob", ["requests"])
@@ -62,7 +61,7 @@ struct ClientEndToEndTests {
         #expect(aliceHistory.map { $0["id"] as? String } == bobHistory.map { $0["id"] as? String })
 
         result = try await world.parley("bob", ["images", "alice"])
-        #expect(result.stdout.contains(savedPath))
+        #expect(result.stdout.contains("1. ") && result.stdout.contains("from alice"), "\(result)")
         let aliceNumber = try await world.parley("alice", ["safety-number", "bob"]).stdout
         let bobNumber = try await world.parley("bob", ["safety-number", "alice"]).stdout
         #expect(aliceNumber == bobNumber)
@@ -149,8 +148,9 @@ struct ClientEndToEndTests {
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: png)))
         #expect(String(decoding: original, as: UTF8.self).contains("tEXt"))
         #expect(try await world.parley("ivy", ["send-image", "jack", png]).status == 0)
-        let received = try jsonLines(try await world.parley("jack", ["--json", "receive", "--wait", "5"]).stdout)
-        let saved = try #require(received.first?["path"] as? String)
+        #expect(try await world.parley("jack", ["--json", "receive", "--wait", "5"]).status == 0)
+        let saving = try await world.parley("jack", ["--json", "images", "ivy", "--save"])
+        let saved = try #require(try jsonLines(saving.stdout).first?["path"] as? String, "\(saving)")
         let savedBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: saved)))
         for chunk in ["tEXt", "zTXt", "iTXt", "eXIf", "tIME", "GPS"] {
             #expect(!String(decoding: savedBytes, as: UTF8.self).contains(chunk), "\(chunk) survived")
@@ -173,6 +173,61 @@ struct ClientEndToEndTests {
         let nothing = try await world.parley("jack", ["--json", "receive"])
         #expect(nothing.status == 0, "\(nothing)")
         #expect(try jsonLines(nothing.stdout).isEmpty, "\(nothing)")
+    }
+
+    @Test("images at rest: nothing in the receiver's or sender's home holds the PNG in clear; view decrypts in memory; images --save and save-images write the clear file")
+    func imagesAreSealedAtRest() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("mona")
+        try await world.register("nils")
+        let png = world.root.appendingPathComponent("private.png").path
+        _ = try await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", Binaries.packageRoot.appendingPathComponent("scripts/make_demo_png.py").path, png])
+        // What the receiver would store in clear: the sender's re-encoding, without metadata.
+        let clear = try LibPNGImageValidator().validate(UntrustedImage(bytes: [UInt8](Data(contentsOf: URL(fileURLWithPath: png))))).png
+        #expect(try await world.parley("mona", ["send-image", "nils", png]).status == 0)
+        let received = try await world.parley("nils", ["--json", "receive", "--wait", "5"])
+        #expect(try jsonLines(received.stdout).first?["type"] as? String == "image", "\(received)")
+
+        // No file of either home holds the image, a piece of it, or a PNG signature; no path
+        // names the peer.
+        let pieces = [Data([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])]
+            + stride(from: 16, to: clear.count - 16, by: 16).map { Data(clear[$0..<($0 + 16)]) }
+        for (user, peer) in [("nils", "mona"), ("mona", "nils")] {
+            let home = URL(fileURLWithPath: world.home(user))
+            let scanned = try scanForPlaintext(home, pieces)
+            #expect(scanned.contains { $0.contains("/blobs/") }, "\(user): no sealed image in \(scanned.sorted())")
+            for path in scanned { #expect(!path.dropFirst(home.path.count).contains(peer), "\(user): \(path) names \(peer)") }
+        }
+
+        // view: decrypted in memory, shown (a description without a colour terminal).
+        let shown = try await world.parley("nils", ["view", "mona", "1"])
+        #expect(shown.status == 0, "\(shown)")
+        let decoded = try LibPNGImageValidator().decode(clear)
+        #expect(shown.stdout.contains("\(decoded.width)x\(decoded.height)"), "\(shown)")
+        let json = try jsonLines(try await world.parley("nils", ["--json", "view", "mona", "1"]).stdout)
+        #expect(json.first?["width"] as? String == "\(decoded.width)")
+        #expect(try scanForPlaintext(URL(fileURLWithPath: world.home("nils")), pieces).allSatisfy { !$0.contains("/images/") })
+
+        // images --save: the clear file in images/<peer>/<YYYY-MM-DD>/.
+        let saving = try await world.parley("nils", ["images", "mona", "--save"])
+        #expect(saving.status == 0, "\(saving)")
+        let account = world.accountFolder("nils")
+        let dated = try FileManager.default.contentsOfDirectory(atPath: account + "/images/mona")
+        #expect(dated.count == 1 && dated[0].count == 10, "\(dated)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: account + "/images/mona/" + dated[0])
+        #expect(files.count == 1, "\(files)")
+        let savedPath = account + "/images/mona/" + dated[0] + "/" + files[0]
+        #expect(saving.stdout.contains(savedPath), "\(saving)")
+        #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: savedPath))) == clear)
+
+        // save-images: off until turned on; then every received image is saved in clear too.
+        #expect(try await world.parley("nils", ["set", "save-images"]).stdout.contains("off"))
+        #expect(try await world.parley("nils", ["set", "save-images", "on"]).status == 0)
+        #expect(try await world.parley("mona", ["send-image", "nils", png]).status == 0)
+        #expect(try await world.parley("nils", ["receive", "--wait", "5"]).status == 0)
+        let allSaved = try FileManager.default.contentsOfDirectory(atPath: account + "/images/mona/" + dated[0])
+        #expect(allSaved.count == 2, "\(allSaved)")
     }
 
     @Test("no plaintext in any file of the server's data or the clients' homes, while the processes run and after")
@@ -223,5 +278,27 @@ struct ClientEndToEndTests {
             for needle in needles { #expect(bytes.range(of: needle) == nil, "\(url.path) contains a plaintext") }
         }
         return scanned
+    }
+
+    /// Issue 14: every new session between two current clients is PQXDH. The first envelope, as
+    /// the real server stores it, is a kind-3 prekey message carrying an ML-KEM-1024 ciphertext.
+    @Test("the first envelope between two current clients is a PQXDH prekey message")
+    func firstEnvelopeIsPostQuantum() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("pia")
+        try await world.register("quin")
+        let sent = try await world.parley("pia", ["send", "quin", "post-quantum hello"])
+        #expect(sent.status == 0, "\(sent)")
+        let payloads = try RowCounter(path: world.serverDatabase).blobs("SELECT payload FROM mailbox ORDER BY id")
+        #expect(payloads.count == 1)
+        let first = try #require(payloads.first)
+        // version 1, kind 3 (PQXDH prelude: IK 32, EK 32, SPK id 4, has OTPK 1, OTPK id 4, KEM id 4,
+        // ML-KEM ciphertext 1568), then the ratchet header and ciphertext.
+        let preludeBytes: Int = 32 + 32 + 4 + 1 + 4 + 4 + 1568
+        #expect(first.count > 2 + preludeBytes + 40)
+        #expect(Array(first.prefix(2)) == [1, 3], "\(first.prefix(2))")
+        let received = try await world.parley("quin", ["receive"])
+        #expect(received.stdout.contains("post-quantum hello"), "\(received)")
     }
 }

@@ -53,7 +53,14 @@ struct ClientLifecycleEndToEndTests {
         #expect(try await world.parley("olga", ["contacts"]).status == 0)
     }
 
-    @Test("delete-history erases the conversation but keeps its images; with --images the images go too")
+    /// Runs `images PEER --save --json` as `user` and returns the clear files' paths.
+    func saveImages(_ world: World, _ user: String, from peer: String) async throws -> [String] {
+        let result = try await world.parley(user, ["--json", "images", peer, "--save"])
+        guard result.status == 0 else { throw HarnessError(description: "images --save failed: \(result)") }
+        return try jsonLines(result.stdout).compactMap { $0["path"] as? String }
+    }
+
+    @Test("delete-history erases the conversation and its sealed images; the images saved in clear stay unless --images")
     func deleteHistoryWithAndWithoutImages() async throws {
         let world = try World()
         try await world.server.start()
@@ -63,8 +70,11 @@ struct ClientLifecycleEndToEndTests {
         #expect(try await world.parley("pia", ["send", "quinn", "first words"]).status == 0)
         #expect(try await world.parley("pia", ["send-image", "quinn", png]).status == 0)
         let received = try jsonLines(try await world.parley("quinn", ["--json", "receive", "--wait", "5"]).stdout)
-        let firstImage = try #require(received.first { $0["type"] as? String == "image" }?["path"] as? String)
+        #expect(received.contains { $0["type"] as? String == "image" })
+        let firstImage = try #require(try await saveImages(world, "quinn", from: "pia").first)
         #expect(FileManager.default.fileExists(atPath: firstImage))
+        let blobs = world.accountFolder("quinn") + "/blobs"
+        #expect(try FileManager.default.contentsOfDirectory(atPath: blobs).count == 1)
 
         let refusedWithoutYes = try await world.parley("quinn", ["delete-history", "pia"])
         #expect(refusedWithoutYes.status == 64, "\(refusedWithoutYes)")
@@ -73,19 +83,20 @@ struct ClientLifecycleEndToEndTests {
         let kept = try await world.parley("quinn", ["delete-history", "pia", "--yes"])
         #expect(kept.status == 0, "\(kept)")
         #expect(try jsonLines(try await world.parley("quinn", ["--json", "history", "pia"]).stdout).isEmpty)
-        #expect(FileManager.default.fileExists(atPath: firstImage), "without --images the saved image stays")
-        #expect(try await world.parley("quinn", ["images", "pia"]).stdout.contains(firstImage))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: blobs).isEmpty, "the sealed image outlived its conversation")
+        #expect(FileManager.default.fileExists(atPath: firstImage), "without --images the image saved in clear stays")
 
-        // A second image arrives; --images removes every image saved from pia, old and new.
+        // A second image arrives and is saved; --images removes every image saved from pia.
         #expect(try await world.parley("pia", ["send-image", "quinn", png]).status == 0)
-        let again = try jsonLines(try await world.parley("quinn", ["--json", "receive", "--wait", "5"]).stdout)
-        let secondImage = try #require(again.first { $0["type"] as? String == "image" }?["path"] as? String)
+        #expect(try await world.parley("quinn", ["--json", "receive", "--wait", "5"]).status == 0)
+        let secondImage = try #require(try await saveImages(world, "quinn", from: "pia").first)
         let erased = try await world.parley("quinn", ["delete-history", "pia", "--images", "--yes"])
         #expect(erased.status == 0, "\(erased)")
-        #expect(erased.stderr.contains("2 image(s)") || erased.stdout.contains("2 image(s)"), "\(erased)")
+        #expect(erased.stderr.contains("2 saved image(s)") || erased.stdout.contains("2 saved image(s)"), "\(erased)")
         #expect(try jsonLines(try await world.parley("quinn", ["--json", "history", "pia"]).stdout).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: firstImage))
         #expect(!FileManager.default.fileExists(atPath: secondImage))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: blobs).isEmpty)
         // Only that conversation: pia's own history with quinn is untouched.
         #expect(try jsonLines(try await world.parley("pia", ["--json", "history", "quinn"]).stdout).count == 3)
     }
@@ -98,9 +109,9 @@ struct ClientLifecycleEndToEndTests {
         try await world.register("sam")
         let png = try await makePNG(world, "picture.png")
         #expect(try await world.parley("sam", ["send-image", "rosa", png]).status == 0)
-        let received = try jsonLines(try await world.parley("rosa", ["--json", "receive", "--wait", "5"]).stdout)
-        let image = try #require(received.first?["path"] as? String)
-        let accountFolder = world.home("rosa") + "/127.0.0.1_\(world.server.port)/rosa"
+        #expect(try await world.parley("rosa", ["--json", "receive", "--wait", "5"]).status == 0)
+        let image = try #require(try await saveImages(world, "rosa", from: "sam").first)
+        let accountFolder = world.accountFolder("rosa")
         #expect(FileManager.default.fileExists(atPath: accountFolder + "/parley-client.sqlite"))
         #expect(image.hasPrefix(accountFolder), "\(image)")
 

@@ -92,6 +92,8 @@ func run(_ executable: URL, _ arguments: [String], input: String = "", environme
 final class ServerProcess: @unchecked Sendable {
     let dataDirectory: URL
     private(set) var port = 0
+    /// The server's static public key in hex, from its "listening" line.
+    private(set) var keyHex = ""
     private var process: Process?
     private var log: OutputCollector?
 
@@ -125,6 +127,7 @@ final class ServerProcess: @unchecked Sendable {
                 let digits = line[range.upperBound...].prefix { $0.isNumber }
                 if let bound = Int(digits) {
                     port = bound
+                    if let keyRange = line.range(of: "key=") { keyHex = String(line[keyRange.upperBound...].prefix { $0.isHexDigit }) }
                     return
                 }
             }
@@ -253,9 +256,15 @@ extension World {
         return try RunningCommand(Binaries.parley, common + arguments, input: "\(user)-password-123\n", environment: environment)
     }
 
+    /// The folder of `user`'s local data under `home`: named after the server's key, not its
+    /// address (the nodes of one cluster share it).
+    func accountFolder(_ user: String, home: String? = nil) -> String {
+        (home ?? self.home(user)) + "/server-\(server.keyHex)/\(user)"
+    }
+
     /// The path of `user`'s client database under `home`.
     func clientDatabase(_ user: String, home: String? = nil) -> String {
-        (home ?? self.home(user)) + "/127.0.0.1_\(server.port)/\(user)/parley-client.sqlite"
+        accountFolder(user, home: home) + "/parley-client.sqlite"
     }
 
     /// The path of the server's database.

@@ -32,6 +32,22 @@ struct HostileServerTests {
         #expect(result.stderr.contains("parley: "))
     }
 
+    /// Issue 14: no downgrade. A server that strips the ML-KEM prekey from a bundle (or a
+    /// contact whose client predates PQXDH) gets no session at all: the client says why and
+    /// sends nothing, rather than falling back to classical X3DH.
+    @Test("a bundle without an ML-KEM prekey is refused: nothing is sent, and the person is told why")
+    func bundleWithoutKEMIsRefused() async throws {
+        guard let fake = try await HostileServer.start(code: 51, stripKEM: true) else { return }
+        defer { fake.stop() }
+        let home = fake.root.appendingPathComponent("home").path
+        let registered = try await fake.parley(["register", "eve"], home: home)
+        #expect(registered.status == 0, "\(registered)")
+        let sent = try await fake.parley(["send", "bob", "hello"], home: home)
+        #expect(sent.status == 65, "\(sent)")
+        #expect(sent.stderr.contains("post-quantum"), "\(sent)")
+        #expect(sent.stderr.contains("not sending"), "\(sent)")
+    }
+
     @Test("a refused registration's message is neutralised too")
     func refusedRegistration() async throws {
         guard let fake = try await HostileServer.start(code: 10, registerError: true) else { return }
@@ -116,7 +132,7 @@ final class HostileServer: @unchecked Sendable {
 
     /// Starts the fake server, or returns nil (after saying why) when Python's `noiseprotocol` is
     /// not installed outside CI.
-    static func start(code: Int, registerError: Bool = false) async throws -> HostileServer? {
+    static func start(code: Int, registerError: Bool = false, stripKEM: Bool = false) async throws -> HostileServer? {
         let probe = try await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", "import noise.connection"], timeout: .seconds(20))
         if probe.status != 0 {
             let reason = "python3 with the 'noiseprotocol' module is not available: \(probe.stderr)"
@@ -128,7 +144,7 @@ final class HostileServer: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let message = Array(hostileMessageBytes).map { String(format: "%02x", $0) }.joined()
-        process.arguments = ["python3", script, "\(code)", message] + (registerError ? ["--register-error"] : [])
+        process.arguments = ["python3", script, "\(code)", message] + (registerError ? ["--register-error"] : []) + (stripKEM ? ["--strip-kem"] : [])
         let stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice

@@ -160,4 +160,38 @@ struct InteractiveSessionTests {
         #expect(!client.transcript.contains("Username"), "\(client.transcript)")
         #expect(try await client.quit() == 0, "\(client.transcript)")
     }
+
+    @Test("/images lists a received image, /view shows it from memory, /save writes it in clear, /set save-images turns saving on")
+    func imageCommands() async throws {
+        let world = try World()
+        try await world.server.start()
+        try await world.register("ada")
+        try await world.register("ben")
+        let png = world.root.appendingPathComponent("picture.png").path
+        _ = try await run(URL(fileURLWithPath: "/usr/bin/env"), ["python3", Binaries.packageRoot.appendingPathComponent("scripts/make_demo_png.py").path, png])
+        #expect(try await world.parley("ben", ["send-image", "ada", png]).status == 0)
+        let account = world.accountFolder("ada")
+
+        let ada = try InteractiveClient("ada", in: world)
+        try await ada.logIn()
+        var start = ada.transcript.endIndex
+        ada.type(line: "/images ben")
+        try await ada.read(until: "1. ", from: start)
+        try await ada.read(until: "from ben", from: start)
+        start = ada.transcript.endIndex
+        ada.type(line: "/view 1")
+        // NO_COLOR: the description instead of the half-block preview.
+        try await ada.read(until: "(a preview needs a colour terminal)", from: start)
+        #expect(!FileManager.default.fileExists(atPath: account + "/images"), "/view wrote a file")
+        start = ada.transcript.endIndex
+        ada.type(line: "/save 1")
+        try await ada.read(until: "Saved in clear", from: start)
+        let dates = try FileManager.default.contentsOfDirectory(atPath: account + "/images/ben")
+        #expect(dates.count == 1)
+        start = ada.transcript.endIndex
+        ada.type(line: "/set save-images on")
+        try await ada.read(until: "save-images is on", from: start)
+        #expect(try await ada.quit() == 0)
+        #expect(try await world.parley("ada", ["set", "save-images"]).stdout.contains("save-images is on"))
+    }
 }

@@ -31,4 +31,20 @@ final class RowCounter {
         }
         return Int(sqlite3_column_int64(statement, 0))
     }
+
+    /// The first column of every row `sql` selects, as bytes (a BLOB or TEXT column).
+    func blobs(_ sql: String) throws -> [[UInt8]] {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else {
+            throw HarnessError(description: "\(path): \(String(cString: sqlite3_errmsg(handle)))")
+        }
+        defer { sqlite3_finalize(statement) }
+        var rows: [[UInt8]] = []
+        while sqlite3_step(statement) == SQLITE_ROW {
+            let count = Int(sqlite3_column_bytes(statement, 0))
+            let pointer = sqlite3_column_blob(statement, 0)
+            rows.append(pointer.map { Array(UnsafeRawBufferPointer(start: $0, count: count)) } ?? [])
+        }
+        return rows
+    }
 }

@@ -41,7 +41,8 @@ public enum ClientRecordProperty {
                 $0.write(Int64(1)); $0.write(Int64(2)); $0.write(UInt8(3)); $0.write(false)
             }),
             (.historyEntry, record {
-                $0.writeRaw(Array(repeating: 5, count: 16)); $0.writeString("bob"); $0.write(UInt8(1)); $0.write(UInt8(2)); $0.writeString("images/a.png")
+                $0.writeRaw(Array(repeating: 5, count: 16)); $0.writeString("bob"); $0.write(UInt8(1)); $0.write(UInt8(3))
+                $0.writeRaw(Array(repeating: 6, count: 16)); $0.writeRaw(key(7))
                 $0.write(UInt32(2)); $0.write(UInt32(3)); $0.write(Int64(1)); $0.write(Int64(2)); $0.write(UInt8(1)); $0.write(true)
             }),
             (.setting, record { $0.writeString("theme"); $0.writeVariable(Array("dark".utf8)) }),

@@ -49,11 +49,15 @@ public enum EnvelopeProperty {
             let noOneTime = PrekeyPrelude(
                 identityKey: try Ed25519PublicKey(bytes: key(1)), ephemeralKey: try X25519PublicKey(bytes: key(2)), signedPrekeyID: 7,
                 oneTimePrekeyID: nil)
+            let postQuantum = PrekeyPrelude(
+                identityKey: try Ed25519PublicKey(bytes: key(1)), ephemeralKey: try X25519PublicKey(bytes: key(2)), signedPrekeyID: 7,
+                oneTimePrekeyID: 100, kem: KEMPrelude(prekeyID: 3, ciphertext: try MLKEMCiphertext(bytes: Array(repeating: 0x6B, count: MLKEMCiphertext.byteCount))))
             let ciphertext = Array(repeating: UInt8(0x5A), count: 176)
             let envelopes = [
                 CiphertextEnvelope(prelude: nil, header: header, ciphertext: ciphertext),
                 CiphertextEnvelope(prelude: prelude, header: header, ciphertext: ciphertext),
                 CiphertextEnvelope(prelude: noOneTime, header: header, ciphertext: ciphertext),
+                CiphertextEnvelope(prelude: postQuantum, header: header, ciphertext: ciphertext),
             ]
             let id = try MessageID(bytes: Array(repeating: 7, count: 16))
             let at = Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)

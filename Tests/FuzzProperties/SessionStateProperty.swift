@@ -1,5 +1,6 @@
 import Conversations
 import Envelope
+import MLKEMCrypto
 import Prekeys
 import Primitives
 
@@ -100,12 +101,13 @@ struct SessionWorld: Sendable {
     /// the second sent before the first arrives (out of order).
     let genuine: [(envelope: CiphertextEnvelope, content: MessageContent)]
 
-    func cipher(seed: UInt64) -> SessionCipher { SessionCipher(crypto: fuzzCrypto, random: SeededRandomSource(seed: seed)) }
+    func cipher(seed: UInt64) -> SessionCipher { SessionCipher(crypto: fuzzCrypto, kem: SwiftCryptoMLKEM(), random: SeededRandomSource(seed: seed)) }
 
     private init() {
         let crypto = fuzzCrypto
         let random = SeededRandomSource(seed: 2026)
-        let cipher = SessionCipher(crypto: crypto, random: random)
+        let kem = SwiftCryptoMLKEM()
+        let cipher = SessionCipher(crypto: crypto, kem: kem, random: random)
         func text(_ value: String, _ id: UInt8) -> MessageContent {
             fixture { MessageContent(id: try MessageID(bytes: Array(repeating: id, count: 16)), sentAt: Timestamp(millisecondsSinceEpoch: 1000), body: .text(value)) }
         }
@@ -118,15 +120,20 @@ struct SessionWorld: Sendable {
             let signature = try crypto.sign(SignedPrekey.signedMessage(id: 7, publicKey: signedPair.publicKey), with: bobIdentity.secretKey)
             let signed = SignedPrekeyPair(id: 7, keyPair: signedPair, signature: signature, createdAt: Timestamp(millisecondsSinceEpoch: 0))
             let oneTime = OneTimePrekeyPair(id: 100, keyPair: try crypto.generateX25519KeyPair(using: random))
+            let kemPair = try kem.generateMLKEMKeyPair(using: random)
+            let kemSignature = try crypto.sign(KEMPrekey.signedMessage(id: 9, publicKey: kemPair.publicKey), with: bobIdentity.secretKey)
+            let kemPrekey = KEMPrekeyPair(id: 9, keyPair: kemPair, signature: kemSignature, isLastResort: true, createdAt: Timestamp(millisecondsSinceEpoch: 0))
             let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(
-                UnverifiedPrekeyBundle(identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey))
+                UnverifiedPrekeyBundle(
+                    identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey,
+                    kemPrekey: BundledKEMPrekey(kemPrekey.publicPrekey, isLastResort: true)))
 
             var aliceSession = try cipher.startSession(with: bundle, peer: bob, localUsername: alice, localIdentity: aliceIdentity)
             let first = try cipher.encrypt(text("hi bob", 1), in: &aliceSession)
             let second = try cipher.encrypt(text("are you there?", 2), in: &aliceSession)
             let inbound = try cipher.decrypt(
                 first, from: alice, record: nil, localUsername: bob, localIdentity: bobIdentity,
-                prekeys: .init(signedPrekeys: [signed], oneTimePrekey: oneTime))
+                prekeys: .init(signedPrekeys: [signed], oneTimePrekey: oneTime, kemPrekey: kemPrekey))
             var bobRecord = inbound.record
             var bobSession = inbound.session
             let reply = try cipher.encrypt(text("hello alice", 3), in: &bobSession)
@@ -140,7 +147,7 @@ struct SessionWorld: Sendable {
             var aliceRecord = aliceInbound.record
             aliceRecord.update(aliceAfter)
             return SessionWorld(
-                alice: alice, bob: bob, aliceIdentityKey: aliceIdentity.publicKey, bobIdentity: bobIdentity, bobPrekeys: .init(signedPrekeys: [signed], oneTimePrekey: nil), bobRecord: bobRecord,
+                alice: alice, bob: bob, aliceIdentityKey: aliceIdentity.publicKey, bobIdentity: bobIdentity, bobPrekeys: .init(signedPrekeys: [signed], oneTimePrekey: nil, kemPrekey: kemPrekey), bobRecord: bobRecord,
                 aliceRecord: aliceRecord, firstMessage: first,
                 genuine: [(second, text("are you there?", 2)), (fourth, text("very good", 5)), (third, text("good", 4))])
         }

@@ -33,12 +33,20 @@ struct InMemoryStoreContractTests {
 
     @Test(arguments: AccountDeletionStoreContract.checks)
     func accountDeletionStore(_ check: ContractCheck<AccountDeletionStoreFactory>) async throws {
-        try await check.run {
-            let (accounts, prekeys, mailbox, blocks) = (InMemoryAccountStore(), InMemoryPrekeyStore(), InMemoryMailboxStore(), InMemoryBlockStore())
-            return ServerStores(
-                accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks,
-                deletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks))
-        }
+        try await check.run(Self.serverStores)
+    }
+
+    @Test(arguments: MailboxRecipientContract.checks)
+    func mailboxRecipientChecks(_ check: ContractCheck<AccountDeletionStoreFactory>) async throws {
+        try await check.run(Self.serverStores)
+    }
+
+    @Sendable static func serverStores() -> ServerStores {
+        let (accounts, prekeys, blocks) = (InMemoryAccountStore(), InMemoryPrekeyStore(), InMemoryBlockStore())
+        let mailbox = InMemoryMailboxStore(accounts: accounts, blocks: blocks)
+        return ServerStores(
+            accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks,
+            deletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks))
     }
 }
 
@@ -53,6 +61,11 @@ struct InMemoryClientStoreContractTests {
     @Test(arguments: SessionStoreContract.checks)
     func sessionStore(_ check: ContractCheck<SessionStoreFactory>) async throws {
         try await check.run { InMemorySessionStore() }
+    }
+
+    @Test(arguments: ImageBlobStoreContract.checks)
+    func imageBlobStore(_ check: ContractCheck<ImageBlobStoreFactory>) async throws {
+        try await check.run { InMemoryImageBlobStore() }
     }
 
     @Test(arguments: ContactStoreContract.checks)

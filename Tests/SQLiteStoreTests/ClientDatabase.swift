@@ -11,7 +11,8 @@ enum ClientDatabase {
     static func secret(_ text: String) -> SecretBytes { SecretBytes(copying: Array(text.utf8)) }
 
     static func open(
-        _ path: String, password: String = password, cost: Argon2Cost = .minimum, sentLogLimits: SentLogLimits = .standard
+        _ path: String, password: String = password, cost: Argon2Cost = .minimum, sentLogLimits: SentLogLimits = .standard,
+        legacyImages: LegacyImageImport? = nil
     ) throws(ClientStoreError) -> SQLiteClientStore {
         let crypto: SodiumCryptoProvider
         let random: SodiumRandomSource
@@ -21,6 +22,6 @@ enum ClientDatabase {
         } catch {
             throw .unavailable("libsodium: \(error)")
         }
-        return try SQLiteClientStore.open(path: path, password: secret(password), crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits)
+        return try SQLiteClientStore.open(path: path, password: secret(password), crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits, legacyImages: legacyImages)
     }
 }

@@ -49,9 +49,16 @@ struct SQLiteClientFileTests {
                 status: .sent, isRequest: false),
             image: HistoryEntry(
                 id: MessageID.random(using: fixture.random), peer: zebediah, direction: .sent,
-                body: .image(path: "/home/alice/.parley/images/holiday-photo.png", width: 10, height: 20),
+                body: .image(
+                    SealedImageReference(blobID: .random(using: fixture.random), fileKey: try SymmetricKey(fixture.random.secret(count: 32))),
+                    width: 10, height: 20),
                 sentAt: Timestamp(millisecondsSinceEpoch: 1_700_000_001_000), receivedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_001_000),
                 status: .delivered, isRequest: false))
+    }
+
+    func imageReference(_ sample: Sample) -> SealedImageReference {
+        guard case .image(let reference, _, _) = sample.image.body else { fatalError("the sample image is an image") }
+        return reference
     }
 
     func store(_ sample: Sample, in store: SQLiteClientStore) throws {
@@ -173,7 +180,8 @@ struct SQLiteClientFileTests {
             ("message text", Array(Sample.secretText.utf8)),
             ("a distinctive part of the text", Array("old oak".utf8)),
             ("contact username", Array(zebediah.value.utf8)),
-            ("image path", Array("holiday-photo".utf8)),
+            ("image blob id", imageReference(sample).blobID.bytes),
+            ("image file key", imageReference(sample).fileKey.secret.unsafeExportBytes()),
             ("message id", sample.message.id.bytes),
             ("identity secret seed", sample.identity.secretKey.seed.unsafeExportBytes()),
             ("identity public key", sample.identity.publicKey.bytes),

@@ -43,6 +43,16 @@ struct SQLiteStoreContractTests {
             return ServerStores(accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks, deletion: store.accountDeletion)
         }
     }
+
+    @Test(arguments: MailboxRecipientContract.checks)
+    func mailboxRecipientChecks(_ check: ContractCheck<AccountDeletionStoreFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("server.sqlite")
+        try await check.run {
+            let store = try SQLiteServerStore(path: path)
+            return ServerStores(accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks, deletion: store.accountDeletion)
+        }
+    }
 }
 
 /// The client-side store contracts, run against the stores of ``SQLiteClientStore``, each check on

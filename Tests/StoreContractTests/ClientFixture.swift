@@ -2,6 +2,7 @@ import Conversations
 import Envelope
 import Prekeys
 import Primitives
+import MLKEMCrypto
 import SodiumCrypto
 import Synchronization
 
@@ -11,11 +12,13 @@ import Synchronization
 /// the randomness.
 public struct ClientFixture: Sendable {
     public let crypto: any CryptoProvider
+    public let kem: any KEMProvider
     public let random: SeededRandomSource
 
     /// - Throws: `CryptoError.libraryUnavailable` if libsodium cannot start.
     public init(seed: UInt64 = 1) throws {
         crypto = try SodiumCryptoProvider()
+        kem = SwiftCryptoMLKEM()
         random = SeededRandomSource(seed: seed)
     }
 
@@ -34,6 +37,14 @@ public struct ClientFixture: Sendable {
     /// A fresh one-time prekey.
     public func oneTimePrekey(id: UInt32) throws -> OneTimePrekeyPair {
         OneTimePrekeyPair(id: id, keyPair: try crypto.generateX25519KeyPair(using: random))
+    }
+
+    /// A fresh ML-KEM prekey, really signed by `identity`.
+    public func kemPrekey(id: UInt32, lastResort: Bool = false, signedBy identity: Ed25519KeyPair, createdAt: Int64 = 1_700_000_000_000) throws -> KEMPrekeyPair {
+        let keyPair = try kem.generateMLKEMKeyPair(using: random)
+        let signature = try crypto.sign(KEMPrekey.signedMessage(id: id, publicKey: keyPair.publicKey), with: identity.secretKey)
+        return KEMPrekeyPair(
+            id: id, keyPair: keyPair, signature: signature, isLastResort: lastResort, createdAt: Timestamp(millisecondsSinceEpoch: createdAt))
     }
 
     /// Two ends of one conversation, as a client stores them.
@@ -58,10 +69,12 @@ public struct ClientFixture: Sendable {
         let bobIdentity = try identity()
         let signed = try signedPrekey(id: 1, signedBy: bobIdentity)
         let oneTime = try oneTimePrekey(id: 100)
-        let bobKeys = SessionCipher.ResponderPrekeys(signedPrekeys: [signed], oneTimePrekey: oneTime)
+        let kemPrekey = try kemPrekey(id: 7, signedBy: bobIdentity)
+        let bobKeys = SessionCipher.ResponderPrekeys(signedPrekeys: [signed], oneTimePrekey: oneTime, kemPrekey: kemPrekey)
         let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(UnverifiedPrekeyBundle(
-            identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey))
-        let cipher = SessionCipher(crypto: crypto, random: random)
+            identityKey: bobIdentity.publicKey, signedPrekey: signed.publicPrekey, oneTimePrekey: oneTime.publicPrekey,
+            kemPrekey: BundledKEMPrekey(kemPrekey.publicPrekey, isLastResort: false)))
+        let cipher = SessionCipher(crypto: crypto, kem: kem, random: random)
         var aliceSession = try cipher.startSession(with: bundle, peer: responder, localUsername: initiator, localIdentity: aliceIdentity)
         let envelopes = try (0..<3).map { index in
             try cipher.encrypt(text("message \(index)", at: Int64(index)), in: &aliceSession)
@@ -77,7 +90,7 @@ public struct ClientFixture: Sendable {
     public func decrypt(
         _ envelope: CiphertextEnvelope, in record: SessionRecord, from sender: Username, to recipient: Username, identity: Ed25519KeyPair
     ) throws -> MessageContent {
-        try SessionCipher(crypto: crypto, random: random)
+        try SessionCipher(crypto: crypto, kem: kem, random: random)
             .decrypt(envelope, from: sender, record: record, localUsername: recipient, localIdentity: identity, prekeys: nil).content
     }
 

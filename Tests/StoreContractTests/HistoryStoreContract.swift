@@ -19,7 +19,7 @@ public enum HistoryStoreContract {
             let store = try make()
             let bob = try user("bob")
             let text = try entry(1, peer: bob, direction: .received, body: .text("héllo 👋"), status: .read, isRequest: true)
-            let image = try entry(2, peer: bob, direction: .sent, body: .image(path: "/images/a b.png", width: 640, height: 480), status: .delivered)
+            let image = try entry(2, peer: bob, direction: .sent, body: .image(sealedImage(2), width: 640, height: 480), status: .delivered)
             #expect(try store.append(text))
             #expect(try store.append(image))
             #expect(try store.entries(with: bob, limit: 10) == [text, image])
@@ -102,14 +102,14 @@ public enum HistoryStoreContract {
             // The rest of each entry is unchanged.
             #expect(try store.entries(with: bob, limit: 10).map(\.id) == [messageID(1), messageID(3)])
         },
-        ContractCheck("removing a conversation returns its image paths in order and leaves others") { make in
+        ContractCheck("removing a conversation returns its sealed images in order and leaves others") { make in
             let store = try make()
             let (bob, carol) = (try user("bob"), try user("carol"))
-            try store.append(entry(1, peer: bob, body: .image(path: "/img/1.png", width: 1, height: 1)))
+            try store.append(entry(1, peer: bob, body: .image(sealedImage(1), width: 1, height: 1)))
             try store.append(entry(2, peer: bob, body: .text("between")))
-            try store.append(entry(3, peer: carol, body: .image(path: "/img/carol.png", width: 1, height: 1)))
-            try store.append(entry(4, peer: bob, direction: .received, body: .image(path: "/img/4.png", width: 2, height: 2)))
-            #expect(try store.removeConversation(with: bob) == ["/img/1.png", "/img/4.png"])
+            try store.append(entry(3, peer: carol, body: .image(sealedImage(3), width: 1, height: 1)))
+            try store.append(entry(4, peer: bob, direction: .received, body: .image(sealedImage(4), width: 2, height: 2)))
+            #expect(try store.removeConversation(with: bob) == [sealedImage(1), sealedImage(4)])
             #expect(try store.entries(with: bob, limit: 10) == [])
             #expect(try store.entries(with: carol, limit: 10).count == 1)
             #expect(try store.removeConversation(with: bob) == [])
@@ -119,6 +119,13 @@ public enum HistoryStoreContract {
     ]
 
     /// A message id whose every byte is `seed`.
+    /// A sealed-image reference whose id and key are made from `seed` (distinct per seed).
+    public static func sealedImage(_ seed: UInt8) throws -> SealedImageReference {
+        SealedImageReference(
+            blobID: try ImageBlobID(bytes: [UInt8](repeating: seed, count: ImageBlobID.byteCount)),
+            fileKey: try SymmetricKey(SecretBytes(copying: [UInt8](repeating: seed &+ 100, count: SymmetricKey.byteCount))))
+    }
+
     public static func messageID(_ seed: UInt8) throws -> MessageID {
         try MessageID(bytes: [UInt8](repeating: seed, count: MessageID.byteCount))
     }

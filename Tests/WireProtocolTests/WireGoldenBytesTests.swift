@@ -24,6 +24,11 @@ struct WireGoldenBytesTests {
         OneTimePrekey(id: 7, publicKey: fixture { try X25519PublicKey(bytes: otherOneTimeKeyBytes) }),
     ]
     static let alice = fixture { try Username("alice") }
+    static let kemKeyBytes = [UInt8](repeating: 0x77, count: 1568)
+    static let kemSignatureBytes = [UInt8](repeating: 0x88, count: 64)
+    static let kemPrekey = KEMPrekey(
+        id: 0x0506_0708, publicKey: fixture { try MLKEMPublicKey(bytes: kemKeyBytes) },
+        signature: fixture { try Ed25519Signature(bytes: kemSignatureBytes) })
 
     /// WIRE.md's field encodings, spelled out byte by byte.
     struct Golden {
@@ -39,6 +44,8 @@ struct WireGoldenBytesTests {
         func string(_ value: String) -> Golden { lengthPrefixed(Array(value.utf8)) }
         /// signed prekey = id u32, key 32, signature 64.
         func signedPrekey() -> Golden { u32(0x0102_0304).raw(signedKeyBytes).raw(signatureBytes) }
+        /// ML-KEM prekey = id u32, key 1568, signature 64.
+        func kemPrekey() -> Golden { u32(0x0506_0708).raw(kemKeyBytes).raw(kemSignatureBytes) }
         /// one-time prekeys = count u32, then id u32 + key 32 each.
         func oneTimePrekeys() -> Golden { u32(2).u32(0x0a0b_0c0d).raw(oneTimeKeyBytes).u32(7).raw(otherOneTimeKeyBytes) }
 
@@ -92,16 +99,16 @@ struct WireGoldenBytesTests {
         #expect(decodedPassword == SecretBytes(copying: password))
     }
 
-    @Test("logout (3), prekey count (7), ping (12) and prekey status (15) carry no fields")
+    @Test("logout (3), prekey count (7), ping (12), prekey status (15) and ML-KEM prekey status (17) carry no fields")
     func fieldlessRequests() throws {
-        let cases: [(Request.Body, UInt8)] = [(.logout, 3), (.prekeyCount, 7), (.ping, 12), (.prekeyStatus, 15)]
+        let cases: [(Request.Body, UInt8)] = [(.logout, 3), (.prekeyCount, 7), (.ping, 12), (.prekeyStatus, 15), (.kemPrekeyStatus, 17)]
         for (body, tag) in cases {
             let golden = Golden.request(id: 0x0100_0000 + UInt32(tag), tag: tag).bytes
             #expect(golden.count == 7)
             #expect(WireCodec.encode(.request(Request(id: 0x0100_0000 + UInt32(tag), body: body))) == golden, "tag \(tag)")
             let decoded = try decodeRequest(golden, id: 0x0100_0000 + UInt32(tag))
             switch (decoded, tag) {
-            case (.logout, 3), (.prekeyCount, 7), (.ping, 12), (.prekeyStatus, 15): break
+            case (.logout, 3), (.prekeyCount, 7), (.ping, 12), (.prekeyStatus, 15), (.kemPrekeyStatus, 17): break
             default: Issue.record("tag \(tag) decoded as \(decoded)")
             }
         }
@@ -137,6 +144,25 @@ struct WireGoldenBytesTests {
         }
         #expect(noSigned == nil)
         #expect(prekeys == Self.oneTimePrekeys)
+    }
+
+    @Test("publish ML-KEM prekeys (tag 16), with and without a last-resort key")
+    func publishKEMPrekeys() throws {
+        let withLastResort = Golden.request(id: 16, tag: 16).u8(1).kemPrekey().u32(1).kemPrekey().bytes
+        #expect(WireCodec.encode(.request(Request(id: 16, body: .publishKEMPrekeys(lastResort: Self.kemPrekey, oneTime: [Self.kemPrekey])))) == withLastResort)
+        guard case let .publishKEMPrekeys(lastResort, oneTime) = try decodeRequest(withLastResort, id: 16) else {
+            Issue.record("not a publish")
+            return
+        }
+        #expect(lastResort == Self.kemPrekey)
+        #expect(oneTime == [Self.kemPrekey])
+        let without = Golden.request(id: 17, tag: 16).u8(0).u32(0).bytes
+        #expect(WireCodec.encode(.request(Request(id: 17, body: .publishKEMPrekeys(lastResort: nil, oneTime: [])))) == without)
+        guard case let .publishKEMPrekeys(none, empty) = try decodeRequest(without, id: 17) else {
+            Issue.record("not a publish")
+            return
+        }
+        #expect(none == nil && empty.isEmpty)
     }
 
     @Test("fetch bundle (6), block (10), unblock (11) and identity (14) carry one username")
@@ -199,13 +225,28 @@ struct WireGoldenBytesTests {
         ("prekey status (tag 10)", .prekeyStatus(heldIDs: [7, 0x0a0b_0c0d]),
          Golden.response(id: 0x0a0b_0c0d, tag: 10).u32(2).u32(7).u32(0x0a0b_0c0d).bytes),
         ("prekey count", .prekeyCount(99), Golden.response(id: 0x0a0b_0c0d, tag: 4).u32(99).bytes),
+        ("bundle with an ML-KEM prekey (tag 11), one-time",
+         .bundle(UnverifiedPrekeyBundle(
+            identityKey: identity, identitySignature: identitySignature, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekeys[0],
+            kemPrekey: BundledKEMPrekey(kemPrekey, isLastResort: false))),
+         Golden.response(id: 0x0a0b_0c0d, tag: 11).raw(identityBytes).u8(1).raw(identitySignatureBytes).signedPrekey().u8(1).u32(0x0a0b_0c0d)
+            .raw(oneTimeKeyBytes).u8(0).kemPrekey().bytes),
+        ("bundle with the last-resort ML-KEM prekey (tag 11), without a one-time prekey",
+         .bundle(UnverifiedPrekeyBundle(
+            identityKey: identity, identitySignature: identitySignature, signedPrekey: signedPrekey, oneTimePrekey: nil,
+            kemPrekey: BundledKEMPrekey(kemPrekey, isLastResort: true))),
+         Golden.response(id: 0x0a0b_0c0d, tag: 11).raw(identityBytes).u8(1).raw(identitySignatureBytes).signedPrekey().u8(0).u8(1).kemPrekey().bytes),
+        ("ML-KEM prekey status (tag 12)", .kemPrekeyStatus(oneTimeIDs: [3, 0x0102_0304], lastResortID: 9),
+         Golden.response(id: 0x0a0b_0c0d, tag: 12).u32(2).u32(3).u32(0x0102_0304).u8(1).u32(9).bytes),
+        ("ML-KEM prekey status without a last-resort key", .kemPrekeyStatus(oneTimeIDs: [], lastResortID: nil),
+         Golden.response(id: 0x0a0b_0c0d, tag: 12).u32(0).u8(0).u32(0).bytes),
         ("accepted", .accepted(envelopeID: 0x0102_0304_0506_0708, acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_123)),
          Golden.response(id: 0x0a0b_0c0d, tag: 5).u64(0x0102_0304_0506_0708).i64(1_700_000_000_123).bytes),
         ("pong", .pong, Golden.response(id: 0x0a0b_0c0d, tag: 6).bytes),
         ("error", .error(WireError(.mailboxFull, "full")), Golden.response(id: 0x0a0b_0c0d, tag: 7).u16(30).string("full").bytes),
     ]
 
-    @Test("every response (tags 1, 2, 4-10)", arguments: 0..<10)
+    @Test("every response (tags 1, 2, 4-12)", arguments: 0..<14)
     func response(_ index: Int) throws {
         let (name, body, golden) = Self.responses[index]
         let message = Response(requestID: 0x0a0b_0c0d, body: body)

@@ -7,9 +7,13 @@ connection, and answers the client's requests the way a malicious server would: 
 request is answered `ok` (so a local account exists for the later commands), a `ping` with `pong`,
 and every other request with an `error` response whose code is CODE and whose message is MESSAGE
 (terminal escape sequences, control characters, Unicode line breaks and a forged status line).
-With --register-error, `register` gets that error too.
+With --register-error, `register` gets that error too. The ML-KEM prekey requests that follow a
+registration (WIRE.md 16, 17) are answered as a server with nothing stored would. With
+--strip-kem, login and prekey upkeep succeed and `fetch bundle` is answered with a validly signed
+classical bundle (tag 8, no ML-KEM prekey): a server removing the post-quantum part, which the
+client must refuse.
 
-Usage:  python3 Tools/noise-peer/hostile_server.py CODE MESSAGE_HEX [--register-error]
+Usage:  python3 Tools/noise-peer/hostile_server.py CODE MESSAGE_HEX [--register-error] [--strip-kem]
 Runs until killed.
 """
 
@@ -25,6 +29,10 @@ try:
 except ImportError:  # pragma: no cover - reported to the caller
     print("hostile_server: the 'noiseprotocol' module is missing (pip install noiseprotocol)", file=sys.stderr)
     sys.exit(3)
+try:
+    from nacl import bindings as nb
+except ImportError:  # pragma: no cover - only --strip-kem needs it
+    nb = None
 
 PROTOCOL = b"Noise_XX_25519_ChaChaPoly_BLAKE2b"
 PROLOGUE = b"parley/1"
@@ -75,7 +83,18 @@ def response(request_id, tag, fields=b""):
     return bytes([1, 2]) + struct.pack(">I", request_id) + bytes([tag]) + fields
 
 
-def serve(sock, code, message, register_error):
+def classical_bundle(username):
+    """A tag-8 bundle for `username` (WIRE.md): a real identity key with its binding, a validly
+    signed prekey, no one-time prekey, and no ML-KEM prekey."""
+    identity_public, identity_secret = nb.crypto_sign_seed_keypair(os.urandom(32))
+    name = username.encode("utf-8")
+    binding = nb.crypto_sign(b"Parley identity v1" + struct.pack(">I", len(name)) + name, identity_secret)[:64]
+    spk_public = nb.crypto_scalarmult_base(os.urandom(32))
+    spk_signature = nb.crypto_sign(b"Parley SPK v1" + struct.pack(">I", 1) + spk_public, identity_secret)[:64]
+    return (identity_public + b"\x01" + binding + struct.pack(">I", 1) + spk_public + spk_signature + b"\x00")
+
+
+def serve(sock, code, message, register_error, strip_kem=False):
     with sock:
         noise = NoiseConnection.from_name(PROTOCOL)
         noise.set_as_responder()
@@ -92,6 +111,19 @@ def serve(sock, code, message, register_error):
             tag = frame[6]
             if tag == 13 and not register_error:  # register (WIRE.md request 13)
                 reply = response(request_id, 1)
+            elif tag == 17 and not register_error:  # ML-KEM prekey status: none held
+                reply = response(request_id, 12, struct.pack(">I", 0) + b"\x00" + struct.pack(">I", 0))
+            elif tag == 16 and not register_error:  # publish ML-KEM prekeys
+                reply = response(request_id, 1)
+            elif tag == 2 and strip_kem:  # login: cooperative but for the bundle
+                reply = response(request_id, 2, struct.pack(">I", 0))
+            elif tag == 15 and strip_kem:  # prekey status: none held
+                reply = response(request_id, 10, struct.pack(">I", 0))
+            elif tag == 5 and strip_kem:  # publish prekeys
+                reply = response(request_id, 1)
+            elif tag == 6 and strip_kem:  # fetch bundle: username (u32 length + UTF-8)
+                (length,) = struct.unpack(">I", frame[7:11])
+                reply = response(request_id, 8, classical_bundle(frame[11:11 + length].decode("utf-8")))
             elif tag == 12:
                 reply = response(request_id, 6)
             else:
@@ -99,9 +131,9 @@ def serve(sock, code, message, register_error):
             send_frame(sock, noise, reply)
 
 
-def serve_quietly(sock, code, message, register_error):
+def serve_quietly(sock, code, message, register_error, strip_kem):
     try:
-        serve(sock, code, message, register_error)
+        serve(sock, code, message, register_error, strip_kem)
     except Exception:  # the client hanging up mid-conversation is expected
         pass
 
@@ -111,6 +143,7 @@ def main():
     parser.add_argument("code", type=int, help="the error code to answer requests with")
     parser.add_argument("message_hex", help="the error message, as hex of its UTF-8 bytes")
     parser.add_argument("--register-error", action="store_true", help="answer register with the error too")
+    parser.add_argument("--strip-kem", action="store_true", help="answer fetch bundle with a classical bundle (no ML-KEM prekey)")
     args = parser.parse_args()
     message = bytes.fromhex(args.message_hex)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -120,7 +153,7 @@ def main():
     print(f"port {listener.getsockname()[1]}", flush=True)
     while True:
         connection, _ = listener.accept()
-        threading.Thread(target=serve_quietly, args=(connection, args.code, message, args.register_error), daemon=True).start()
+        threading.Thread(target=serve_quietly, args=(connection, args.code, message, args.register_error, args.strip_kem), daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -16,11 +16,21 @@ import struct
 from nacl import bindings as nb
 from nacl.exceptions import BadSignatureError, CryptoError
 
+try:  # ML-KEM-1024 (FIPS 203) in pure Python, for PQXDH; the classical vectors do not need it.
+    from kyber_py.ml_kem import ML_KEM_1024
+except ImportError:  # pragma: no cover - reported by generate.py when PQXDH vectors are checked
+    ML_KEM_1024 = None
+
 # --- Profile constants -------------------------------------------------------
 
 SPK_SIGNATURE_CONTEXT = b"Parley SPK v1"
 IDENTITY_SIGNATURE_CONTEXT = b"Parley identity v1"
 X3DH_INFO = b"Parley X3DH v1"
+PQXDH_INFO = b"Parley PQXDH X25519 SHA-256 ML-KEM-1024 v1"
+KEM_PREKEY_SIGNATURE_CONTEXT = b"Parley PQPK v1"
+KEM_TYPE_BYTE = b"\x08"      # in front of an encoded ML-KEM-1024 public key (libsignal's value)
+KEM_PUBLIC_LEN = 1568
+KEM_CIPHERTEXT_LEN = 1568
 RATCHET_INFO = b"Parley Ratchet v1"
 MESSAGE_INFO = b"Parley Message v1"
 
@@ -160,6 +170,87 @@ def x3dh_responder(bob_identity_secret64, bob_spk_secret, alice_identity_public,
     if bob_otpk_secret is not None:
         outputs.append(dh(bob_otpk_secret, alice_ephemeral_public))     # DH4
     return x3dh_kdf(outputs)
+
+
+# --- PQXDH (X3DH plus an ML-KEM-1024 encapsulation) ---------------------------
+
+def require_mlkem():
+    if ML_KEM_1024 is None:
+        raise RuntimeError("kyber-py is not installed (pip install kyber-py): needed for PQXDH")
+
+
+def kem_keypair(seed64: bytes):
+    """ML-KEM-1024 key pair from a 64-byte seed d || z (FIPS 203 ML-KEM.KeyGen_internal)
+    -> (encapsulation key 1568, decapsulation key)."""
+    require_mlkem()
+    return ML_KEM_1024.key_derive(seed64)
+
+
+def kem_encapsulate(encapsulation_key: bytes, m32: bytes):
+    """Deterministic ML-KEM.Encaps_internal with randomness m -> (shared secret 32, ciphertext 1568)."""
+    require_mlkem()
+    return ML_KEM_1024._encaps_internal(encapsulation_key, m32)
+
+
+def kem_decapsulate(decapsulation_key: bytes, ciphertext: bytes) -> bytes:
+    require_mlkem()
+    return ML_KEM_1024.decaps(decapsulation_key, ciphertext)
+
+
+def kem_prekey_signed_message(kem_id: int, kem_public: bytes) -> bytes:
+    return KEM_PREKEY_SIGNATURE_CONTEXT + struct.pack(">I", kem_id) + KEM_TYPE_BYTE + kem_public
+
+
+def sign_kem_prekey(identity_secret64: bytes, kem_id: int, kem_public: bytes) -> bytes:
+    return nb.crypto_sign(kem_prekey_signed_message(kem_id, kem_public), identity_secret64)[:64]
+
+
+def verify_kem_prekey(identity_public: bytes, kem_id: int, kem_public: bytes, signature: bytes) -> bool:
+    try:
+        nb.crypto_sign_open(signature + kem_prekey_signed_message(kem_id, kem_public), identity_public)
+        return True
+    except (BadSignatureError, CryptoError, ValueError):
+        return False
+
+
+def pqxdh_kdf(dh_outputs, kem_shared_secret: bytes) -> bytes:
+    return hkdf(ZERO_SALT, X3DH_F + b"".join(dh_outputs) + kem_shared_secret, PQXDH_INFO, 32)
+
+
+def pqxdh_initiator(alice_identity_secret64, alice_ephemeral_secret, bob_identity_public,
+                    bob_spk_public, bob_otpk_public, kem_shared_secret) -> bytes:
+    ik_a = identity_dh_secret(alice_identity_secret64)
+    outputs = [
+        dh(ik_a, bob_spk_public),
+        dh(alice_ephemeral_secret, identity_dh_public(bob_identity_public)),
+        dh(alice_ephemeral_secret, bob_spk_public),
+    ]
+    if bob_otpk_public is not None:
+        outputs.append(dh(alice_ephemeral_secret, bob_otpk_public))
+    return pqxdh_kdf(outputs, kem_shared_secret)
+
+
+def pqxdh_responder(bob_identity_secret64, bob_spk_secret, alice_identity_public,
+                    alice_ephemeral_public, bob_otpk_secret, bob_kem_decapsulation_key, kem_ciphertext) -> bytes:
+    ik_b = identity_dh_secret(bob_identity_secret64)
+    outputs = [
+        dh(bob_spk_secret, identity_dh_public(alice_identity_public)),
+        dh(ik_b, alice_ephemeral_public),
+        dh(bob_spk_secret, alice_ephemeral_public),
+    ]
+    if bob_otpk_secret is not None:
+        outputs.append(dh(bob_otpk_secret, alice_ephemeral_public))
+    return pqxdh_kdf(outputs, kem_decapsulate(bob_kem_decapsulation_key, kem_ciphertext))
+
+
+def encode_pq_prekey_envelope(alice_identity_public, alice_ephemeral_public, spk_id, otpk_id,
+                              kem_id, kem_ciphertext, header, ciphertext) -> bytes:
+    """A first message: version 1 || kind 3 || IK || EK || SPK id || has OTPK || OTPK id ||
+    KEM prekey id || KEM ciphertext || header || u32 BE ciphertext length || ciphertext."""
+    return (b"\x01\x03" + alice_identity_public + alice_ephemeral_public + struct.pack(">I", spk_id)
+            + (b"\x01" if otpk_id is not None else b"\x00") + struct.pack(">I", otpk_id or 0)
+            + struct.pack(">I", kem_id) + kem_ciphertext + header
+            + struct.pack(">I", len(ciphertext)) + ciphertext)
 
 
 def associated_data(alice_identity_public: bytes, bob_identity_public: bytes,

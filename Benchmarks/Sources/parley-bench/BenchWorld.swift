@@ -3,6 +3,7 @@ import Conversations
 import Envelope
 import Foundation
 import InMemoryStore
+import MLKEMCrypto
 import Logging
 import Prekeys
 import Primitives
@@ -22,6 +23,8 @@ struct BenchUser: Sendable {
     let identity: Ed25519KeyPair
     let signedPrekey: SignedPrekeyPair
     let oneTimePrekey: OneTimePrekeyPair
+    /// Its last-resort ML-KEM prekey (PQXDH), kept after use.
+    let kemPrekey: KEMPrekeyPair
     let keys: InMemoryLocalKeyStore
     /// The identity key's signature over the username (PROTOCOL.md, identity binding).
     let identitySignature: Ed25519Signature
@@ -38,10 +41,15 @@ struct BenchUser: Sendable {
         signedPrekey = SignedPrekeyPair(id: spkID, keyPair: spk, signature: signature, createdAt: Timestamp(millisecondsSinceEpoch: 0))
         oneTimePrekey = OneTimePrekeyPair(id: 1, keyPair: try crypto.generateX25519KeyPair(using: random))
         identitySignature = try IdentityBinding.sign(username: self.name, with: identity, crypto: crypto)
+        let kemPair = try SwiftCryptoMLKEM().generateMLKEMKeyPair(using: random)
+        kemPrekey = KEMPrekeyPair(
+            id: 1, keyPair: kemPair, signature: try crypto.sign(KEMPrekey.signedMessage(id: 1, publicKey: kemPair.publicKey), with: identity.secretKey),
+            isLastResort: true, createdAt: Timestamp(millisecondsSinceEpoch: 0))
         keys = InMemoryLocalKeyStore()
         try keys.setIdentityKeyPair(identity)
         try keys.addSignedPrekeyPair(signedPrekey)
         try keys.addOneTimePrekeyPairs([oneTimePrekey])
+        try keys.addKEMPrekeyPairs([kemPrekey])
     }
 
     var registration: Request.Body {
@@ -53,7 +61,7 @@ struct BenchUser: Sendable {
     var bundle: UnverifiedPrekeyBundle {
         UnverifiedPrekeyBundle(
             identityKey: identity.publicKey, identitySignature: identitySignature, signedPrekey: signedPrekey.publicPrekey,
-            oneTimePrekey: oneTimePrekey.publicPrekey)
+            oneTimePrekey: oneTimePrekey.publicPrekey, kemPrekey: BundledKEMPrekey(kemPrekey.publicPrekey, isLastResort: true))
     }
 }
 
@@ -70,12 +78,13 @@ struct BenchPair: Sendable {
     static func make(index: Int, prefix: String, envelopes count: Int, crypto: any CryptoProvider, random: SodiumRandomSource) throws -> BenchPair {
         let sender = try BenchUser(name: "\(prefix)s\(index)", crypto: crypto, random: random)
         let recipient = try BenchUser(name: "\(prefix)r\(index)", crypto: crypto, random: random)
-        let cipher = SessionCipher(crypto: crypto, random: random)
+        let cipher = SessionCipher(crypto: crypto, kem: SwiftCryptoMLKEM(), random: random)
         let bundle = try PrekeyBundleVerifier(crypto: crypto).verify(recipient.bundle)
         var session = try cipher.startSession(with: bundle, peer: recipient.name, localUsername: sender.name, localIdentity: sender.identity)
         let now = SystemWallClock().now()
         let hello = try cipher.encrypt(content("hello", now: now, random: random), in: &session)
-        let recipientPrekeys = SessionCipher.ResponderPrekeys(signedPrekeys: [recipient.signedPrekey], oneTimePrekey: recipient.oneTimePrekey)
+        let recipientPrekeys = SessionCipher.ResponderPrekeys(
+            signedPrekeys: [recipient.signedPrekey], oneTimePrekey: recipient.oneTimePrekey, kemPrekey: recipient.kemPrekey)
         var answering = try cipher.decrypt(
             hello, from: sender.name, record: nil, localUsername: recipient.name, localIdentity: recipient.identity, prekeys: recipientPrekeys
         ).session

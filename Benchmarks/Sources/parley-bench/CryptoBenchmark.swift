@@ -29,6 +29,9 @@ struct CryptoBenchmark {
         let parleyNanoseconds: Double
         let rawNanoseconds: Double
         let targeted: Bool
+        /// Every round's ns per call, parley and raw.
+        var parleySamples: [Double] = []
+        var rawSamples: [Double] = []
         var ratio: Double { parleyNanoseconds / rawNanoseconds }
     }
 
@@ -46,7 +49,9 @@ struct CryptoBenchmark {
                 parley.append(Measurement.nanosecondsPerCall(iterations: parleyIterations, item.parley))
                 raw.append(Measurement.nanosecondsPerCall(iterations: rawIterations, item.raw))
             }
-            let row = Row(name: item.name, parleyNanoseconds: Measurement.median(parley), rawNanoseconds: Measurement.median(raw), targeted: item.targeted)
+            let row = Row(
+                name: item.name, parleyNanoseconds: Measurement.median(parley), rawNanoseconds: Measurement.median(raw), targeted: item.targeted,
+                parleySamples: parley, rawSamples: raw)
             rows.append(row)
             let verdict = row.targeted ? (row.ratio <= 1.2 ? "met" : "MISSED") : "(info)"
             emit(Report.pad(row.name, 44) + Report.padLeft(Report.fixed(row.parleyNanoseconds, 0), 12)

@@ -152,18 +152,31 @@ final class ServerProcess: Sendable {
     private let dataDirectory: String
     let port: Int
     let pid: Int32
+    let key: X25519PublicKey
 
-    init(binary: String, dataDirectory: String) throws {
+    /// Starts `binary`; with a `wrapper` (e.g. `valgrind --tool=callgrind ...`) the server runs
+    /// under it, and ``pid`` is the wrapper's process (valgrind runs the program in its own).
+    init(binary: String, dataDirectory: String, wrapper: [String] = [], environment: [String: String] = [:]) throws {
         self.binary = binary
         self.dataDirectory = dataDirectory
         port = try Self.freePort()
+        key = try Self.printKey(binary: binary, dataDirectory: dataDirectory)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = [
+        let serverArguments = [
             "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", "\(port)", "--max-connections", "20000",
             "--max-connections-per-address", "20000", "--logins-per-address", "1000000", "--login-queue", "100000",
             "--log-level", "notice", "--insecure-password-cost-for-benchmarks", "minimum",
         ]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        if let tool = wrapper.first {
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = Array(wrapper.dropFirst()) + [binary] + serverArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = serverArguments
+        }
         FileManager.default.createFile(atPath: dataDirectory + "/server.log", contents: nil)
         let log = FileHandle(forWritingAtPath: dataDirectory + "/server.log")
         process.standardError = log
@@ -173,8 +186,10 @@ final class ServerProcess: Sendable {
         pid = process.processIdentifier
     }
 
-    /// Waits until the server accepts TCP connections; returns the port and the server's key.
-    func listening() async throws -> (port: Int, key: X25519PublicKey) {
+    /// Creates the server's key file (if missing) and returns its public key, before the server
+    /// starts: run while the server starts, `--print-key` and the server could both create the
+    /// file, and one of them read it half written (the server then exits: "not a 32-byte key").
+    private static func printKey(binary: String, dataDirectory: String) throws -> X25519PublicKey {
         let keyProcess = Process()
         keyProcess.executableURL = URL(fileURLWithPath: binary)
         keyProcess.arguments = ["--data-dir", dataDirectory, "--print-key"]
@@ -185,13 +200,17 @@ final class ServerProcess: Sendable {
         keyProcess.waitUntilExit()
         let hex = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard let bytes = Hex.decode(hex) else { throw BenchError.setup("parley-server --print-key printed \(hex)") }
-        let key = try X25519PublicKey(bytes: bytes)
-        for _ in 0..<200 {
+        return try X25519PublicKey(bytes: bytes)
+    }
+
+    /// Waits until the server accepts TCP connections; returns the port and the server's key.
+    func listening(within seconds: Int = 10) async throws -> (port: Int, key: X25519PublicKey) {
+        for _ in 0..<(seconds * 20) {
             guard process.isRunning else { throw BenchError.setup("parley-server exited (status \(process.terminationStatus)); see its server.log") }
             if Self.accepts(port: port) { return (port, key) }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw BenchError.setup("parley-server did not listen on port \(port) within 10 s")
+        throw BenchError.setup("parley-server did not listen on port \(port) within \(seconds) s")
     }
 
     func resident() throws -> Int {
@@ -205,6 +224,9 @@ final class ServerProcess: Sendable {
             process.waitUntilExit()
         }
     }
+
+    /// The server's exit status after ``terminate()`` (0 after a clean SIGTERM shutdown).
+    var terminationStatus: Int32 { process.terminationStatus }
 
     /// A port the kernel has just handed out for 127.0.0.1 (bound, then released).
     private static func freePort() throws -> Int {

@@ -87,7 +87,7 @@ struct RelayBenchmark {
             "relay-client", "--port", "\(server.port)", "--server-key", Hex.encode(server.serverKey.bytes),
             "--pairs", "\(load.pairs)", "--in-flight", "\(inFlight)",
             "--warmup", "\(Measurement.seconds(load.warmup))", "--duration", "\(Measurement.seconds(load.duration))",
-            "--prefix", "c\(index)",
+            "--prefix", "c\(index)", "--envelopes", "\(load.envelopesPerPair)",
         ]
         let output = Pipe()
         process.standardOutput = output

@@ -44,6 +44,11 @@ struct RelayLoad: Sendable {
     var envelopesPerPair = 512
     /// Distinguishes account names between runs against one server.
     var prefix = "b"
+    /// Log in accounts that already exist (``populateRelayAccounts(_:directory:crypto:)``) instead of
+    /// registering them: a real `parley-server` admits only a burst of registrations.
+    var logIn = false
+    /// Made before anything else (the envelopes take a while); nil makes fresh ones in ``run``.
+    var preparedPairs: [BenchPair]?
 
     /// Registers everyone, loads the server for `warmup`, then measures for `duration`.
     /// `onWindow` is called as the measured window starts and ends.
@@ -53,9 +58,7 @@ struct RelayLoad: Sendable {
     ) async throws -> Outcome {
         let crypto = try SodiumCryptoProvider()
         let random = try SodiumRandomSource()
-        let pairs = try (0..<self.pairs).map { index in
-            try BenchPair.make(index: index, prefix: prefix, envelopes: envelopesPerPair, crypto: crypto, random: random)
-        }
+        let pairs = try preparedPairs ?? makePairs(crypto: crypto, random: random)
         let state = LoadState(connections: 2 * pairs.count)
         let outcome = Shared(Outcome())
 
@@ -116,8 +119,23 @@ struct RelayLoad: Sendable {
         }
     }
 
+    /// The pairs this load sends between.
+    func makePairs(crypto: any CryptoProvider, random: SodiumRandomSource) throws -> [BenchPair] {
+        try (0..<pairs).map { index in
+            try BenchPair.make(index: index, prefix: prefix, envelopes: envelopesPerPair, crypto: crypto, random: random)
+        }
+    }
+
+    private func authenticate(_ user: BenchUser, on wire: WireClient) async throws {
+        if logIn {
+            try expectLoggedIn(await wire.request(.login(username: user.name, password: user.password)), "logging in \(user.name)")
+        } else {
+            try expectLoggedIn(await wire.request(user.registration), "registering \(user.name)")
+        }
+    }
+
     private func receive(as user: BenchUser, on wire: WireClient, state: LoadState) async throws {
-        try expectLoggedIn(await wire.request(user.registration), "registering \(user.name)")
+        try await authenticate(user, on: wire)
         state.didRegister()
         let batch = acknowledgeBatch
         let consumer = Task {
@@ -141,7 +159,7 @@ struct RelayLoad: Sendable {
     }
 
     private func send(_ pair: BenchPair, on wire: WireClient, state: LoadState) async throws {
-        try expectLoggedIn(await wire.request(pair.sender.registration), "registering \(pair.sender.name)")
+        try await authenticate(pair.sender, on: wire)
         state.didRegister()
         await state.registered.wait()
         let recipient = pair.recipient.name

@@ -1,7 +1,10 @@
 import Envelope
 import Primitives
 
-/// Where received images are kept on disk, one folder per peer and per day.
+/// Where images are written **in clear** when the person saves them (`/save N`, `parley images
+/// USER --save`, or the `save-images` setting for every received image), one folder per peer and
+/// per day. The history itself keeps its images sealed (``ImageBlobStore``, ``ImageSealer``); this
+/// library holds only what the person asked to have as ordinary files.
 ///
 /// A port so that the client application decides *when* an image is saved or deleted and the
 /// adapter (`FileSystemImageLibrary`) decides *how*: names, permissions, and never writing or
@@ -27,4 +30,13 @@ public protocol ImageLibrary: Sendable {
     ///   library (then nothing is deleted, so a bad path cannot make the user lose half a selection);
     ///   ``StoreError/unavailable(_:)`` when a deletion fails.
     func remove(_ paths: [String]) throws(StoreError)
+
+    /// For the migration of schema 2, whose client wrote every image here automatically: the
+    /// bytes of the file the previous version recorded as `path`, found by its place in the
+    /// library (`…/images/<peer>/<YYYY-MM-DD>/<name>.png`) below *this* root, wherever the account
+    /// folder was when it was written, and that file's path now (to ``remove(_:)`` it).
+    /// - Throws: ``StoreError/notFound(_:)`` when `path` does not have that shape or the file is
+    ///   gone; ``StoreError/corrupt(_:)`` when it is larger than an image may be;
+    ///   ``StoreError/unavailable(_:)`` when it cannot be read.
+    func legacyImage(at path: String) throws(StoreError) -> (path: String, png: [UInt8])
 }

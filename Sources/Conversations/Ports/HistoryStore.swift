@@ -17,6 +17,7 @@ public protocol HistoryStore: Sendable {
     func raiseStatus(of ids: [MessageID], to status: HistoryEntry.Status) throws(StoreError)
     /// Marks every entry from `peer` as no longer a request (the user accepted them).
     func clearRequestFlag(for peer: Username) throws(StoreError)
-    /// Deletes the conversation with `peer`; returns the image paths it referenced.
-    func removeConversation(with peer: Username) throws(StoreError) -> [String]
+    /// Deletes the conversation with `peer`; returns the sealed images it referenced, oldest
+    /// first, so that their blobs can be deleted too.
+    func removeConversation(with peer: Username) throws(StoreError) -> [SealedImageReference]
 }

@@ -20,4 +20,14 @@ public protocol LocalKeyStore: Sendable {
     func addOneTimePrekeyPairs(_ pairs: [OneTimePrekeyPair]) throws(StoreError)
     /// Erases a one-time prekey's secret (after the first successful decryption that used it).
     func removeOneTimePrekeyPair(id: UInt32) throws(StoreError)
+
+    /// Every ML-KEM prekey secret still held: last-resort ones (the current and retired ones not
+    /// yet erased) and unused one-time ones.
+    func kemPrekeyPairs() throws(StoreError) -> [KEMPrekeyPair]
+    /// The ML-KEM prekey secret with `id`, if still held.
+    func kemPrekeyPair(id: UInt32) throws(StoreError) -> KEMPrekeyPair?
+    func addKEMPrekeyPairs(_ pairs: [KEMPrekeyPair]) throws(StoreError)
+    /// Erases an ML-KEM prekey secret (a one-time one after its first successful use, a retired
+    /// last-resort one after its retention).
+    func removeKEMPrekeyPair(id: UInt32) throws(StoreError)
 }

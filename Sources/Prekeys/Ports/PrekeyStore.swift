@@ -27,6 +27,22 @@ public protocol PrekeyStore: Sendable {
     /// How many one-time prekeys `user` has left.
     func oneTimePrekeyCount(for user: Username) throws(StoreError) -> Int
 
-    /// Removes every prekey of `user` (account deletion).
+    /// Sets `user`'s last-resort ML-KEM prekey, replacing any previous one.
+    func setLastResortKEMPrekey(_ prekey: KEMPrekey, for user: Username) throws(StoreError)
+
+    /// Adds one-time ML-KEM prekeys to `user`'s pool. Ids already in the pool are ignored.
+    func addOneTimeKEMPrekeys(_ prekeys: [KEMPrekey], for user: Username) throws(StoreError)
+
+    /// The ML-KEM prekey for a bundle: when `allowOneTime`, one of `user`'s one-time ML-KEM
+    /// prekeys, removed in the same atomic step so that it is handed out at most once even to
+    /// concurrent callers; otherwise, or when none is left, the last-resort one (which stays).
+    /// `nil` when the user has published neither (a client that predates PQXDH).
+    func takeKEMPrekey(for user: Username, allowOneTime: Bool) throws(StoreError) -> BundledKEMPrekey?
+
+    /// The ids of `user`'s one-time ML-KEM prekeys still in the pool, ascending, at most `limit`,
+    /// and the id of the last-resort one (nil when none was published).
+    func kemPrekeyStatus(for user: Username, limit: Int) throws(StoreError) -> (oneTimeIDs: [UInt32], lastResortID: UInt32?)
+
+    /// Removes every prekey of `user` (account deletion), ML-KEM ones included.
     func removeAll(for user: Username) throws(StoreError)
 }

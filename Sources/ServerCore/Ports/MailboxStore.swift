@@ -15,8 +15,13 @@ public protocol MailboxStore: Sendable {
     /// of thousands of envelopes a second on two cores). A draft is refused, without affecting
     /// the others, when its payload exceeds ``MailboxLimits/maxPayloadBytes`` or its recipient's
     /// queue would exceed the count or byte cap; the caps are checked inside the same transaction
-    /// and accepted drafts earlier in the batch count against later ones. Accepted envelopes get
-    /// ids in batch order, greater than every id handed out before.
+    /// and accepted drafts earlier in the batch count against later ones. A draft that names its
+    /// recipient's identity key (``MailboxEnvelopeDraft/recipientIdentity``) is first checked, in
+    /// the same transaction, against the account and block stores of the same backing store:
+    /// refused with ``MailboxRefusal/unknownRecipient``, ``MailboxRefusal/recipientIdentityChanged``
+    /// or ``MailboxRefusal/blockedByRecipient``, so that what was checked is what the envelope is
+    /// stored under (no gap between check and use). Accepted envelopes get ids in batch order,
+    /// greater than every id handed out before.
     /// - Throws: ``StoreError/unavailable(_:)`` when the batch could not be committed; then none of
     ///   it was stored.
     func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome]

@@ -1,3 +1,4 @@
+import MLKEMCrypto
 import ClientCore
 import Foundation
 import InMemoryStore
@@ -38,7 +39,7 @@ extension IntegrationEnvironment {
         try await clientTransport().withConnection(host: "127.0.0.1", port: port, expectedServerKey: serverKey) { connection, inbound in
             let wire = WireClient(connection: connection, requestTimeout: .seconds(15))
             let client = ParleyClient(
-                wire: wire, stores: stores, crypto: crypto, random: random, clock: SystemWallClock(),
+                wire: wire, stores: stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
                 imageValidator: LibPNGImageValidator())
             let application = ApplicationClient(client: client, events: Observed())
             return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
