@@ -37,6 +37,16 @@ struct PostgresStoreContractTests {
         }
     }
 
+    @Test(arguments: MailboxRecipientContract.checks)
+    func mailboxRecipientChecks(_ check: ContractCheck<AccountDeletionStoreFactory>) async throws {
+        try await withTestDatabase { database in
+            try await check.run {
+                let store = try database.store()
+                return ServerStores(accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks, deletion: store.accountDeletion)
+            }
+        }
+    }
+
     @Test(arguments: AccountEventBusContract.checks)
     func accountEventBus(_ check: ContractCheck<AccountEventBusFactory>) async throws {
         try await withTestDatabase { database in try await check.run { database.bus(try database.store()) } }

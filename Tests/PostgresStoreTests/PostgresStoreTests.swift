@@ -1,3 +1,4 @@
+import Accounts
 import Dispatch
 import Foundation
 import Prekeys
@@ -87,6 +88,91 @@ struct PostgresStoreTests {
             #expect(ids.count == 200 && Set(ids).count == 200, "every one-time prekey handed out exactly once")
             #expect(empty.load(ordering: .relaxed) == 100)
             #expect(try nodes[0].prekeys.oneTimePrekeyCount(for: alice) == 0)
+        }
+    }
+
+    @Test func twoNodesTakingMLKEMPrekeysAtOnceNeverShareAOneTimeOne() async throws {
+        try await withTestDatabase { database in
+            let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
+            let alice = try Username("alice")
+            func kemPrekey(_ id: UInt32) throws -> KEMPrekey {
+                KEMPrekey(id: id, publicKey: try MLKEMPublicKey(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: id), count: MLKEMPublicKey.byteCount)),
+                          signature: try Ed25519Signature(bytes: [UInt8](repeating: 8, count: 64)))
+            }
+            try nodes[0].prekeys.setLastResortKEMPrekey(try kemPrekey(1000), for: alice)
+            try nodes[1].prekeys.addOneTimeKEMPrekeys(try (1...200).map { id in try kemPrekey(UInt32(id)) }, for: alice)
+            let taken = Mutex<[UInt32]>([])
+            let lastResort = Atomic<Int>(0)
+            try await onThreads(4) { index throws(StoreError) in
+                for _ in 0..<75 {
+                    guard let bundled = try nodes[index % 2].prekeys.takeKEMPrekey(for: alice, allowOneTime: true) else {
+                        Issue.record("the last-resort ML-KEM prekey vanished")
+                        return
+                    }
+                    if bundled.isLastResort {
+                        #expect(bundled.prekey.id == 1000)
+                        lastResort.add(1, ordering: .relaxed)
+                    } else {
+                        taken.withLock { $0.append(bundled.prekey.id) }
+                    }
+                }
+            }
+            let ids = taken.withLock { $0 }
+            #expect(ids.count == 200 && Set(ids).count == 200, "every one-time ML-KEM prekey handed out exactly once")
+            #expect(lastResort.load(ordering: .relaxed) == 100)
+            #expect(try nodes[0].prekeys.kemPrekeyStatus(for: alice, limit: 10) == ([], 1000))
+        }
+    }
+
+    @Test func aVersion1DatabaseGainsTheMLKEMPrekeysTableAndKeepsItsRows() async throws {
+        try await withTestDatabase { database in
+            let alice = try Username("alice")
+            let signed = SignedPrekey(
+                id: 1, publicKey: try X25519PublicKey(bytes: [UInt8](repeating: 7, count: 32)),
+                signature: try Ed25519Signature(bytes: [UInt8](repeating: 8, count: 64)))
+            try database.store(nodeID: "node-a").prekeys.setSignedPrekey(signed, for: alice)
+            // Back to what a build before issue 14 left: schema version 1, no kem_prekeys.
+            let cluster = try PostgresCluster.shared()
+            try cluster.psql("DROP TABLE kem_prekeys; DELETE FROM parley_schema WHERE version >= 2", database: database.url.database)
+            let upgraded = try database.store(nodeID: "node-b")
+            #expect(try upgraded.schemaVersion() == 2)
+            #expect(try upgraded.prekeys.signedPrekey(for: alice) == signed)
+            #expect(try upgraded.prekeys.kemPrekeyStatus(for: alice, limit: 10) == ([], nil))
+            let kem = KEMPrekey(
+                id: 5, publicKey: try MLKEMPublicKey(bytes: [UInt8](repeating: 5, count: MLKEMPublicKey.byteCount)),
+                signature: try Ed25519Signature(bytes: [UInt8](repeating: 6, count: 64)))
+            try upgraded.prekeys.setLastResortKEMPrekey(kem, for: alice)
+            #expect(try upgraded.prekeys.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(kem, isLastResort: true))
+        }
+    }
+
+    @Test func aSendOnOneNodeRacingTheRecipientsDeletionOnAnotherLeavesNoEnvelopeBehind() async throws {
+        try await withTestDatabase { database in
+            let sender = try database.store(nodeID: "node-a")
+            let deleter = try database.store(nodeID: "node-b")
+            let alice = try Username("alice")
+            for round in 0..<20 {
+                let bob = try Username("bob\(round)")
+                let identity = try Ed25519PublicKey(bytes: [UInt8](repeating: UInt8(round + 1), count: 32))
+                try sender.accounts.create(AccountRecord(
+                    username: bob, passwordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", identityKey: identity,
+                    identitySignature: nil, createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000), failedLoginCount: 0, lockedUntil: nil))
+                let draft = MailboxEnvelopeDraft(
+                    sender: alice, recipient: bob, recipientIdentity: identity, payload: [1, 2, 3],
+                    acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+                try await onThreads(2) { index throws(StoreError) in
+                    if index == 0 {
+                        for _ in 0..<5 {
+                            let outcome = try sender.mailbox.enqueue([draft])
+                            if case .refused(let refusal) = outcome.first { #expect(refusal == .unknownRecipient) }
+                        }
+                    } else {
+                        #expect(try deleter.accountDeletion.deleteAccount(bob))
+                    }
+                }
+                // Accepted before the deletion: deleted with the account; after it: refused.
+                #expect(try sender.mailbox.usage(for: bob) == .empty, "round \(round)")
+            }
         }
     }
 
