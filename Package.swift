@@ -79,8 +79,9 @@ let package = Package(
         .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
         // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
-        // no libedit/readline, so it depends on nothing in the project and nothing third-party.
-        .target(name: "TerminalIO", path: "Adapters/TerminalIO"),
+        // no libedit/readline, nothing third-party; from the project only `Primitives`, for the
+        // TSan-visible `LockedValue`.
+        .target(name: "TerminalIO", dependencies: ["Primitives"], path: "Adapters/TerminalIO"),
 
         // MARK: - executables (composition roots: wire adapters into the application, run, shut down)
         .executableTarget(
@@ -99,6 +100,9 @@ let package = Package(
                 "Primitives", "ClientCore", "Conversations", "Envelope", "SecureChannel", "SodiumCrypto", "MLKEMCrypto", "SQLiteStore",
                 "PNGImages", "TCPTransport", "TerminalIO", "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // The daemon's JSON-RPC socket server (Sources/parley/Daemon).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/parley"),
 
@@ -165,7 +169,7 @@ let package = Package(
         // CSQLite only to count rows behind the binaries' backs (read-only), as a test's own view.
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["ClientCore", "PNGImages", "CSQLite"],
+            dependencies: ["ClientCore", "PNGImages", "CSQLite", "Primitives"],
             path: "Tests/EndToEndTests",
             linkerSettings: [.linkedLibrary("util")]),
         // The server over real TCP on 127.0.0.1: in-process on SQLite for behaviour, and the built
@@ -192,7 +196,7 @@ let package = Package(
         .testTarget(name: "FuzzReplayTests", dependencies: ["FuzzProperties"], path: "Tests/FuzzReplayTests"),
         // Drives the line editor through a pseudo-terminal (openpty lives in libutil on older glibc).
         .testTarget(
-            name: "TerminalIOTests", dependencies: ["TerminalIO"], path: "Tests/TerminalIOTests",
+            name: "TerminalIOTests", dependencies: ["TerminalIO", "Primitives"], path: "Tests/TerminalIOTests",
             linkerSettings: [.linkedLibrary("util", .when(platforms: [.linux]))]),
     ]
 )

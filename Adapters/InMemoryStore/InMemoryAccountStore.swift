@@ -1,6 +1,5 @@
 import Accounts
 import Primitives
-import Synchronization
 
 /// ``AccountStore`` in memory: the reference implementation for domain tests, held to the same
 /// contract suite as `SQLiteAccountStore`. Thread-safe: every method runs under one lock, which is
@@ -12,7 +11,7 @@ public final class InMemoryAccountStore: AccountStore {
         var byIdentityKey: [Ed25519PublicKey: Username] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     public init() {}
 

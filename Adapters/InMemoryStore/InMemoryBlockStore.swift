@@ -1,11 +1,10 @@
 import Primitives
 import ServerCore
-import Synchronization
 
 /// ``BlockStore`` in memory, held to the same contract suite as `SQLiteBlockStore`. Thread-safe.
 public final class InMemoryBlockStore: BlockStore {
     /// Blocker -> the users they block.
-    private let blocks = Mutex<[Username: Set<Username>]>([:])
+    private let blocks = LockedValue<[Username: Set<Username>]>([:])
 
     public init() {}
 

@@ -1,12 +1,11 @@
 import ClientCore
 import Primitives
-import Synchronization
 
 /// ``ClientSettingsStore`` in memory.
 public final class InMemoryClientSettingsStore: ClientSettingsStore {
     /// Keyed by the key's UTF-8 bytes, as the SQLite adapter's keyed hash is: Swift's `String`
     /// equality would merge canonically equivalent keys ("é" and "e" + U+0301) that SQLite keeps apart.
-    private let values = Mutex([[UInt8]: [UInt8]]())
+    private let values = LockedValue([[UInt8]: [UInt8]]())
 
     public init() {}
 

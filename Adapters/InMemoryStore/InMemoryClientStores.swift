@@ -2,7 +2,6 @@ import ClientCore
 import Conversations
 import Prekeys
 import Primitives
-import Synchronization
 
 /// One account's client stores in memory, and the ``ClientUnitOfWork`` over them: a transaction
 /// snapshots every store, runs, and restores the snapshot if anything in it threw, so a failure
@@ -18,15 +17,16 @@ public final class InMemoryClientStores: ClientUnitOfWork {
     public let history = InMemoryHistoryStore()
     public let settings = InMemoryClientSettingsStore()
     public let sentLog = InMemorySentMessageLog()
+    public let eventLog = InMemoryEventLog()
     /// The sealed image files (outside transactions, as files are).
     public let imageBlobs = InMemoryImageBlobStore()
-    private let serial = Mutex(())
+    private let serial = LockedValue(())
 
     public init() {}
 
     /// The stores as a transaction sees them (here: the stores themselves).
     public var transaction: ClientTransaction {
-        ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog)
+        ClientTransaction(keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog, eventLog: eventLog)
     }
 
     /// The application's view of these stores, with ``imageBlobs`` (or `imageBlobs`) for the
@@ -34,7 +34,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
     public func clientStores(imageBlobs: (any ImageBlobStore)? = nil, images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            imageBlobs: imageBlobs ?? self.imageBlobs, images: images, unitOfWork: self)
+            imageBlobs: imageBlobs ?? self.imageBlobs, images: images, eventLog: eventLog, unitOfWork: self)
     }
 
     public func perform<T: Sendable>(_ body: (ClientTransaction) throws(StoreError) -> T) throws(StoreError) -> T {
@@ -56,6 +56,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
         let history: [HistoryEntry]
         let settings: [[UInt8]: [UInt8]]
         let sentLog: [SentMessage]
+        let eventLog: InMemoryEventLog.State
 
         init(of stores: InMemoryClientStores) {
             keys = stores.keys.snapshot
@@ -64,6 +65,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
             history = stores.history.snapshot
             settings = stores.settings.snapshot
             sentLog = stores.sentLog.snapshot
+            eventLog = stores.eventLog.snapshot
         }
 
         func restore(into stores: InMemoryClientStores) {
@@ -73,6 +75,7 @@ public final class InMemoryClientStores: ClientUnitOfWork {
             stores.history.snapshot = history
             stores.settings.snapshot = settings
             stores.sentLog.snapshot = sentLog
+            stores.eventLog.snapshot = eventLog
         }
     }
 }

@@ -1,10 +1,9 @@
 import Conversations
 import Primitives
-import Synchronization
 
 /// ``ContactStore`` in memory.
 public final class InMemoryContactStore: ContactStore {
-    private let contacts = Mutex([Username: Contact]())
+    private let contacts = LockedValue([Username: Contact]())
 
     public init() {}
 

@@ -1,6 +1,5 @@
 import Primitives
 import ServerCore
-import Synchronization
 
 /// ``AccountEventBus`` within one process: the embedded default for a single server node.
 public final class InMemoryEventBus: AccountEventBus {
@@ -11,7 +10,7 @@ public final class InMemoryEventBus: AccountEventBus {
         var subscribers: [Username: [UInt64: Handler]] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     public init() {}
 

@@ -1,11 +1,10 @@
 import Conversations
 import Envelope
 import Primitives
-import Synchronization
 
 /// ``HistoryStore`` in memory, in insertion order.
 public final class InMemoryHistoryStore: HistoryStore {
-    private let entries = Mutex([HistoryEntry]())
+    private let entries = LockedValue([HistoryEntry]())
 
     public init() {}
 

@@ -1,13 +1,12 @@
 import ClientCore
 import Conversations
 import Primitives
-import Synchronization
 
 /// ``ImageBlobStore`` in memory, with the same semantics as `FileSystemImageBlobStore` (a taken
 /// id is refused, missing ids are ignored on removal), for tests. ``blobs`` lets a test look at
 /// everything stored, or change it (to play an attacker with the disk).
 public final class InMemoryImageBlobStore: ImageBlobStore {
-    private let stored = Mutex([ImageBlobID: [UInt8]]())
+    private let stored = LockedValue([ImageBlobID: [UInt8]]())
 
     public init() {}
 

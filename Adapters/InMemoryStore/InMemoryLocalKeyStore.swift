@@ -1,6 +1,5 @@
 import Prekeys
 import Primitives
-import Synchronization
 
 /// ``LocalKeyStore`` in memory, for tests and ephemeral clients.
 public final class InMemoryLocalKeyStore: LocalKeyStore {
@@ -11,7 +10,7 @@ public final class InMemoryLocalKeyStore: LocalKeyStore {
         var kemPrekeys: [UInt32: KEMPrekeyPair] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     public init() {}
 

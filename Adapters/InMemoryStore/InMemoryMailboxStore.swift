@@ -1,6 +1,5 @@
 import Primitives
 import ServerCore
-import Synchronization
 
 /// ``MailboxStore`` in memory, held to the same contract suite as `SQLiteMailboxStore`: the same
 /// caps, the same id rules (strictly increasing, never reused), the same batch semantics.
@@ -24,7 +23,7 @@ public final class InMemoryMailboxStore: MailboxStore {
         let sender: Username
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     /// The caps every recipient's queue is held to.
     public let limits: MailboxLimits
     /// Where drafts that name their recipient's identity key are checked; without them no account

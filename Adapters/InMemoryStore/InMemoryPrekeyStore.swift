@@ -1,6 +1,5 @@
 import Prekeys
 import Primitives
-import Synchronization
 
 /// ``PrekeyStore`` in memory, held to the same contract suite as `SQLitePrekeyStore`. Thread-safe:
 /// `takePrekeys` picks and removes a one-time prekey under one lock, so no key is handed out twice.
@@ -16,7 +15,7 @@ public final class InMemoryPrekeyStore: PrekeyStore {
         var isEmpty: Bool { signedPrekey == nil && oneTimePrekeys.isEmpty && lastResortKEMPrekey == nil && oneTimeKEMPrekeys.isEmpty }
     }
 
-    private let users = Mutex<[Username: UserPrekeys]>([:])
+    private let users = LockedValue<[Username: UserPrekeys]>([:])
 
     public init() {}
 

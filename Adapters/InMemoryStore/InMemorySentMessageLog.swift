@@ -1,12 +1,11 @@
 import ClientCore
 import Envelope
 import Primitives
-import Synchronization
 
 /// ``SentMessageLog`` in memory, oldest first, with the same bounds as the SQLite log (an entry's
 /// size counted as its encoded content).
 public final class InMemorySentMessageLog: SentMessageLog {
-    private let entries = Mutex([SentMessage]())
+    private let entries = LockedValue([SentMessage]())
     private let limits: SentLogLimits
 
     public init(limits: SentLogLimits = .standard) {

@@ -1,11 +1,10 @@
 import Conversations
 import Primitives
-import Synchronization
 
 /// ``SessionStore`` in memory. Records are kept serialised, exactly as a database would keep
 /// them, so a round-trip bug shows up here too.
 public final class InMemorySessionStore: SessionStore {
-    private let records = Mutex([Username: SecretBytes]())
+    private let records = LockedValue([Username: SecretBytes]())
 
     public init() {}
 

@@ -36,6 +36,7 @@ struct ClientRecordCipher: Sendable {
         case sessions, contacts, history, settings
         case sentLog = "sent_log"
         case kemPrekeys = "kem_prekeys"
+        case eventLog = "event_log"
     }
 
     static let sealingInfo = "parley-client record sealing"

@@ -323,3 +323,79 @@ enum ClientRecordCoding {
         do { return try make() } catch { throw .invalidValue(field: field, reason: "\(error)") }
     }
 }
+
+// MARK: Events
+
+extension ClientRecordCoding {
+    private enum EventTag: UInt8 {
+        case message = 1, receipts = 2, requestDeclined = 3, identityChanged = 4, connection = 5
+    }
+
+    /// `version || at || cursor || tag || fields`; the cursor is also bound into the seal.
+    static func encode(_ logged: LoggedEvent) -> [UInt8] {
+        var writer = ByteWriter(capacity: 128)
+        writer.write(version)
+        writer.write(logged.at.millisecondsSinceEpoch)
+        writer.write(logged.cursor)
+        switch logged.event {
+        case .message(let entry):
+            writer.write(EventTag.message.rawValue)
+            writer.writeVariable(encode(entry))
+        case .receipts(let peer, let ids, let status):
+            writer.write(EventTag.receipts.rawValue)
+            writer.writeString(peer.value)
+            writer.write(status.rawValue)
+            writer.write(UInt32(ids.count))
+            for id in ids { writer.writeRaw(id.bytes) }
+        case .requestDeclined(let peer):
+            writer.write(EventTag.requestDeclined.rawValue)
+            writer.writeString(peer.value)
+        case .identityChanged(let peer):
+            writer.write(EventTag.identityChanged.rawValue)
+            writer.writeString(peer.value)
+        case .connection(let connected, let reason):
+            writer.write(EventTag.connection.rawValue)
+            writer.write(connected)
+            writer.writeString(reason)
+        }
+        return writer.bytes
+    }
+
+    static func decodeLoggedEvent(_ bytes: [UInt8]) throws(DecodingError) -> LoggedEvent {
+        var reader = ByteReader(bytes)
+        try readVersion(&reader, "event")
+        let at = Timestamp(millisecondsSinceEpoch: try reader.readInt64("event time"))
+        let cursor = try reader.readUInt64("event cursor")
+        let rawTag = try reader.readUInt8("event tag")
+        let event: DurableEvent
+        switch EventTag(rawValue: rawTag) {
+        case .message:
+            let entryBytes = try reader.readVariable("event message", limit: SQLiteClientStore.Limits.maxTextBytes + 4096)
+            event = .message(try decodeHistoryEntry(entryBytes))
+        case .receipts:
+            let peer = try readUsername(&reader, "event peer")
+            let rawStatus = try reader.readUInt8("event status")
+            guard let status = HistoryEntry.Status(rawValue: rawStatus) else {
+                throw .invalidValue(field: "event status", reason: "unknown status \(rawStatus)")
+            }
+            let count = try reader.readUInt32("event receipt count")
+            guard count <= UInt32(EnvelopeLimits.maxReceiptIDs) else {
+                throw .invalidValue(field: "event receipt count", reason: "\(count) ids")
+            }
+            var ids: [MessageID] = []
+            for _ in 0..<count { ids.append(try MessageID(bytes: reader.readRaw(MessageID.byteCount, "event receipt id"))) }
+            event = .receipts(peer: peer, ids: ids, status: status)
+        case .requestDeclined:
+            event = .requestDeclined(try readUsername(&reader, "event peer"))
+        case .identityChanged:
+            event = .identityChanged(try readUsername(&reader, "event peer"))
+        case .connection:
+            let connected = try reader.readBool("event connected")
+            event = .connection(connected: connected, reason: try reader.readString("event reason", limit: 1024))
+        case nil:
+            throw .invalidValue(field: "event tag", reason: "unknown event \(rawTag)")
+        }
+        try reader.expectEnd()
+        return LoggedEvent(cursor: cursor, at: at, event: event)
+    }
+}

@@ -94,12 +94,19 @@ extension SQLiteClientStore {
         SQLiteMigration(version: 4, summary: "ML-KEM prekeys (PQXDH)", statements: [
             "CREATE TABLE kem_prekeys (id_hash BLOB PRIMARY KEY NOT NULL, sealed BLOB NOT NULL) STRICT, WITHOUT ROWID",
         ]),
+        SQLiteMigration(version: 5, summary: "the durable event log", statements: [
+            // The daemon's event stream (ClientCore's EventLog): `seq` is the cursor a subscriber
+            // resumes from; AUTOINCREMENT so a cursor is never reused after old rows are trimmed.
+            // Only the order and count of events are in clear; each event is sealed, bound to its
+            // cursor.
+            "CREATE TABLE event_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, sealed BLOB NOT NULL) STRICT",
+        ]),
     ]
 
     /// Tables whose rows are sealed under the data key. A keyring may only be created in a file
     /// where all of them are empty: otherwise a deleted keyring row would silently become a new
     /// key and leave the old records unreadable.
-    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log", "kem_prekeys"]
+    static let sealedTables = ["identity", "signed_prekeys", "one_time_prekeys", "sessions", "contacts", "history", "settings", "sent_log", "kem_prekeys", "event_log"]
 
     /// The schema version this build creates and understands.
     public static var latestSchemaVersion: Int { migrations.last?.version ?? 0 }

@@ -78,19 +78,23 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     public let settings: SQLiteClientSettings
     /// Recently sent messages, for resending after a retry request.
     public let sentLog: SQLiteSentMessageLog
+    /// The durable event stream (cursor = row sequence), bounded by ``EventLogLimits``.
+    public let eventLog: SQLiteEventLog
 
     private let database: SQLiteDatabase
     private let cipher: ClientRecordCipher
     private let sentLogLimits: SentLogLimits
+    private let eventLogLimits: EventLogLimits
     private let crypto: any CryptoProvider
     private let random: any RandomSource
     private let cost: Argon2Cost
 
     private init(
         database: SQLiteDatabase, cipher: ClientRecordCipher, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost,
-        sentLogLimits: SentLogLimits
+        sentLogLimits: SentLogLimits, eventLogLimits: EventLogLimits
     ) {
         self.sentLogLimits = sentLogLimits
+        self.eventLogLimits = eventLogLimits
         self.database = database
         self.crypto = crypto
         self.random = random
@@ -103,6 +107,7 @@ public final class SQLiteClientStore: ClientUnitOfWork {
         history = SQLiteHistoryStore(database: shared, cipher: cipher)
         settings = SQLiteClientSettings(database: shared, cipher: cipher)
         sentLog = SQLiteSentMessageLog(database: shared, cipher: cipher, limits: sentLogLimits)
+        eventLog = SQLiteEventLog(database: shared, cipher: cipher, limits: eventLogLimits)
     }
 
     /// The application's view of this database, with `imageBlobs` for the history's sealed
@@ -110,7 +115,7 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     public func clientStores(imageBlobs: any ImageBlobStore, images: any ImageLibrary) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: history, settings: settings, sentLog: sentLog,
-            imageBlobs: imageBlobs, images: images, unitOfWork: self)
+            imageBlobs: imageBlobs, images: images, eventLog: eventLog, unitOfWork: self)
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction whose stores all write through it; commits
@@ -125,7 +130,8 @@ public final class SQLiteClientStore: ClientUnitOfWork {
                 contacts: SQLiteContactStore(database: scope, cipher: cipher),
                 history: SQLiteHistoryStore(database: scope, cipher: cipher),
                 settings: SQLiteClientSettings(database: scope, cipher: cipher),
-                sentLog: SQLiteSentMessageLog(database: scope, cipher: cipher, limits: sentLogLimits)))
+                sentLog: SQLiteSentMessageLog(database: scope, cipher: cipher, limits: sentLogLimits),
+                eventLog: SQLiteEventLog(database: scope, cipher: cipher, limits: eventLogLimits)))
         }
     }
 
@@ -146,12 +152,13 @@ public final class SQLiteClientStore: ClientUnitOfWork {
     ///   ``ClientStoreError/unavailable(_:)`` when the file cannot be opened or written, or has a
     ///   newer schema; ``ClientStoreError/keyDerivationFailed(_:)`` for a cost outside ``Limits``.
     ///   - sentLogLimits: the bounds of the sent-message log (tests pass small ones).
+    ///   - eventLogLimits: the bound of the event log (tests pass small ones).
     ///   - legacyImages: seals the plain image files a schema-2 file refers to (the migration to
     ///     schema 3). Without it, opening a file that still has such images fails
     ///     (``ClientStoreError/unavailable(_:)``) and leaves the migration queued.
     public static func open(
         path: String, password: SecretBytes, crypto: any CryptoProvider, random: any RandomSource, cost: Argon2Cost = .interactive,
-        sentLogLimits: SentLogLimits = .standard, legacyImages: LegacyImageImport? = nil
+        sentLogLimits: SentLogLimits = .standard, eventLogLimits: EventLogLimits = .standard, legacyImages: LegacyImageImport? = nil
     ) throws(ClientStoreError) -> SQLiteClientStore {
         try Limits.check(cost)
         let database: SQLiteDatabase
@@ -171,7 +178,8 @@ public final class SQLiteClientStore: ClientUnitOfWork {
                 throw ClientStoreError.unavailable("cannot derive the record keys: \(error)")
             }
             try runPendingDataMigrations(database, cipher: cipher, legacyImages: legacyImages)
-            return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits)
+            return SQLiteClientStore(database: database, cipher: cipher, crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits,
+                eventLogLimits: eventLogLimits)
         } catch {
             database.close()
             throw error

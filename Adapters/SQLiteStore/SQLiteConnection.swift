@@ -13,7 +13,7 @@ enum SQLiteValue {
 ///
 /// Not `Sendable` and not thread-safe on purpose: it is only ever reached through
 /// ``SQLiteDatabase``, whose mutex serialises every use. (A `Sendable` class cannot hold the C
-/// handle under Swift 6; keeping the handle in a non-Sendable class inside a `Mutex` makes the
+/// handle under Swift 6; keeping the handle in a non-Sendable class inside a `LockedValue` makes the
 /// compiler check that no one touches it outside the lock.)
 final class SQLiteConnection {
     private var handle: OpaquePointer?

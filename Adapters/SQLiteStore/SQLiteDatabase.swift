@@ -1,6 +1,5 @@
 internal import CSQLite
 import Primitives
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +16,7 @@ import Darwin
 ///   returns ("accepted means on disk"), at the cost of one fsync per transaction; the mailbox
 ///   batches sends to share it.
 /// - Concurrency: the store ports are synchronous, so all writes are serialised by a
-///   `Synchronization.Mutex` around one connection. (An actor would force the ports to be `async`.)
+///   `LockedValue` (a pthread mutex) around one connection. (An actor would force the ports to be `async`.)
 ///   Single-statement reads that need no transaction go to a second, read-only connection under
 ///   its own mutex: in WAL mode it reads the last committed state while the writer commits, so
 ///   the server's per-send checks (recipient exists, not blocked) do not queue behind a batch's
@@ -33,8 +32,8 @@ final class SQLiteDatabase: Sendable {
     /// Lock wait for a file shared with another process.
     static let busyTimeout: Duration = .seconds(5)
 
-    private let connection: Mutex<SQLiteConnection?>
-    private let reader: Mutex<SQLiteConnection?>
+    private let connection: LockedValue<SQLiteConnection?>
+    private let reader: LockedValue<SQLiteConnection?>
     let path: String
 
     /// Opens (creating, with mode 0600, if absent) the database at `path`, checks it, and applies
@@ -61,8 +60,8 @@ final class SQLiteDatabase: Sendable {
             connection.close()
             throw error
         }
-        self.connection = Mutex(connection)
-        self.reader = Mutex(reader)
+        self.connection = LockedValue(connection)
+        self.reader = LockedValue(reader)
     }
 
     /// Runs `body` with exclusive use of the connection.

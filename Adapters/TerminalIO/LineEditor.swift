@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Dispatch
+import Primitives
 import Synchronization
 
 /// Reads lines and passwords from a terminal while other tasks print above the input line.
@@ -54,7 +55,7 @@ public final class LineEditor: Sendable {
     /// return it to. Nil when input is not a terminal.
     private let originalMode: termios?
     private let identity: Int
-    private let state = Mutex(EditorState())
+    private let state = LockedValue(EditorState())
     private let wakePipe = WakePipe()
     private let readerQueue = DispatchQueue(label: "parley.terminal-io.reader")
 
@@ -179,12 +180,22 @@ extension LineEditor {
             state.nextTicket += 1
             return state.nextTicket
         }
+        // The outcome (a password buffer made on the reader queue) comes back through a lock, not
+        // as the continuation's value. Resuming a continuation from a Dispatch queue orders the
+        // two threads inside the uninstrumented Swift runtime, which ThreadSanitizer did not
+        // always see: `make tsan` reported the buffer's initialisation on the reader queue and its
+        // use in the resumed task as a race (in the `parley` binary, via EndToEndTests). A lock's
+        // unlock and lock are an ordering TSan sees; the cost is one lock per line read.
+        let handoff = LockedValue<ReadOutcome?>(nil)
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<ReadOutcome, Never>) in
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 readerQueue.async {
-                    continuation.resume(returning: self.blockingRead(kind, prompt: prompt, ticket: ticket))
+                    let outcome = self.blockingRead(kind, prompt: prompt, ticket: ticket)
+                    handoff.withLock { $0 = outcome }
+                    continuation.resume()
                 }
             }
+            return handoff.withLock { $0 } ?? .ended
         } onCancel: {
             state.withLock { state in _ = state.stoppedTickets.insert(ticket) }
             wakePipe.wake()

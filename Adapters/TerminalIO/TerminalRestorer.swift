@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+import Primitives
 
 /// The process-wide list of terminals currently switched out of their original mode, so that a
 /// terminating signal or `exit` puts them back even while a `readLine` is waiting.
@@ -26,7 +26,7 @@ enum TerminalRestorer {
     }
 
     /// Guarded for normal code; the signal handler only *tries* the lock (see ``restoreAll()``).
-    private static let entries = Mutex<[Entry]>([])
+    private static let entries = LockedValue<[Entry]>([])
     private static let installation: Void = installHandlers()
 
     static func register(owner: Int, fd: Int32, original: termios) {

@@ -1,5 +1,4 @@
 import Primitives
-import Synchronization
 
 /// The login throttle: failures counted per (account, source address) and per source address,
 /// each forgotten one per ``AccountLimits/loginFailureDecay``.
@@ -109,11 +108,11 @@ public final class LoginThrottlePolicy: Sendable {
         var sources: Ledger
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     /// - Parameter capacity: most entries per table (pairs, addresses); tests make it small.
     public init(capacity: Int = AccountLimits.maxThrottledKeys) {
-        state = Mutex(State(
+        state = LockedValue(State(
             pairs: Ledger(threshold: AccountLimits.failuresBeforeLockout, capacity: capacity),
             sources: Ledger(threshold: AccountLimits.sourceFailuresBeforeLockout, capacity: capacity)))
     }

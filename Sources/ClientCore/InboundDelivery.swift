@@ -6,7 +6,7 @@ import WireProtocol
 
 /// Decides and applies, inside one client transaction, everything one delivery changes: the
 /// session record, the one-time prekey erasure, the contact, the history entry, receipt statuses
-/// and the sent-message log. What must happen after the commit (events, receipts, resends) comes
+/// the sent-message log, and the durable event it causes (``EventLog``). What must happen after the commit (events, receipts, resends) comes
 /// back as an ``Outcome``.
 ///
 /// Why one transaction: the ratchet consumes a message key when it decrypts. If the advanced
@@ -135,6 +135,7 @@ struct InboundDelivery: Sendable {
             try transaction.contacts.saveContact(updated)
             contact = updated
             effects.identityChanged = true
+            _ = try transaction.eventLog.append(.identityChanged(sender), at: receivedAt)
         }
         // The record keeps only sessions bound to the presented identity (see SessionRecord.promote).
         var updated = inbound.record
@@ -151,6 +152,7 @@ struct InboundDelivery: Sendable {
                 id: content.id, peer: sender, direction: .received, body: .text(text), sentAt: content.sentAt,
                 receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
             let isNew = try transaction.history.append(entry)
+            if isNew { _ = try transaction.eventLog.append(.message(entry), at: receivedAt) }
             effects.result = .message(isNew ? entry : nil, sendReceipt: isNew && !isRequest)
         case .image(let attachment):
             // A re-delivery of a stored image: do not write its file again.
@@ -174,16 +176,20 @@ struct InboundDelivery: Sendable {
                 body: .image(sealed, width: UInt32(validated.width), height: UInt32(validated.height)),
                 sentAt: content.sentAt, receivedAt: receivedAt, status: .delivered, isRequest: isRequest)
             let isNew = try transaction.history.append(entry)
+            if isNew { _ = try transaction.eventLog.append(.message(entry), at: receivedAt) }
             effects.result = .message(isNew ? entry : nil, sendReceipt: isNew && !isRequest)
         case .deliveryReceipt(let ids):
             try transaction.history.raiseStatus(of: ids, to: .delivered)
             try transaction.sentLog.remove(messageIDs: ids)
+            _ = try transaction.eventLog.append(.receipts(peer: sender, ids: ids, status: .delivered), at: receivedAt)
             effects.result = .receipts(ids, .delivered)
         case .readReceipt(let ids):
             try transaction.history.raiseStatus(of: ids, to: .read)
             try transaction.sentLog.remove(messageIDs: ids)
+            _ = try transaction.eventLog.append(.receipts(peer: sender, ids: ids, status: .read), at: receivedAt)
             effects.result = .receipts(ids, .read)
         case .requestDeclined:
+            _ = try transaction.eventLog.append(.requestDeclined(sender), at: receivedAt)
             effects.result = .requestDeclined
         case .retryRequest(let envelopeID, let acceptedAt):
             let logged = try transaction.sentLog.message(to: sender, envelopeID: envelopeID)

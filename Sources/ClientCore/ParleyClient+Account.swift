@@ -72,6 +72,11 @@ extension ParleyClient {
         try await maintainPrekeys()
         // Resends a crash or a failure left undone.
         await resendPendingMessages()
+        // The stream tells subscribers when the account is online (best effort: a failed write
+        // only loses this notice, never a message).
+        _ = try? transaction { store throws(StoreError) in
+            try store.eventLog.append(.connection(connected: true, reason: "logged in"), at: now())
+        }
         if case .loggedIn(let pending) = response { return Int(pending) }
         return 0
     }

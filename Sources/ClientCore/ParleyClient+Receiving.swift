@@ -25,7 +25,11 @@ extension ParleyClient {
                 try? await maintainPrekeys()
             }
         }
-        emit(.disconnected(reason: "the connection to the server closed"))
+        let reason = "the connection to the server closed"
+        _ = try? transaction { store throws(StoreError) in try store.eventLog.append(.connection(connected: false, reason: reason), at: now()) }
+        emit(.disconnected(reason: reason))
+        pushesEnded = true
+        resumeDeliveryWaiters()
     }
 
     /// Tries again, oldest first, the deliveries that could not be saved. Those that fail again
@@ -70,7 +74,10 @@ extension ParleyClient {
         // Without a session nothing can be decrypted; leave it on the server for the next login.
         guard let (username, identity) = try? requireSession() else { return }
         let disposition = await process(delivery, username: username, identity: identity)
-        if !isRetry { deliveriesHandled += 1 }
+        if !isRetry {
+            deliveriesHandled += 1
+            resumeDeliveryWaiters()
+        }
         switch disposition {
         case .done:
             acknowledge(delivery.id)

@@ -19,6 +19,8 @@ public struct ClientStores: Sendable {
     public let imageBlobs: any ImageBlobStore
     /// Images the person saved in clear (by hand, or with the `save-images` setting).
     public let images: any ImageLibrary
+    /// The durable event stream (the daemon's `subscribe` reads it from a cursor).
+    public let eventLog: any EventLog
     /// One transaction over all of the above but ``imageBlobs`` and ``images`` (files are written
     /// before a transaction and removed if it fails).
     public let unitOfWork: any ClientUnitOfWork
@@ -26,6 +28,7 @@ public struct ClientStores: Sendable {
     public init(
         keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
         settings: any ClientSettingsStore, sentLog: any SentMessageLog, imageBlobs: any ImageBlobStore, images: any ImageLibrary,
+        eventLog: any EventLog,
         unitOfWork: any ClientUnitOfWork
     ) {
         self.keys = keys
@@ -36,6 +39,7 @@ public struct ClientStores: Sendable {
         self.sentLog = sentLog
         self.imageBlobs = imageBlobs
         self.images = images
+        self.eventLog = eventLog
         self.unitOfWork = unitOfWork
     }
 }
@@ -77,6 +81,12 @@ public actor ParleyClient {
     var resendsMayBePending = true
     /// Whether a later attempt at deferred deliveries and pending resends is scheduled.
     var retryScheduled = false
+    /// Callers of ``waitUntilHandled(_:timeout:)``, by id: resumed when ``deliveriesHandled``
+    /// reaches their count, at their deadline, or when the connection ends.
+    var deliveryWaiters: [UInt64: (count: Int, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    var nextWaiterID: UInt64 = 0
+    /// Whether the push loop ended (the connection closed): nothing more will be handled.
+    var pushesEnded = false
 
     private let eventContinuation: AsyncStream<ClientEvent>.Continuation
     /// What happens while the client runs: arrivals, receipts, warnings. Finishes on close.
@@ -137,4 +147,9 @@ public actor ParleyClient {
 
     /// Seals and opens the history's images in ``ClientStores/imageBlobs``.
     var imageSealer: ImageSealer { ImageSealer(crypto: crypto, random: random, blobs: stores.imageBlobs) }
+}
+
+extension ParleyClient {
+    /// The account's durable event log (read by the daemon's subscribers from a cursor).
+    public nonisolated var eventLog: any EventLog { stores.eventLog }
 }

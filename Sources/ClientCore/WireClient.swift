@@ -1,6 +1,5 @@
 import Primitives
 import SecureChannel
-import Synchronization
 import WireProtocol
 
 /// Why a request to the server did not get an answer.
@@ -43,7 +42,7 @@ public final class WireClient: Sendable {
     }
 
     private let connection: any FrameConnection
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let pushContinuation: AsyncStream<Push>.Continuation
     /// The server's pushes (deliveries, "signed in elsewhere", prekeys low), in arrival order.
     /// Finishes when the connection closes.

@@ -23,6 +23,13 @@ public struct SafetyNumber: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// 12 groups of 5 digits separated by spaces, as people read it.
+    /// A safety number computed elsewhere and told back as its 60 digits (the daemon's answer
+    /// read by the command line); nil for anything else.
+    public init?(digits: String) {
+        guard digits.count == 60, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        self.digits = digits
+    }
+
     public var grouped: String {
         stride(from: 0, to: digits.count, by: 5).map { offset in
             let start = digits.index(digits.startIndex, offsetBy: offset)

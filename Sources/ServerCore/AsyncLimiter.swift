@@ -1,4 +1,4 @@
-import Synchronization
+import Primitives
 
 /// A counting semaphore for tasks: holders take units (one, or a weight such as a send's bytes)
 /// out of `limit`; others wait their turn, first come first served.
@@ -8,14 +8,14 @@ final class AsyncLimiter: Sendable {
         var waiters: [(units: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
     /// The most units there are; a request for more is clamped to this, so it waits for all of
     /// them rather than forever.
     let limit: Int
 
     init(limit: Int) {
         self.limit = limit
-        state = Mutex(State(available: limit))
+        state = LockedValue(State(available: limit))
     }
 
     /// Waits until `units` (clamped to 1...limit) are free and takes them.

@@ -1,5 +1,4 @@
 import Primitives
-import Synchronization
 
 /// Limits prekey bundle fetches per requester and one-time prekeys handed out per target, so that
 /// nobody can drain another user's one-time prekeys (issue 10, finding 7).
@@ -31,12 +30,12 @@ final class BundleFetchLimiter: Sendable {
             maxKeys: ServerLimits.maxRateLimitedKeys)
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     /// - Parameter requesterBurst: bundles one requester may fetch at once before the refill
     ///   rate applies (``ServerLimits/bundleFetchesPerRequesterBurst`` unless configured).
     init(requesterBurst: Int = ServerLimits.bundleFetchesPerRequesterBurst) {
-        state = Mutex(State(requesters: RateBuckets(
+        state = LockedValue(State(requesters: RateBuckets(
             capacity: requesterBurst, refill: ServerLimits.bundleFetchRefillPerRequester, maxKeys: ServerLimits.maxRateLimitedKeys)))
     }
 

@@ -3,7 +3,6 @@ import Logging
 import Prekeys
 import Primitives
 import SecureChannel
-import Synchronization
 import WireProtocol
 
 /// One connection's state, in one place: who is logged in on it, its subscription to the
@@ -26,7 +25,7 @@ actor ConnectionSession {
     private var subscription: AccountEventHandlerSubscription?
     /// The account's events, queued by the bus's handler and handled in order on this actor by
     /// a task that runs only while some are waiting (no task, no stream, per idle connection).
-    private let events = Mutex(EventQueue())
+    private let events = LockedValue(EventQueue())
     /// Whether an account is logged in (or registered) on this connection now. False again after
     /// a logout, so the login deadline applies again (see ``ParleyServer/serve(_:inbound:)``).
     var isLoggedIn: Bool { account != nil }
@@ -36,7 +35,7 @@ actor ConnectionSession {
     private var lastPushedID: UInt64 = 0
     /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
     /// at most one task at a time: one task per burst of answers, not one per answer.
-    private let answers = Mutex(DrainQueue<[UInt8]>())
+    private let answers = LockedValue(DrainQueue<[UInt8]>())
 
     private struct EventQueue {
         var events = DrainQueue<AccountEvent>()

@@ -1,5 +1,4 @@
 import Primitives
-import Synchronization
 
 /// Gathers concurrent sends into batches so that many envelopes share one transaction and one
 /// fsync, while each sender still hears "accepted" only after its envelope is on disk.
@@ -26,7 +25,7 @@ final class EnvelopeBatcher: Sendable {
     private let writer: BlockingExecutor
     private let maxBatchSize: Int
     /// Sends and acknowledgements in arrival order; the drainer is the writer's flush.
-    private let queue = Mutex(DrainQueue<Work>())
+    private let queue = LockedValue(DrainQueue<Work>())
 
     init(store: any MailboxStore, events: any AccountEventBus, writer: BlockingExecutor, maxBatchSize: Int) {
         self.store = store

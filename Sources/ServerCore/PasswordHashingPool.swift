@@ -1,6 +1,6 @@
 import Dispatch
 import Foundation
-import Synchronization
+import Primitives
 
 #if canImport(Glibc)
 import Glibc
@@ -88,7 +88,7 @@ final class PasswordHashingPool: Sendable {
         }
 
         private let maxQueuedUnauthenticated: Int
-        private let state = Mutex(State())
+        private let state = LockedValue(State())
         /// One signal per queued job (and one per thread at stop).
         private let wakeups = DispatchSemaphore(value: 0)
         private let threads: Int

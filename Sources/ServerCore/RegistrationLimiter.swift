@@ -1,5 +1,4 @@
 import Primitives
-import Synchronization
 
 /// Limits registrations over the whole server (issue 10, finding 11: registration was unlimited,
 /// so anyone could create accounts, each with up to 1,000 prekeys, until the disk was full).
@@ -11,10 +10,10 @@ import Synchronization
 /// fill the disk, and existing accounts are not affected. A cap on the number of accounts was
 /// rejected: an attacker who reached it would block sign-ups for good.
 final class RegistrationLimiter: Sendable {
-    private let bucket: Mutex<RateBuckets>
+    private let bucket: LockedValue<RateBuckets>
 
     init(burst: Int, refill: Duration) {
-        bucket = Mutex(RateBuckets(capacity: burst, refill: refill, maxKeys: 1))
+        bucket = LockedValue(RateBuckets(capacity: burst, refill: refill, maxKeys: 1))
     }
 
     /// Takes one registration at `now`: nil when allowed, else how long until one is.

@@ -1,6 +1,5 @@
 import Primitives
 import SecureChannel
-import Synchronization
 
 /// How often one source address may attempt something: a token bucket of `burst` attempts that
 /// refills by one every `refillInterval`.
@@ -33,7 +32,7 @@ final class SourceAddressLimiter: Sendable {
     private let limit: AddressRateLimit
     private let clock: any Clock
     private let maxTrackedAddresses: Int
-    private let buckets = Mutex<[SourceAddress: Bucket]>([:])
+    private let buckets = LockedValue<[SourceAddress: Bucket]>([:])
 
     init(limit: AddressRateLimit, clock: any Clock, maxTrackedAddresses: Int = 100_000) {
         self.limit = limit

@@ -7,7 +7,6 @@ import Primitives
 import SQLiteStore
 import SecureChannel
 import SodiumCrypto
-import Synchronization
 import SystemClock
 import TCPTransport
 import TerminalIO
@@ -43,8 +42,10 @@ struct ClientRuntime {
     /// or to finish the handshake; never past a server that proves the wrong key), pins the key it
     /// proved, opens the account's sealed store in that key's folder, logs in (or registers), runs
     /// `body` with the client, and tears everything down.
+    /// - Parameter retainEvents: whether the ``EventSink`` keeps every event for the command to
+    ///   read (the daemon, which runs for days and reads the durable log instead, says no).
     func withClient<Result: Sendable>(
-        user: Username, password: SecretBytes, mode: Mode, terminal: LineEditor?,
+        user: Username, password: SecretBytes, mode: Mode, terminal: LineEditor?, retainEvents: Bool = true,
         _ body: (ParleyClient, Int, EventSink) async throws -> Result
     ) async throws -> Result {
         let home = options.resolvedHome
@@ -65,7 +66,7 @@ struct ClientRuntime {
                     do {
                         return try await session(
                             connection: connection, inbound: inbound, user: user, password: password, mode: mode, terminal: terminal,
-                            home: home, known: known, addresses: addresses, body)
+                            retainEvents: retainEvents, home: home, known: known, addresses: addresses, body)
                     } catch {
                         throw SessionFailure(error: error)
                     }
@@ -109,7 +110,7 @@ struct ClientRuntime {
     /// Everything after the handshake: pin, open the store, log in or register, run `body`.
     private func session<Result: Sendable>(
         connection: any FrameConnection, inbound: InboundFrames, user: Username, password: SecretBytes, mode: Mode,
-        terminal: LineEditor?, home: Home, known: KnownServers, addresses: [ServerAddress],
+        terminal: LineEditor?, retainEvents: Bool, home: Home, known: KnownServers, addresses: [ServerAddress],
         _ body: (ParleyClient, Int, EventSink) async throws -> Result
     ) async throws -> Result {
         let key = connection.remoteStaticKey
@@ -144,7 +145,7 @@ struct ClientRuntime {
         let client = ParleyClient(
             wire: wire, stores: stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
             imageValidator: LibPNGImageValidator())
-        let sink = EventSink(terminal: terminal, json: options.json)
+        let sink = EventSink(terminal: terminal, json: options.json, retainEvents: retainEvents)
         let wireTask = Task { await wire.run(inbound: inbound) }
         let eventsTask = Task { for await event in client.events { sink.record(event) } }
         let pushDelay = Self.testPushDelay()
@@ -233,15 +234,18 @@ final class EventSink: Sendable {
 
     /// One lock for the log and the handler, so that an event is either replayed to a new
     /// handler or delivered to it, never both and never neither.
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     let terminal: LineEditor?
     let json: Bool
     /// How many deliveries could not be saved (each stays on the server for the next attempt).
-    let storageFailures = Mutex(0)
+    let storageFailures = LockedValue(0)
+    /// Whether events are kept for ``all`` and for a handler set later.
+    let retainEvents: Bool
 
-    init(terminal: LineEditor?, json: Bool) {
+    init(terminal: LineEditor?, json: Bool, retainEvents: Bool = true) {
         self.terminal = terminal
         self.json = json
+        self.retainEvents = retainEvents
     }
 
     /// Routes events to `handler`, first replaying those recorded before it was set (deliveries
@@ -256,7 +260,7 @@ final class EventSink: Sendable {
 
     func record(_ event: ClientEvent) {
         let handler = state.withLock { state -> (@Sendable (ClientEvent) -> Void)? in
-            state.events.append(event)
+            if retainEvents { state.events.append(event) }
             return state.handler
         }
         if let handler {

@@ -22,7 +22,7 @@ struct ParleyCommand: AsyncParsableCommand {
         subcommands: [
             Register.self, Send.self, SendImage.self, Receive.self, History.self, Requests.self, Contacts.self,
             Accept.self, Reject.self, Block.self, Unblock.self, SafetyNumberCommand.self, Verify.self, Trust.self,
-            Images.self, View.self, SetCommand.self, DeleteHistory.self, DeleteAccount.self,
+            Images.self, View.self, SetCommand.self, DeleteHistory.self, DeleteAccount.self, MarkRead.self, VersionCommand.self, Daemon.self,
         ])
 
     @OptionGroup var options: GlobalOptions
@@ -104,29 +104,57 @@ struct Register: AsyncParsableCommand {
     }
 }
 
-struct Send: AccountCommand {
+/// A command that is one ``ClientCommand``: it only parses its arguments into the command and
+/// prints the result; ``ClientCommandExecutor`` does the work (through a running daemon when
+/// there is one, see ``CommandRoute``).
+protocol OperationCommand: AsyncParsableCommand {
+    var options: GlobalOptions { get }
+    /// The command these arguments ask for (reading a file to send, for instance).
+    func clientCommand() throws -> ClientCommand
+    /// The JSON-RPC request for it, when a daemon runs it (by default ``RPCMethods/request(for:)``).
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)?
+}
+
+extension OperationCommand {
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)? { RPCMethods.request(for: command) }
+
+    func run() async throws {
+        try await runCLI {
+            let command = try clientCommand()
+            let output = Output(json: options.json)
+            let (result, user) = try await CommandRoute(options: options).run(command, request: daemonRequest(for: command))
+            output.result(result, me: user)
+        }
+    }
+}
+
+struct Send: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Send a text message (works while the recipient is offline).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The recipient.") var recipient: String
     @Argument(parsing: .remaining, help: "The message text.") var text: [String]
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
+    func clientCommand() throws -> ClientCommand {
         let message = text.joined(separator: " ")
         guard !message.isEmpty else { throw CLIError.usage("nothing to send") }
-        let entry = try await client.send(text: message, to: try username(recipient))
-        if output.json { output.message(entry, me: user) } else { output.info("Sent to \(recipient) (stored by the server).") }
+        return .send(to: try username(recipient), text: message)
     }
 }
 
-struct SendImage: AccountCommand {
+struct SendImage: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "send-image", abstract: "Send a PNG image (validated and stripped of metadata first).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The recipient.") var recipient: String
     @Argument(help: "A PNG file, at most 10 MiB and 8192x8192.") var file: String
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let entry = try await client.send(image: try readImageFile(file), fileName: (file as NSString).lastPathComponent, to: try username(recipient))
-        if output.json { output.message(entry, me: user) } else { output.info("Sent \(file) to \(recipient) (metadata removed).") }
+    func clientCommand() throws -> ClientCommand {
+        .sendImage(to: try username(recipient), png: try readImageFile(file), fileName: (file as NSString).lastPathComponent)
+    }
+
+    /// The daemon reads the file itself (it runs as the same user), by its absolute path.
+    func daemonRequest(for command: ClientCommand) -> (method: String, params: JSONValue)? {
+        let absolute = file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file
+        return ("sendImage", ["to": .string(recipient), "path": .string(absolute)])
     }
 }
 
@@ -147,29 +175,24 @@ struct Receive: AccountCommand {
     @OptionGroup var options: GlobalOptions
     @Option(help: "Wait up to this many seconds for at least one message.") var wait: Double = 0
 
+    /// How long a delivery may take to follow the one before it and still count as the same burst.
+    static let burstGap = Duration.milliseconds(150)
+
     func validate() throws {
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
     }
 
     func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
         // First everything the server had queued at login...
-        let drainDeadline = ContinuousClock.now + .seconds(60)
-        while await client.deliveriesHandled < pending, ContinuousClock.now < drainDeadline {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        // ...then, if nothing arrived, wait for the first message.
+        await client.waitUntilHandled(pending, timeout: .seconds(60))
+        // ...then, if nothing arrived, wait for the first message...
         let waitDeadline = ContinuousClock.now + .milliseconds(Int64(wait * 1000))
         while events.messages.isEmpty, ContinuousClock.now < waitDeadline {
-            try await Task.sleep(for: .milliseconds(20))
+            // False at the deadline or when the connection ended: either way, nothing more comes.
+            guard await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: waitDeadline - ContinuousClock.now) else { break }
         }
-        // Let a burst that is still arriving land too.
-        var settled = await client.deliveriesHandled
-        while true {
-            try await Task.sleep(for: .milliseconds(150))
-            let now = await client.deliveriesHandled
-            if now == settled { break }
-            settled = now
-        }
+        // ...and let a burst that is still arriving land too.
+        while await client.waitUntilHandled(await client.deliveriesHandled + 1, timeout: Self.burstGap) {}
         let received = events.messages
         for entry in received { output.message(entry, me: user) }
         let unsaved = events.storageFailures.withLock { $0 }
@@ -180,149 +203,81 @@ struct Receive: AccountCommand {
     }
 }
 
-struct History: AccountCommand {
+struct History: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Show the conversation with a user.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The other user.") var peer: String
     @Option(help: "How many of the latest messages.") var limit = 50
 
     func validate() throws {
-        guard limit > 0, limit <= 100_000 else { throw ValidationError("--limit must be 1...100000") }
+        guard limit > 0, limit <= ClientCommand.maxHistoryLimit else { throw ValidationError("--limit must be 1...100000") }
     }
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let entries = try await client.history(with: try username(peer), limit: limit)
-        for entry in entries { output.message(entry, me: user) }
-        if entries.isEmpty && !output.json { output.info("No messages with \(peer).") }
-    }
+    func clientCommand() throws -> ClientCommand { .history(with: try username(peer), limit: limit) }
 }
 
-struct Requests: AccountCommand {
+struct Requests: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "List message requests (first messages from people you have not accepted).")
     @OptionGroup var options: GlobalOptions
-
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let requests = try await client.requests()
-        for request in requests {
-            if output.json {
-                for message in request.messages { output.message(message, me: user) }
-            } else {
-                output.info("\(output.style.yellow("Request from \(request.contact.username)")) (accept or reject):")
-                for message in request.messages { output.info("  " + output.line(for: message, me: user)) }
-            }
-        }
-        if requests.isEmpty && !output.json { output.info("No message requests.") }
-    }
+    func clientCommand() throws -> ClientCommand { .requests }
 }
 
-struct Contacts: AccountCommand {
+struct Contacts: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "List contacts and their state.")
     @OptionGroup var options: GlobalOptions
-
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let contacts = try await client.contacts()
-        for contact in contacts {
-            if output.json {
-                output.emit(ContactRecord(contact))
-            } else {
-                let record = ContactRecord(contact)
-                var flags = [record.status]
-                if contact.verified { flags.append("verified") }
-                if contact.identityChanged { flags.append(output.style.red("IDENTITY CHANGED")) }
-                output.info("\(contact.username)  \(flags.joined(separator: ", "))")
-            }
-        }
-        if contacts.isEmpty && !output.json { output.info("No contacts yet.") }
-    }
+    func clientCommand() throws -> ClientCommand { .contacts }
 }
 
-/// A command that names one user and does one thing to them.
-protocol PeerCommand: AccountCommand {
-    var peer: String { get }
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws
-}
-
-extension PeerCommand {
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        try await act(on: try username(peer), client: client, output: output)
-    }
-}
-
-struct Accept: PeerCommand {
+struct Accept: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Accept a message request.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.accept(peer)
-        output.info("\(peer) is now a contact.")
-    }
+    func clientCommand() throws -> ClientCommand { .accept(try username(peer)) }
 }
 
-struct Reject: PeerCommand {
+struct Reject: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Reject a message request: the sender is told and blocked.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.reject(peer)
-        output.info("Rejected and blocked \(peer).")
-    }
+    func clientCommand() throws -> ClientCommand { .reject(try username(peer)) }
 }
 
-struct Block: PeerCommand {
+struct Block: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Block a user (the server refuses their messages).")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.block(peer)
-        output.info("Blocked \(peer).")
-    }
+    func clientCommand() throws -> ClientCommand { .block(try username(peer)) }
 }
 
-struct Unblock: PeerCommand {
+struct Unblock: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Unblock a user.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.unblock(peer)
-        output.info("Unblocked \(peer).")
-    }
+    func clientCommand() throws -> ClientCommand { .unblock(try username(peer)) }
 }
 
-struct SafetyNumberCommand: PeerCommand {
+struct SafetyNumberCommand: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "safety-number", abstract: "Show the safety number to compare with a contact.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The contact.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let number = try await client.safetyNumber(with: peer)
-        if output.json {
-            output.emit(["peer": peer.value, "safety_number": number.digits])
-        } else {
-            print(number.grouped)
-        }
-    }
+    func clientCommand() throws -> ClientCommand { .safetyNumber(try username(peer)) }
 }
 
-struct Verify: PeerCommand {
+struct Verify: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Record that you compared safety numbers with a contact and they matched.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The contact.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.verify(peer)
-        output.info("\(peer) is verified.")
-    }
+    func clientCommand() throws -> ClientCommand { .verify(try username(peer)) }
 }
 
-struct Trust: PeerCommand {
+struct Trust: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Accept a contact's new identity key without verifying it.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The contact.") var peer: String
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        try await client.trust(peer)
-        output.info("Trusting \(peer)'s current identity key (not verified).")
-    }
+    func clientCommand() throws -> ClientCommand { .trust(try username(peer)) }
 }
 
-struct Images: PeerCommand {
+struct Images: OperationCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the images exchanged with a user (kept encrypted); --save writes them in clear.",
         discussion: """
@@ -334,47 +289,52 @@ struct Images: PeerCommand {
     @Flag(help: "Write every image of the conversation in clear to the images folder, and print the paths.") var save = false
     @Option(help: "With --save: only image N of the list.") var number: Int?
 
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let entries = try await client.images(with: peer)
-        if let number, !(1...max(1, entries.count)).contains(number) || entries.isEmpty {
-            throw CLIError.usage("there are \(entries.count) image(s) with \(peer); choose 1...\(entries.count)")
-        }
-        for (index, entry) in entries.enumerated() where number == nil || number == index + 1 {
-            var path: String?
-            if save { path = try await client.saveImage(entry) }
-            if output.json {
-                var record = ["index": "\(index + 1)", "id": entry.id.hex]
-                if case .image(_, let width, let height) = entry.body { (record["width"], record["height"]) = ("\(width)", "\(height)") }
-                record["path"] = path
-                output.emit(record)
-            } else {
-                let me = await client.username ?? peer
-                print(output.imageLine(index + 1, entry, me: me) + (path.map { " — saved in clear: \($0)" } ?? ""))
-            }
-        }
-        if entries.isEmpty && !output.json { output.info("No images with \(peer).") }
+    func validate() throws {
+        if let number, number < 1 { throw ValidationError("--number must be 1 or more") }
     }
+
+    func clientCommand() throws -> ClientCommand { .images(try username(peer), save: save, number: number) }
 }
 
-struct View: PeerCommand {
+struct MarkRead: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "mark-read", abstract: "Tell a contact their latest messages were read.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "The contact.") var peer: String
+    func clientCommand() throws -> ClientCommand { .markRead(peer: try username(peer), ids: nil) }
+}
+
+struct VersionCommand: OperationCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print this client's version.")
+    @OptionGroup var options: GlobalOptions
+    func clientCommand() throws -> ClientCommand { .version }
+}
+
+struct View: OperationCommand {
     static let configuration = CommandConfiguration(abstract: "Preview image N (as listed by 'images USER') in the terminal; decrypted in memory only.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
     @Argument(help: "The image's number in 'images USER'.") var number: Int
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
-        let entries = try await client.images(with: peer)
-        guard number >= 1, number <= entries.count else { throw CLIError.usage("there are \(entries.count) image(s) with \(peer); choose 1...\(entries.count)") }
-        let entry = entries[number - 1]
-        let decoded = try decodeImage(try await client.imagePNG(of: entry))
-        if output.json {
-            output.emit(["id": entry.id.hex, "width": "\(decoded.width)", "height": "\(decoded.height)"])
-        } else {
-            print(imagePreview(decoded, label: "image \(number)", style: output.style))
+
+    func clientCommand() throws -> ClientCommand { .viewImage(try username(peer), number: number) }
+
+    /// Not through the printing of ``OperationCommand``: the pixels are decoded and previewed here
+    /// (the daemon does not offer viewing, so this always runs directly).
+    func run() async throws {
+        try await runCLI {
+            let output = Output(json: options.json)
+            let (result, _) = try await CommandRoute(options: options).run(try clientCommand())
+            guard case .image(_, let number, let entry, let png) = result else { return }
+            let decoded = try decodeImage(png)
+            if output.json {
+                output.emit(["id": entry.id.hex, "width": "\(decoded.width)", "height": "\(decoded.height)"])
+            } else {
+                print(imagePreview(decoded, label: "image \(number)", style: output.style))
+            }
         }
     }
 }
 
-struct SetCommand: AccountCommand {
+struct SetCommand: OperationCommand {
     static let configuration = CommandConfiguration(
         commandName: "set", abstract: "Show or change a setting: save-images on|off.",
         discussion: """
@@ -386,23 +346,19 @@ struct SetCommand: AccountCommand {
     @Argument(help: "The setting: save-images.") var name: String?
     @Argument(help: "on or off.") var value: String?
 
-    func run(client: ParleyClient, user: Username, pending: Int, events: EventSink, output: Output, password: SecretBytes) async throws {
-        let enabled = try await applySetting(name: name, value: value, client: client)
-        output.info("save-images is \(enabled ? "on: received images are also saved in clear" : "off: images are kept encrypted only")")
-    }
+    func clientCommand() throws -> ClientCommand { try settingCommand(name: name, value: value) }
 }
 
-/// `set [save-images [on|off]]` for both front ends; returns the setting's value afterwards.
-func applySetting(name: String?, value: String?, client: ParleyClient) async throws -> Bool {
-    guard let name else { return try await client.savesReceivedImages() }
+/// `set [save-images [on|off]]` for both front ends, as a command (no name: show the setting).
+func settingCommand(name: String?, value: String?) throws -> ClientCommand {
+    guard let name else { return .saveImagesSetting(nil) }
     guard name == "save-images" else { throw CLIError.usage("unknown setting '\(displaySafeLine(name))'; the settings are: save-images") }
     switch value?.lowercased() {
-    case nil: break
-    case "on", "yes", "true": try await client.setSavesReceivedImages(true)
-    case "off", "no", "false": try await client.setSavesReceivedImages(false)
+    case nil: return .saveImagesSetting(nil)
+    case "on", "yes", "true": return .saveImagesSetting(true)
+    case "off", "no", "false": return .saveImagesSetting(false)
     default: throw CLIError.usage("save-images takes on or off")
     }
-    return try await client.savesReceivedImages()
 }
 
 /// Decodes an image's PNG bytes (opened in memory from its sealed file) for display.
@@ -419,16 +375,16 @@ func imagePreview(_ decoded: DecodedImage, label: String, style: TerminalStyle) 
     return TerminalImagePreview(maxColumns: max(10, min(style.width - 2, 80)), maxRows: 40).render(decoded)
 }
 
-struct DeleteHistory: PeerCommand {
+struct DeleteHistory: OperationCommand {
     static let configuration = CommandConfiguration(commandName: "delete-history", abstract: "Erase the conversation with a user on this device.")
     @OptionGroup var options: GlobalOptions
     @Argument(help: "The user.") var peer: String
     @Flag(help: "Also delete the images saved in clear from this conversation (its encrypted images always go).") var images = false
     @Flag(help: "Do not ask for confirmation.") var yes = false
-    func act(on peer: Username, client: ParleyClient, output: Output) async throws {
+    func clientCommand() throws -> ClientCommand {
+        let peer = try username(peer)
         guard yes else { throw CLIError.usage("this erases the conversation with \(peer) on this device; add --yes to confirm") }
-        let removed = try await client.deleteHistory(with: peer, includingImages: images)
-        output.info("Deleted the conversation with \(peer)" + (images ? " and \(removed) saved image(s)." : "."))
+        return .deleteHistory(with: peer, includingImages: images)
     }
 }
 

@@ -22,6 +22,12 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("server-key"), help: "Pin this server key (64 hex characters), replacing any earlier pin.")
     var serverKey: String?
 
+    @Flag(name: .customLong("no-daemon"), help: "Do not use a running 'parley daemon'; log in directly.")
+    var noDaemon = false
+
+    @Option(name: .customLong("socket"), help: "The daemon's socket (default: $XDG_RUNTIME_DIR/parley/USER.sock).")
+    var socket: String?
+
     func validate() throws {
         let parts = server.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard !parts.isEmpty, parts.allSatisfy({ ServerAddress(parsing: $0) != nil }) else {

@@ -4,7 +4,6 @@ import Envelope
 import Foundation
 import PNGImages
 import Primitives
-import Synchronization
 import TerminalIO
 
 /// The interactive client: log in or register, then chat. Incoming messages appear above the
@@ -107,9 +106,10 @@ final class ChatLoop: Sendable {
     let options: GlobalOptions
 
     /// The conversation being shown, shared with the event handler.
-    private let current = Mutex<Username?>(nil)
-    private let ended = Mutex(false)
-    private let lastImages = Mutex([HistoryEntry]())
+    private let current = LockedValue<Username?>(nil)
+    private let ended = LockedValue(false)
+    /// Whose images the last `/images` listed: the conversation `/view N` and `/save N` number.
+    private let lastImages = LockedValue<Username?>(nil)
 
     init(client: ParleyClient, user: Username, editor: LineEditor, style: TerminalStyle, events: EventSink, options: GlobalOptions) {
         self.client = client
@@ -139,8 +139,7 @@ final class ChatLoop: Sendable {
                     if line.hasPrefix("/") {
                         if let ending = try await command(line, password: password) { return ending }
                     } else if let peer {
-                        let entry = try await client.send(text: line, to: peer)
-                        editor.printAbove(output.line(for: entry, me: user))
+                        try await run(.send(to: peer, text: line))
                     } else {
                         editor.printAbove("Choose a conversation first: /chat USER (or /help).")
                     }
@@ -208,7 +207,9 @@ final class ChatLoop: Sendable {
         case "/chat":
             let peer = try peerArgument()
             current.withLock { $0 = peer }
-            let entries = try await client.history(with: peer, limit: 20)
+            guard case .messages(_, let entries) = try await ClientCommandExecutor(client: client).execute(.history(with: peer, limit: 20)) else {
+                return nil
+            }
             editor.printAbove(style.bold("— conversation with \(peer) —") + (entries.isEmpty ? style.dim(" (no messages yet)") : ""))
             for entry in entries { editor.printAbove(output.line(for: entry, me: user)) }
             let unread = entries.filter { $0.direction == .received && !$0.isRequest }.map(\.id)
@@ -216,82 +217,53 @@ final class ChatLoop: Sendable {
         case "/image":
             guard let peer = current.withLock({ $0 }) else { throw CLIError.usage("open a conversation with /chat USER first") }
             guard let path = arguments.first else { throw CLIError.usage("/image PATH") }
-            let entry = try await client.send(image: try readImageFile(path), fileName: (path as NSString).lastPathComponent, to: peer)
-            editor.printAbove(output.line(for: entry, me: user))
+            try await run(.sendImage(to: peer, png: try readImageFile(path), fileName: (path as NSString).lastPathComponent))
         case "/history":
-            let peer = try peerArgument()
             let limit = arguments.count > 1 ? Int(arguments[1]) ?? 50 : 50
-            for entry in try await client.history(with: peer, limit: max(1, limit)) { editor.printAbove(output.line(for: entry, me: user)) }
+            try await run(.history(with: try peerArgument(), limit: limit))
         case "/requests":
-            let requests = try await client.requests()
-            if requests.isEmpty { editor.printAbove("No message requests.") }
-            for request in requests {
-                editor.printAbove(style.yellow("Request from \(request.contact.username)") + style.dim(" — /accept \(request.contact.username) or /reject \(request.contact.username)"))
-                for message in request.messages { editor.printAbove("  " + output.line(for: message, me: user)) }
-            }
+            try await run(.requests)
         case "/accept":
-            let peer = try peerArgument()
-            try await client.accept(peer)
-            editor.printAbove("\(peer) is now a contact.")
+            try await run(.accept(try peerArgument()))
         case "/reject":
-            let peer = try peerArgument()
-            try await client.reject(peer)
-            editor.printAbove("Rejected and blocked \(peer).")
+            try await run(.reject(try peerArgument()))
         case "/block":
-            let peer = try peerArgument()
-            try await client.block(peer)
-            editor.printAbove("Blocked \(peer).")
+            try await run(.block(try peerArgument()))
         case "/unblock":
-            let peer = try peerArgument()
-            try await client.unblock(peer)
-            editor.printAbove("Unblocked \(peer).")
+            try await run(.unblock(try peerArgument()))
         case "/contacts":
-            let contacts = try await client.contacts()
-            if contacts.isEmpty { editor.printAbove("No contacts yet.") }
-            for contact in contacts {
-                let record = ContactRecord(contact)
-                var flags = [record.status]
-                if contact.verified { flags.append(style.green("verified")) }
-                if contact.identityChanged { flags.append(style.red("IDENTITY CHANGED")) }
-                editor.printAbove("\(contact.username)  \(flags.joined(separator: ", "))")
-            }
+            try await run(.contacts)
         case "/safety":
-            let peer = try peerArgument()
-            let number = try await client.safetyNumber(with: peer)
-            editor.printAbove("Safety number with \(peer) (compare it with theirs, then /verify \(peer)):\n  \(style.bold(number.grouped))")
+            try await run(.safetyNumber(try peerArgument()))
         case "/verify":
-            let peer = try peerArgument()
-            try await client.verify(peer)
-            editor.printAbove(style.green("\(peer) is verified."))
+            try await run(.verify(try peerArgument()))
         case "/trust":
-            let peer = try peerArgument()
-            try await client.trust(peer)
-            editor.printAbove("Trusting \(peer)'s current identity key (not verified).")
+            try await run(.trust(try peerArgument()))
         case "/images":
             let peer = try peerArgument()
-            let entries = try await client.images(with: peer)
-            lastImages.withLock { $0 = entries }
-            if entries.isEmpty { editor.printAbove("No images with \(peer).") }
-            for (index, entry) in entries.enumerated() { editor.printAbove(output.imageLine(index + 1, entry, me: user)) }
+            try await run(.images(peer))
+            lastImages.withLock { $0 = peer }
         case "/view", "/save":
-            let entry = try await chosenImage(arguments, command: name)
+            let (peer, number) = try chosenImage(arguments, command: name)
             if name == "/view" {
                 // Opened in memory: nothing is written to disk.
-                let decoded = try decodeImage(try await client.imagePNG(of: entry))
-                editor.printAbove(imagePreview(decoded, label: "image \(arguments[0])", style: style))
+                guard case .image(_, _, _, let png) = try await ClientCommandExecutor(client: client).execute(.viewImage(peer, number: number)) else {
+                    return nil
+                }
+                editor.printAbove(imagePreview(try decodeImage(png), label: "image \(number)", style: style))
             } else {
-                let path = try await client.saveImage(entry)
-                editor.printAbove("Saved in clear (readable by anyone who can read your files): \(path)")
+                let result = try await ClientCommandExecutor(client: client).execute(.images(peer, save: true, number: number))
+                if case .images(_, let listed) = result, let path = listed.first?.savedPath {
+                    editor.printAbove("Saved in clear (readable by anyone who can read your files): \(displaySafe(path))")
+                }
             }
         case "/set":
-            let enabled = try await applySetting(name: arguments.first, value: arguments.dropFirst().first, client: client)
-            editor.printAbove("save-images is " + (enabled ? style.yellow("on") + ": received images are also saved in clear" : "off: images are kept encrypted only"))
+            try await run(try settingCommand(name: arguments.first, value: arguments.dropFirst().first))
         case "/delete-history":
             let peer = try peerArgument()
             guard await confirm("Erase the conversation with \(peer) on this device? [y/N] ") else { return nil }
             let images = await confirm("Also delete the images you saved in clear from it? [y/N] ")
-            let removed = try await client.deleteHistory(with: peer, includingImages: images)
-            editor.printAbove("Deleted the conversation with \(peer)" + (images ? " and \(removed) saved image(s)." : "."))
+            try await run(.deleteHistory(with: peer, includingImages: images))
         case "/logout":
             try await client.logOut()
             editor.printAbove("Logged out. Your history stays on this device.")
@@ -309,6 +281,14 @@ final class ChatLoop: Sendable {
         return nil
     }
 
+    /// Runs one command through the shared executor and prints what it did (``CommandText``).
+    @discardableResult
+    private func run(_ command: ClientCommand) async throws(ClientError) -> ClientCommandResult {
+        let result = try await ClientCommandExecutor(client: client).execute(command)
+        for line in CommandText.lines(for: result, me: user, output: output, surface: .chat) { editor.printAbove(line) }
+        return result
+    }
+
     private func confirm(_ question: String) async -> Bool {
         if case .line(let answer) = await editor.readLine(prompt: question) {
             return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
@@ -316,18 +296,16 @@ final class ChatLoop: Sendable {
         return false
     }
 
-    /// The image `/view N` or `/save N` names: N from the last `/images` list, or from the open
-    /// conversation's images when none was listed.
-    private func chosenImage(_ arguments: [String], command: String) async throws -> HistoryEntry {
-        var entries = lastImages.withLock { $0 }
-        if entries.isEmpty, let peer = current.withLock({ $0 }) {
-            entries = try await client.images(with: peer)
-            lastImages.withLock { $0 = entries }
+    /// The image `/view N` or `/save N` names: N of the last `/images` list, or of the open
+    /// conversation's images when none was listed (the executor checks that N exists).
+    private func chosenImage(_ arguments: [String], command: String) throws -> (Username, Int) {
+        guard let peer = lastImages.withLock({ $0 }) ?? current.withLock({ $0 }) else {
+            throw CLIError.usage("\(command) N needs /images USER (or an open /chat) first")
         }
-        guard let number = arguments.first.flatMap(Int.init), number >= 1, number <= entries.count else {
+        guard let number = arguments.first.flatMap(Int.init), number >= 1 else {
             throw CLIError.usage("\(command) N, where N is a number from /images")
         }
-        return entries[number - 1]
+        return (peer, number)
     }
 
     static let help = """

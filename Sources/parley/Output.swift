@@ -21,7 +21,7 @@ struct Output {
 
     func message(_ entry: HistoryEntry, me: Username) {
         if json {
-            emit(MessageRecord(entry, me: me))
+            emit(json: CommandJSON.message(entry, me: me))
         } else {
             printPlain(line(for: entry, me: me))
         }
@@ -29,7 +29,7 @@ struct Output {
 
     /// Prints a line for people, wrapped to the known width with every wrapped part marked: a
     /// message padded to the window's width must not make its tail pass for a line of its own.
-    private func printPlain(_ text: String) {
+    func printPlain(_ text: String) {
         print(columns.map { wrapForDisplay(text, columns: $0) } ?? text)
     }
 
@@ -60,6 +60,21 @@ struct Output {
         if json { emit(["message": text]) } else { printPlain(text) }
     }
 
+    /// Prints one JSON value on a line of its own (``JSONValue/line``).
+    func emit(json value: JSONValue) {
+        print(value.line)
+    }
+
+    /// Prints what a command did: its JSON (``CommandJSON/lines(_:me:)``) or its sentences for
+    /// people (``CommandText``).
+    func result(_ result: ClientCommandResult, me: Username) {
+        if json {
+            CommandJSON.lines(result, me: me).forEach(emit(json:))
+        } else {
+            CommandText.lines(for: result, me: me, output: self, surface: .commandLine).forEach(printPlain)
+        }
+    }
+
     func emit<T: Encodable>(_ value: T) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -88,53 +103,6 @@ struct Output {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter.string(from: Date(timeIntervalSince1970: Double(timestamp.millisecondsSinceEpoch) / 1000))
-    }
-}
-
-/// A message as `--json` prints it.
-struct MessageRecord: Encodable {
-    let id: String
-    let from: String
-    let to: String
-    let type: String
-    let text: String?
-    let path: String?
-    let width: UInt32?
-    let height: UInt32?
-    let sentAt: String
-    let receivedAt: String
-    let request: Bool
-    let status: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id, from, to, type, text, path, width, height, request, status
-        case sentAt = "sent_at"
-        case receivedAt = "received_at"
-    }
-
-    init(_ entry: HistoryEntry, me: Username) {
-        id = entry.id.hex
-        from = entry.direction == .sent ? me.value : entry.peer.value
-        to = entry.direction == .sent ? entry.peer.value : me.value
-        switch entry.body {
-        case .text(let value):
-            type = "text"
-            text = value
-            path = nil
-            width = nil
-            height = nil
-        case .image(_, let imageWidth, let imageHeight):
-            // Kept sealed: there is no file to name until the person saves it.
-            type = "image"
-            text = nil
-            path = nil
-            width = imageWidth
-            height = imageHeight
-        }
-        sentAt = Output.iso8601(entry.sentAt)
-        receivedAt = Output.iso8601(entry.receivedAt)
-        request = entry.isRequest
-        status = entry.direction == .sent ? String(describing: entry.status) : nil
     }
 }
 

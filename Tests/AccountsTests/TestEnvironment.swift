@@ -2,14 +2,13 @@ import Accounts
 import InMemoryStore
 import Primitives
 import SodiumCrypto
-import Synchronization
 
 /// A clock that moves only when a test says so.
 final class ManualClock: Clock {
-    private let current: Mutex<Timestamp>
+    private let current: LockedValue<Timestamp>
 
     init(_ start: Timestamp = Timestamp(secondsSinceEpoch: 1_700_000_000)) {
-        current = Mutex(start)
+        current = LockedValue(start)
     }
 
     func now() -> Timestamp { current.withLock { $0 } }
@@ -30,8 +29,8 @@ final class CountingHasher: PasswordHasher {
     }
 
     let inner: Argon2idPasswordHasher
-    private let verifications = Mutex([Call]())
-    private let hashings = Mutex([Int]())
+    private let verifications = LockedValue([Call]())
+    private let hashings = LockedValue([Int]())
 
     init(inner: Argon2idPasswordHasher) { self.inner = inner }
 

@@ -5,7 +5,7 @@ import Testing
 import WireProtocol
 
 /// Logins and registrations are limited per source address, whatever names they try.
-@Suite("Authentication attempts per address", .timeLimit(.minutes(1)))
+@Suite("Authentication attempts per address", .shutsDownConnections, .timeLimit(.minutes(1)))
 struct AuthenticationAttemptLimitTests {
     @Test("past its burst an address is throttled for logins and registrations alike; other addresses are not")
     func perAddressLimit() async throws {

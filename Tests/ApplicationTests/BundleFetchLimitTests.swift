@@ -6,11 +6,11 @@ import WireProtocol
 
 /// Bundle fetches are limited per requester and per target, so that nobody can drain another
 /// user's one-time prekeys (issue 10, finding 7: 150 fetches in 0.2 s emptied the pool).
-@Suite("Bundle fetch limits", .timeLimit(.minutes(2)))
+@Suite("Bundle fetch limits", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct BundleFetchLimitTests {
     @Test("one requester fetching a bundle 150 times is throttled and takes few one-time prekeys")
     func oneRequesterCannotDrainAPool() async throws {
-        let world = try TestWorld()
+        let world = try TestWorld(serverClock: frozenClock())
         let bob = try world.connect(try world.device("bob"))
         try await bob.client.register(username: name("bob"), password: password())
         let mallory = try world.connect(try world.device("mallory"))
@@ -27,7 +27,7 @@ struct BundleFetchLimitTests {
 
     @Test("many requesters together take at most the target's share of one-time prekeys; bundles still come")
     func manyRequestersShareTheTargetsBudget() async throws {
-        let world = try TestWorld()
+        let world = try TestWorld(serverClock: frozenClock())
         let bob = try world.connect(try world.device("bob"))
         try await bob.client.register(username: name("bob"), password: password())
         var withoutOneTimePrekey = 0

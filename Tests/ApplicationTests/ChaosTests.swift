@@ -16,7 +16,7 @@ import WireProtocol
 ///
 /// `make chaos SEED=... STEPS=...` runs one long run (`PARLEY_CHAOS_SEED`, `PARLEY_CHAOS_STEPS`).
 /// A seed that ever failed goes into ``regressionSeeds``.
-@Suite("Chaos", .timeLimit(.minutes(10)))
+@Suite("Chaos", .shutsDownConnections, .timeLimit(.minutes(10)))
 struct ChaosTests {
     /// Seeds that once failed, kept as regression cases (with the step count that found them).
     /// The steps are the seed's; the interleaving of pushes is not, so a seed fails only in some

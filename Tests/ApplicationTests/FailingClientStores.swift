@@ -3,7 +3,6 @@ import Conversations
 import Envelope
 import Prekeys
 import Primitives
-import Synchronization
 
 /// A failing-store double around a device's client stores: every write, whether made directly on
 /// a store or inside a unit-of-work transaction, is counted, and the test decides which writes
@@ -21,7 +20,7 @@ final class FailingClientStores: Sendable {
         var failures = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Counts writes from now on, and fails those with the given numbers (1 = the next write).
     func arm(failing writes: Set<Int>) {
@@ -58,7 +57,7 @@ final class FailingClientStores: Sendable {
             contacts: FailingContacts(inner: stores.contacts, gate: self), history: FailingHistory(inner: stores.history, gate: self),
             settings: FailingSettings(inner: stores.settings, gate: self), sentLog: FailingSentLog(inner: stores.sentLog, gate: self),
             imageBlobs: FailingImageBlobs(inner: stores.imageBlobs, gate: self), images: FailingImages(inner: stores.images, gate: self),
-            unitOfWork: FailingUnitOfWork(inner: stores.unitOfWork, gate: self))
+            eventLog: stores.eventLog, unitOfWork: FailingUnitOfWork(inner: stores.unitOfWork, gate: self))
     }
 
     func wrap(_ transaction: ClientTransaction) -> ClientTransaction {
@@ -67,7 +66,7 @@ final class FailingClientStores: Sendable {
             contacts: FailingContacts(inner: transaction.contacts, gate: self),
             history: FailingHistory(inner: transaction.history, gate: self),
             settings: FailingSettings(inner: transaction.settings, gate: self),
-            sentLog: FailingSentLog(inner: transaction.sentLog, gate: self))
+            sentLog: FailingSentLog(inner: transaction.sentLog, gate: self), eventLog: transaction.eventLog)
     }
 }
 

@@ -9,7 +9,7 @@ import WireProtocol
 /// unknown key-share of the X3DH specification (section 4.8). mallory registered an account with
 /// alice's public identity key and relayed bob's message to alice, whose client showed it as
 /// coming from mallory; safety numbers still "matched".
-@Suite("Identity keys are bound to usernames")
+@Suite("Identity keys are bound to usernames", .shutsDownConnections)
 struct IdentityBindingTests {
     /// What a registration publishes, made by hand so a test can choose each part.
     struct Registration {

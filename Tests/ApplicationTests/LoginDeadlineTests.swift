@@ -5,7 +5,7 @@ import Testing
 import WireProtocol
 
 /// The login deadline: a connection without a logged-in account is closed after it.
-@Suite("Login deadline", .timeLimit(.minutes(1)))
+@Suite("Login deadline", .shutsDownConnections, .timeLimit(.minutes(1)))
 struct LoginDeadlineTests {
     /// Short for a test, long enough that registering (100 prekeys) fits in it on a loaded machine.
     static let deadline: Duration = .seconds(2)

@@ -7,7 +7,7 @@ import Testing
 import WireProtocol
 
 /// The whole application (server use cases + client use cases + domain) on in-memory adapters.
-@Suite("Messaging flows", .timeLimit(.minutes(2)))
+@Suite("Messaging flows", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct MessagingFlowTests {
     @Test("Alice writes to Bob while he is offline; he logs in, gets a request, accepts and replies; receipts come back")
     func offlineDeliveryRequestAcceptReply() async throws {
@@ -189,7 +189,10 @@ struct MessagingFlowTests {
     }
 }
 
-func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async throws {
+/// Polls `condition` until it holds; throws after `timeout`. 30 s by default: a wait only lasts
+/// that long when something is wrong, and under the sanitizers on a loaded 2-core machine 10 s
+/// was not always enough for a delivery (`make asan`, NothingLostTests).
+func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable () async -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return }
@@ -198,7 +201,7 @@ func waitUntil(timeout: Duration = .seconds(10), _ condition: @Sendable () async
     throw WaitTimeout(description: "condition", seen: [])
 }
 
-@Suite("Connection hygiene", .timeLimit(.minutes(1)))
+@Suite("Connection hygiene", .shutsDownConnections, .timeLimit(.minutes(1)))
 struct ConnectionHygieneTests {
     @Test("a connection that never logs in is closed at the login deadline; one that logs in stays")
     func loginDeadline() async throws {

@@ -11,7 +11,7 @@ import WireProtocol
 /// Issue 14 through the whole client and server (in memory): every new session is PQXDH, an
 /// account without ML-KEM prekeys gets no session at all, and a client upgraded from before
 /// PQXDH publishes its ML-KEM prekeys at its next login.
-@Suite("Post-quantum session setup", .serialized, .timeLimit(.minutes(2)))
+@Suite("Post-quantum session setup", .serialized, .shutsDownConnections, .timeLimit(.minutes(2)))
 struct PostQuantumTests {
     /// What an account registered by a client that predates PQXDH looks like: its signed and
     /// one-time X25519 prekeys on the server, no ML-KEM prekey there or on its device.

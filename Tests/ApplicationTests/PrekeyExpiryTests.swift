@@ -7,7 +7,7 @@ import WireProtocol
 
 /// The client erases one-time prekey secrets the server handed out that nobody used (issue 10,
 /// finding 7), after a retention for first messages still in flight.
-@Suite("Handed-out one-time prekeys", .timeLimit(.minutes(2)))
+@Suite("Handed-out one-time prekeys", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct PrekeyExpiryTests {
     @Test("secrets of one-time prekeys handed out but never used are erased after 30 days, others kept")
     func handedOutUnusedPrekeysExpire() async throws {
@@ -33,7 +33,7 @@ struct PrekeyExpiryTests {
     }
 }
 
-@Suite("Handed-out one-time prekeys: the record")
+@Suite("Handed-out one-time prekeys: the record", .shutsDownConnections)
 struct HandedOutPrekeysTests {
     @Test("the record round trips, refuses what it did not write, and a used id leaves it")
     func encoding() throws {

@@ -6,7 +6,7 @@ import Testing
 import WireProtocol
 
 /// The client keeps its prekeys supplied and fresh through the server.
-@Suite("Prekey upkeep", .timeLimit(.minutes(2)))
+@Suite("Prekey upkeep", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct PrekeyMaintenanceTests {
     @Test("when the server runs low, the client tops its one-time prekeys back up to 100")
     func topUp() async throws {
@@ -75,5 +75,37 @@ struct PrekeyMaintenanceTests {
         #expect(!remaining.contains(first.id))
         #expect(remaining.contains(second.id))
         #expect(remaining.count == 2)
+    }
+
+    @Test("one-time ML-KEM prekeys are topped up to 100; the last-resort one rotates with the signed prekey and its old secret is erased 14 days later")
+    func kemPrekeyUpkeep() async throws {
+        let world = try TestWorld()
+        let clock = ManualClock(SystemWallClock().now())
+        let device = try world.device("dora")
+        let dora = try world.connect(device, clock: clock)
+        try await dora.client.register(username: name("dora"), password: password())
+        let firstLastResort = try #require(try world.prekeys.kemPrekeyStatus(for: name("dora"), limit: 1000).lastResortID)
+        // 80 one-time ML-KEM prekeys handed out: the next upkeep tops the pool back up to 100.
+        for _ in 0..<80 { _ = try world.prekeys.takeKEMPrekey(for: name("dora"), allowOneTime: true) }
+        #expect(try world.prekeys.kemPrekeyStatus(for: name("dora"), limit: 1000).oneTimeIDs.count == 20)
+        try await dora.client.maintainPrekeys()
+        let topped = try world.prekeys.kemPrekeyStatus(for: name("dora"), limit: 1000)
+        #expect(topped.oneTimeIDs.count == 100)
+        #expect(topped.lastResortID == firstLastResort)
+        for id in topped.oneTimeIDs { #expect(try device.stores.keys.kemPrekeyPair(id: id) != nil) }
+
+        // Day 8: the last-resort key is a week old: a new one is published, the old secret kept.
+        clock.advance(by: .seconds(8 * 24 * 3600))
+        try await dora.client.maintainPrekeys()
+        let rotated = try #require(try world.prekeys.kemPrekeyStatus(for: name("dora"), limit: 1000).lastResortID)
+        #expect(rotated != firstLastResort)
+        #expect(try device.stores.keys.kemPrekeyPair(id: firstLastResort) != nil)
+        // Day 23: 14 days after its successor was made, the old last-resort secret is erased.
+        clock.advance(by: .seconds(15 * 24 * 3600))
+        try await dora.client.maintainPrekeys()
+        #expect(try device.stores.keys.kemPrekeyPair(id: firstLastResort) == nil)
+        let lastResorts = try device.stores.keys.kemPrekeyPairs().filter(\.isLastResort)
+        #expect(lastResorts.contains { $0.id == rotated })
+        await dora.disconnect()
     }
 }

@@ -7,14 +7,13 @@ import InMemoryStore
 import PNGImages
 import Primitives
 import SecureChannel
-import Synchronization
 import SystemClock
 import Testing
 import WireProtocol
 
 /// What the client does with a delivery between the push and the acknowledgement: the one-time
 /// prekey it erases, the order of storing and acknowledging, re-deliveries, and read receipts.
-@Suite("Receive path", .timeLimit(.minutes(2)))
+@Suite("Receive path", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct ReceivePathTests {
     @Test("the client erases the one-time prekey a first message used, once, after decrypting it")
     func oneTimePrekeyErasedAfterFirstReceive() async throws {
@@ -162,7 +161,7 @@ final class ConnectionGate: Sendable {
     }
 
     let mode: Mode
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     init(mode: Mode) { self.mode = mode }
 
@@ -236,7 +235,7 @@ struct CrashingUnitOfWork: ClientUnitOfWork {
             try body(ClientTransaction(
                 keys: transaction.keys, sessions: transaction.sessions, contacts: transaction.contacts,
                 history: CrashingHistoryStore(inner: transaction.history, gate: gate), settings: transaction.settings,
-                sentLog: transaction.sentLog))
+                sentLog: transaction.sentLog, eventLog: transaction.eventLog))
         }
     }
 }
@@ -246,7 +245,7 @@ extension ClientStores {
     func crashingAtHistoryAppend(gate: ConnectionGate) -> ClientStores {
         ClientStores(
             keys: keys, sessions: sessions, contacts: contacts, history: CrashingHistoryStore(inner: history, gate: gate), settings: settings,
-            sentLog: sentLog, imageBlobs: imageBlobs, images: images, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
+            sentLog: sentLog, imageBlobs: imageBlobs, images: images, eventLog: eventLog, unitOfWork: CrashingUnitOfWork(inner: unitOfWork, gate: gate))
     }
 }
 
@@ -275,8 +274,8 @@ extension TestWorld {
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }
         let pushTask = Task { await client.processPushes() }
-        return GatedConnected(
-            connected: Connected(client: client, wire: wire, recorder: recorder, tasks: [serverTask, wireTask, eventsTask, pushTask]),
-            gate: gate)
+        let connected = Connected(client: client, wire: wire, recorder: recorder, tasks: [serverTask, wireTask, eventsTask, pushTask])
+        ShutdownRegistry.register { await connected.shutDown() }
+        return GatedConnected(connected: connected, gate: gate)
     }
 }

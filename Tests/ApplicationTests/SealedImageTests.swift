@@ -10,7 +10,7 @@ import Testing
 /// Images in history are kept sealed (security review, finding 3): no plain PNG, no peer name
 /// and no time on disk until the person saves one; `/view` opens them in memory; a tampered or
 /// swapped file is refused; saving (by hand or with the setting) writes the dated clear file.
-@Suite("Images are sealed at rest")
+@Suite("Images are sealed at rest", .shutsDownConnections)
 struct SealedImageTests {
     static let pngSignature: [UInt8] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
@@ -150,6 +150,46 @@ struct SealedImageTests {
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) == (try await bob.client.imagePNG(of: received)))
         #expect(try await bob.client.saveImage(received) == path)
         #expect(try bobDevice.stores.images.images(from: name("alice")) == [path])
+        await alice.disconnect()
+        await bob.disconnect()
+    }
+
+    @Test("through the command model: images lists them sealed (no path), save writes only the chosen one, view opens it in memory, the setting reads and changes")
+    func imageCommands() async throws {
+        let world = try TestWorld()
+        let (alice, bob, _, bobDevice) = try await friends(world)
+        let first = try await sendImage(alice, bob, to: "bob").received
+        let second = try await sendImage(alice, bob, to: "bob").received
+        let executor = ClientCommandExecutor(client: bob.client)
+
+        let listed = try await executor.execute(.images(name("alice")))
+        #expect(listed == .images(peer: name("alice"), [
+            ListedImage(number: 1, entry: first, savedPath: nil), ListedImage(number: 2, entry: second, savedPath: nil),
+        ]))
+        #expect(try bobDevice.stores.images.images(from: name("alice")) == [])
+
+        guard case .images(_, let saved) = try await executor.execute(.images(name("alice"), save: true, number: 2)),
+            let path = saved.first?.savedPath
+        else {
+            Issue.record("images --save --number 2 did not answer with the saved image")
+            return
+        }
+        #expect(saved.map(\.number) == [2] && saved.first?.entry == second)
+        #expect(try bobDevice.stores.images.images(from: name("alice")) == [path])
+
+        let viewed = try await executor.execute(.viewImage(name("alice"), number: 1))
+        #expect(viewed == .image(peer: name("alice"), number: 1, entry: first, png: try await bob.client.imagePNG(of: first)))
+        #expect(try bobDevice.stores.images.images(from: name("alice")) == [path], "viewing wrote nothing")
+        await #expect(throws: ClientError.invalidMessage("there are 2 image(s) with alice; choose 1...2")) {
+            try await executor.execute(.viewImage(name("alice"), number: 3))
+        }
+        await #expect(throws: ClientError.invalidMessage("there are 2 image(s) with alice; choose 1...2")) {
+            try await executor.execute(.images(name("alice"), save: true, number: 3))
+        }
+
+        #expect(try await executor.execute(.saveImagesSetting(nil)) == .saveImagesSetting(false))
+        #expect(try await executor.execute(.saveImagesSetting(true)) == .saveImagesSetting(true))
+        #expect(try await bob.client.savesReceivedImages())
         await alice.disconnect()
         await bob.disconnect()
     }

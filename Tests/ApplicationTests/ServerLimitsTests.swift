@@ -4,12 +4,11 @@ import Foundation
 import InMemoryStore
 import Primitives
 import ServerCore
-import Synchronization
 import Testing
 import WireProtocol
 
 /// The server's limits are one documented set, and each holds (issue 10, finding 11).
-@Suite("Server limits", .timeLimit(.minutes(3)))
+@Suite("Server limits", .shutsDownConnections, .timeLimit(.minutes(3)))
 struct ServerLimitsTests {
     @Test("the server configures the documented mailbox limits, and they admit the largest envelope")
     func theServerUsesTheDocumentedLimits() {
@@ -73,7 +72,7 @@ struct ServerLimitsTests {
             sends.append(Task { try? await wire.request(.send(recipient: name("bob"), recipientIdentity: bobsKey, envelope: [UInt8](repeating: 7, count: 300 << 10))) })
             try await Task.sleep(for: .milliseconds(50))
         }
-        let pong = Mutex(false)
+        let pong = LockedValue(false)
         let ping = Task {
             if case .pong = try? await wire.request(.ping) { pong.withLock { $0 = true } }
         }
@@ -93,7 +92,7 @@ struct ServerLimitsTests {
 
 /// Holds the mailbox writer's commits while closed.
 final class MailboxGate: Sendable {
-    private let closed = Mutex(false)
+    private let closed = LockedValue(false)
     private let semaphore = DispatchSemaphore(value: 0)
 
     func close() { closed.withLock { $0 = true } }
@@ -135,7 +134,7 @@ struct GatedMailboxStore: MailboxStore {
     func usage(for recipient: Username) throws(StoreError) -> MailboxUsage { try inner.usage(for: recipient) }
 }
 
-@Suite("Prekey pool limit", .timeLimit(.minutes(2)))
+@Suite("Prekey pool limit", .shutsDownConnections, .timeLimit(.minutes(2)))
 struct PrekeyPoolLimitTests {
     @Test("an account holds at most 1,000 one-time prekeys on the server (PrekeyPolicy.maxOneTimePrekeysPerAccount)")
     func thePoolIsBounded() async throws {

@@ -10,7 +10,6 @@ import Primitives
 import SecureChannel
 import ServerCore
 import SodiumCrypto
-import Synchronization
 import SystemClock
 import WireProtocol
 
@@ -27,12 +26,13 @@ final class TestWorld: Sendable {
     let server: ParleyServer
     let serverKey: X25519KeyPair
     let root: URL
-    private let nextConnection = Mutex<UInt64>(0)
+    private let nextConnection = LockedValue<UInt64>(0)
 
     init(
         mailboxLimits: MailboxLimits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 64 << 20, maxPayloadBytes: 11 << 20),
         configuration base: ServerConfiguration = ServerConfiguration(),
         passwordCost: Argon2Cost = .minimum,
+        serverClock: any Clock = SystemWallClock(),
         wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 }
     ) throws {
         crypto = try SodiumCryptoProvider()
@@ -45,7 +45,7 @@ final class TestWorld: Sendable {
             accounts: accounts, prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks,
             accountDeletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks),
             events: InMemoryEventBus(),
-            crypto: crypto, random: random, clock: SystemWallClock(), configuration: configuration,
+            crypto: crypto, random: random, clock: serverClock, configuration: configuration,
             logger: Logger(label: "test.server"))
         serverKey = try crypto.generateX25519KeyPair(using: random)
         root = FileManager.default.temporaryDirectory.appendingPathComponent("parley-app-\(UUID().uuidString)")
@@ -72,7 +72,8 @@ final class TestWorld: Sendable {
         root.appendingPathComponent(name)
     }
 
-    /// Connects a device to the server and starts its background loops.
+    /// Connects a device to the server and starts its background loops; the connection is closed
+    /// and its tasks awaited when the test ends (``ShutsDownConnections``).
     func connect(_ device: Device, clock: any Clock = SystemWallClock(), pushDelay: Duration = .zero) throws -> Connected {
         let id = nextConnection.withLock { $0 += 1; return $0 }
         let clientKey = try crypto.generateX25519KeyPair(using: random)
@@ -86,7 +87,9 @@ final class TestWorld: Sendable {
         let recorder = EventRecorder()
         let eventsTask = Task { for await event in client.events { recorder.append(event) } }
         let pushTask = Task { await client.processPushes(delayingEachBy: pushDelay) }
-        return Connected(client: client, wire: wire, recorder: recorder, tasks: [serverTask, wireTask, eventsTask, pushTask])
+        let connected = Connected(client: client, wire: wire, recorder: recorder, tasks: [serverTask, wireTask, eventsTask, pushTask])
+        ShutdownRegistry.register { await connected.shutDown() }
+        return connected
     }
 }
 
@@ -110,9 +113,17 @@ struct Connected: Sendable {
         for task in tasks { task.cancel() }
     }
 
-    /// Waits (bounded) until an event matching `predicate` has been seen.
+    /// Disconnects (again, if the test already did: each step is idempotent) and waits until the
+    /// connection's tasks have ended, so nothing of it outlives the test.
+    func shutDown() async {
+        await disconnect()
+        for task in tasks { await task.value }
+    }
+
+    /// Waits (bounded) until an event matching `predicate` has been seen. 30 s by default, as
+    /// ``waitUntil(timeout:_:)``: only a failing test waits that long.
     @discardableResult
-    func waitFor(_ description: String, timeout: Duration = .seconds(10), _ predicate: @Sendable (ClientEvent) -> Bool) async throws -> ClientEvent {
+    func waitFor(_ description: String, timeout: Duration = .seconds(30), _ predicate: @Sendable (ClientEvent) -> Bool) async throws -> ClientEvent {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let match = recorder.events.first(where: predicate) { return match }
@@ -127,16 +138,21 @@ struct WaitTimeout: Error, CustomStringConvertible {
     let seen: [ClientEvent]
 }
 
+/// A server clock stopped at the current time, for tests that count what a rate limit refuses:
+/// with the wall clock, the buckets refill while the test runs, so the count depended on the
+/// machine's speed (under the sanitizers, 93 of 150 fetches were refused where 100 must be).
+func frozenClock() -> ManualClock { ManualClock(SystemWallClock().now()) }
+
 /// A clock the test moves by hand.
 final class ManualClock: Clock {
-    private let current: Mutex<Timestamp>
-    init(_ start: Timestamp) { current = Mutex(start) }
+    private let current: LockedValue<Timestamp>
+    init(_ start: Timestamp) { current = LockedValue(start) }
     func now() -> Timestamp { current.withLock { $0 } }
     func advance(by duration: Duration) { current.withLock { $0 = $0.adding(duration) } }
 }
 
 final class EventRecorder: Sendable {
-    private let storage = Mutex([ClientEvent]())
+    private let storage = LockedValue([ClientEvent]())
     func append(_ event: ClientEvent) { storage.withLock { $0.append(event) } }
     var events: [ClientEvent] { storage.withLock { $0 } }
 }

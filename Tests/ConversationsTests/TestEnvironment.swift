@@ -6,7 +6,6 @@ import MLKEMCrypto
 import Prekeys
 import Primitives
 import SodiumCrypto
-import Synchronization
 
 /// One place that wires the domain to in-memory adapters, the libsodium crypto adapter, a seeded
 /// random source and a manual clock, so every test is deterministic.
@@ -78,12 +77,12 @@ struct TestUser {
 
 /// The server's pool of one user's one-time prekeys, handing each out once.
 final class ServerPrekeys: Sendable {
-    private let pool: Mutex<[OneTimePrekey]>
-    private let kemPool: Mutex<[KEMPrekey]>
+    private let pool: LockedValue<[OneTimePrekey]>
+    private let kemPool: LockedValue<[KEMPrekey]>
     private let kemLastResort: KEMPrekey?
     init(_ prekeys: [OneTimePrekey], kemOneTime: [KEMPrekey] = [], kemLastResort: KEMPrekey? = nil) {
-        pool = Mutex(prekeys)
-        kemPool = Mutex(kemOneTime)
+        pool = LockedValue(prekeys)
+        kemPool = LockedValue(kemOneTime)
         self.kemLastResort = kemLastResort
     }
     func take() -> OneTimePrekey? { pool.withLock { $0.isEmpty ? nil : $0.removeFirst() } }
@@ -96,8 +95,8 @@ final class ServerPrekeys: Sendable {
 
 /// A deterministic random source (SplitMix64). Not for production: tests only.
 final class SeededRandomSource: RandomSource {
-    private let state: Mutex<UInt64>
-    init(seed: UInt64) { state = Mutex(seed) }
+    private let state: LockedValue<UInt64>
+    init(seed: UInt64) { state = LockedValue(seed) }
 
     func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         state.withLock { state in
@@ -115,8 +114,8 @@ final class SeededRandomSource: RandomSource {
 /// A random source that replays a script of 32-byte secrets (for known-answer vectors), then a
 /// fixed filler once the script runs out.
 final class ScriptedRandomSource: RandomSource {
-    private let script: Mutex<[[UInt8]]>
-    init(_ script: [[UInt8]]) { self.script = Mutex(script) }
+    private let script: LockedValue<[[UInt8]]>
+    init(_ script: [[UInt8]]) { self.script = LockedValue(script) }
 
     func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         let next = script.withLock { $0.isEmpty ? [UInt8](repeating: 0x55, count: buffer.count) : $0.removeFirst() }

@@ -1,7 +1,7 @@
 import ClientCore
 import Foundation
 import PNGImages
-import Synchronization
+import Primitives
 import Testing
 
 /// The built `parley` and `parley-server` binaries over loopback, used as a person or a script
@@ -98,7 +98,8 @@ struct ClientEndToEndTests {
         try await world.register("frank")
         #expect(try await world.parley("erin", ["send", "frank", "remember this"]).status == 0)
         #expect(try await world.parley("frank", ["receive", "--wait", "5"]).status == 0)
-        #expect(world.server.stop(signal: SIGTERM) == 0)
+        let firstStop = world.server.stop(signal: SIGTERM)
+        #expect(firstStop == 0, "\(world.server.logText)")
         try await world.server.start(port: world.server.port)
         let history = try await world.parley("frank", ["history", "erin"])
         #expect(history.stdout.contains("remember this"), "\(history)")
@@ -106,7 +107,8 @@ struct ClientEndToEndTests {
         #expect(wrong.status == 77, "\(wrong)")
         #expect(!wrong.stdout.contains("remember this"))
         // With the server down, the same command says the server is unreachable.
-        #expect(world.server.stop(signal: SIGTERM) == 0)
+        let secondStop = world.server.stop(signal: SIGTERM)
+        #expect(secondStop == 0, "\(world.server.logText)")
         let unreachable = try await world.parley("frank", ["history", "erin"])
         #expect(unreachable.status == 69, "\(unreachable)")
         #expect(unreachable.stderr.contains("cannot reach the server"), "\(unreachable)")
@@ -241,7 +243,7 @@ struct ClientEndToEndTests {
         #expect(try await world.parley("kate", ["send", "liam", secret]).status == 0)
         // While the server runs and a client is connected and waiting (WAL files, journals and
         // anything else they keep open are on disk now): scan until the client has finished.
-        let finished = Mutex(false)
+        let finished = LockedValue(false)
         let waiting = Task {
             defer { finished.withLock { $0 = true } }
             return try await world.parley("liam", ["receive", "--wait", "3"])

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Primitives
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,8 +27,8 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// Collects a pipe's output on a background thread.
 final class OutputCollector: Sendable {
-    private let buffer = Mutex(Data())
-    private let done = Mutex(false)
+    private let buffer = LockedValue(Data())
+    private let done = LockedValue(false)
 
     init(_ handle: FileHandle) {
         let thread = Thread { [self] in

@@ -1,11 +1,10 @@
 import Primitives
 import SodiumCrypto
-import Synchronization
 
 /// A deterministic random source (SplitMix64), so that every fuzz input replays exactly.
 final class SeededRandomSource: RandomSource {
-    private let state: Mutex<UInt64>
-    init(seed: UInt64) { state = Mutex(seed) }
+    private let state: LockedValue<UInt64>
+    init(seed: UInt64) { state = LockedValue(seed) }
 
     func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         state.withLock { state in

@@ -83,6 +83,11 @@ struct InMemoryClientStoreContractTests {
         try await check.run { limits in InMemorySentMessageLog(limits: limits) }
     }
 
+    @Test(arguments: EventLogContract.checks)
+    func eventLog(_ check: ContractCheck<EventLogFactory>) async throws {
+        try await check.run { limits in InMemoryEventLog(limits: limits) }
+    }
+
     @Test(arguments: UnitOfWorkContract.checks)
     func unitOfWork(_ check: ContractCheck<UnitOfWorkFactory>) async throws {
         try await check.run { InMemoryClientStores() }

@@ -12,7 +12,7 @@ enum ClientDatabase {
 
     static func open(
         _ path: String, password: String = password, cost: Argon2Cost = .minimum, sentLogLimits: SentLogLimits = .standard,
-        legacyImages: LegacyImageImport? = nil
+        eventLogLimits: EventLogLimits = .standard, legacyImages: LegacyImageImport? = nil
     ) throws(ClientStoreError) -> SQLiteClientStore {
         let crypto: SodiumCryptoProvider
         let random: SodiumRandomSource
@@ -22,6 +22,8 @@ enum ClientDatabase {
         } catch {
             throw .unavailable("libsodium: \(error)")
         }
-        return try SQLiteClientStore.open(path: path, password: secret(password), crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits, legacyImages: legacyImages)
+        return try SQLiteClientStore.open(
+            path: path, password: secret(password), crypto: crypto, random: random, cost: cost, sentLogLimits: sentLogLimits,
+            eventLogLimits: eventLogLimits, legacyImages: legacyImages)
     }
 }

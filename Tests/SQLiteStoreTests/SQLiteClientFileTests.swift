@@ -74,6 +74,22 @@ struct SQLiteClientFileTests {
 
     // MARK: Persistence and the password
 
+    @Test("client schema: 3 seals the images, 4 adds the ML-KEM prekeys, 5 the event log; every sealed table is known to the keyring check")
+    func schemaNumbering() throws {
+        let steps = SQLiteClientStore.migrations.map { ($0.version, $0.summary) }
+        #expect(steps.map(\.0) == Array(1...SQLiteClientStore.latestSchemaVersion))
+        #expect(steps.first { $0.0 == 3 }?.1 == "images sealed in the blob store")
+        #expect(steps.first { $0.0 == 4 }?.1 == "ML-KEM prekeys (PQXDH)")
+        #expect(steps.first { $0.0 == 5 }?.1 == "the durable event log")
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        _ = try ClientDatabase.open(path)
+        let sealed = try RawSQLite.query("SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%sealed BLOB%'", onDatabaseAt: path)
+        let names = Set(sealed.compactMap { row -> String? in if case .text(let name)? = row.first { name } else { nil } })
+        #expect(names.subtracting(["keyring"]) == Set(SQLiteClientStore.sealedTables))
+    }
+
+
     @Test func everythingSurvivesCloseAndReopenWithThePassword() throws {
         let directory = try TemporaryDirectory()
         let path = directory.file(SQLiteClientStore.fileName)

@@ -94,6 +94,13 @@ struct SQLiteClientStoreContractTests {
         try await check.run { limits in try ClientDatabase.open(path, sentLogLimits: limits).sentLog }
     }
 
+    @Test(arguments: EventLogContract.checks)
+    func eventLog(_ check: ContractCheck<EventLogFactory>) async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file(SQLiteClientStore.fileName)
+        try await check.run { limits in try ClientDatabase.open(path, eventLogLimits: limits).eventLog }
+    }
+
     @Test(arguments: UnitOfWorkContract.checks)
     func unitOfWork(_ check: ContractCheck<UnitOfWorkFactory>) async throws {
         let directory = try TemporaryDirectory()

@@ -1,6 +1,5 @@
 import Primitives
 import SodiumCrypto
-import Synchronization
 @testable import SecureChannel
 
 /// The one place tests get their ports: the libsodium crypto adapter and deterministic randomness.
@@ -36,10 +35,10 @@ struct TestEnvironment {
 
 /// A deterministic random source (SplitMix64). Not cryptographically secure: tests only.
 final class SeededRandomSource: RandomSource {
-    private let state: Mutex<UInt64>
+    private let state: LockedValue<UInt64>
 
     init(seed: UInt64) {
-        state = Mutex(seed)
+        state = LockedValue(seed)
     }
 
     func fill(_ buffer: UnsafeMutableRawBufferPointer) {
@@ -57,10 +56,10 @@ final class SeededRandomSource: RandomSource {
 
 /// A random source that hands out fixed bytes in order (for known-answer vectors), then zeroes.
 final class ScriptedRandomSource: RandomSource {
-    private let remaining: Mutex<[UInt8]>
+    private let remaining: LockedValue<[UInt8]>
 
     init(_ bytes: [UInt8]) {
-        remaining = Mutex(bytes)
+        remaining = LockedValue(bytes)
     }
 
     func fill(_ buffer: UnsafeMutableRawBufferPointer) {

@@ -1,6 +1,5 @@
 import ClientCore
 import Primitives
-import Synchronization
 import SecureChannel
 import TCPTransport
 import Testing
@@ -12,7 +11,7 @@ import WireProtocol
 struct ClientTimeoutTests {
     /// Reads every frame and answers none, remembering what arrived.
     final class SilentHandler: FrameConnectionHandler {
-        private let frames = Mutex([[UInt8]]())
+        private let frames = LockedValue([[UInt8]]())
         var received: [[UInt8]] { frames.withLock { $0 } }
 
         func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {

@@ -1,6 +1,5 @@
 import Primitives
 import ServerCore
-import Synchronization
 import Testing
 
 /// Makes a fresh ``AccountEventBus`` with no subscribers.
@@ -14,7 +13,7 @@ public enum AccountEventBusContract {
         ContractCheck("a handler gets the user's events in order, and none after cancel") { make in
             let bus = try make()
             let (alice, bob) = (try user("alice"), try user("bob"))
-            let received = Mutex<[AccountEvent]>([])
+            let received = LockedValue<[AccountEvent]>([])
             let subscription = bus.subscribe(alice) { event in received.withLock { $0.append(event) } }
             let events: [AccountEvent] = (0..<100).map { .prekeysLow(remaining: UInt32($0)) } + [.accountDeleted]
             for event in events { bus.publish(event, to: alice) }
@@ -28,7 +27,7 @@ public enum AccountEventBusContract {
         ContractCheck("handler and stream subscribers of one user each get every event") { make in
             let bus = try make()
             let alice = try user("alice")
-            let received = Mutex<[AccountEvent]>([])
+            let received = LockedValue<[AccountEvent]>([])
             let handler = bus.subscribe(alice) { event in received.withLock { $0.append(event) } }
             let stream = bus.subscribe(alice)
             let token = SessionToken(rawValue: 42)

@@ -4,7 +4,6 @@ import Prekeys
 import Primitives
 import MLKEMCrypto
 import SodiumCrypto
-import Synchronization
 
 /// Real key material and real sessions for the client-side contracts: the stores must round-trip
 /// what the domain actually produces (secret keys, ratchet state with skipped keys and a pending
@@ -101,9 +100,9 @@ public struct ClientFixture: Sendable {
 
 /// A deterministic random source (SplitMix64). Tests only: it is predictable by design.
 public final class SeededRandomSource: RandomSource {
-    private let state: Mutex<UInt64>
+    private let state: LockedValue<UInt64>
 
-    public init(seed: UInt64) { state = Mutex(seed) }
+    public init(seed: UInt64) { state = LockedValue(seed) }
 
     public func fill(_ buffer: UnsafeMutableRawBufferPointer) {
         state.withLock { state in

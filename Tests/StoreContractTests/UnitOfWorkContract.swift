@@ -55,6 +55,23 @@ public enum UnitOfWorkContract {
                 }
             }
         },
+        ContractCheck("an event appended inside a failed transaction is undone, and the next follows the last committed one") { make in
+            let work = try make()
+            let bob = try Username("bob")
+            let kept = try work.perform { transaction throws(StoreError) in try transaction.eventLog.append(.requestDeclined(bob), at: Timestamp(millisecondsSinceEpoch: 1)) }
+            #expect(throws: StoreError.diskFull("injected")) {
+                try work.perform { transaction throws(StoreError) in
+                    _ = try transaction.eventLog.append(.identityChanged(bob), at: Timestamp(millisecondsSinceEpoch: 2))
+                    throw StoreError.diskFull("injected")
+                }
+            }
+            try work.perform { transaction throws(StoreError) in
+                #expect(try transaction.eventLog.events(after: 0, limit: 10).map(\.cursor) == [kept])
+                #expect(try transaction.eventLog.latestCursor() == kept)
+            }
+            let next = try work.perform { transaction throws(StoreError) in try transaction.eventLog.append(.identityChanged(bob), at: Timestamp(millisecondsSinceEpoch: 3)) }
+            #expect(next > kept)
+        },
         ContractCheck("an update and a deletion inside a failed transaction are undone too") { make in
             let work = try make()
             let sample = try Sample(seed: 36)

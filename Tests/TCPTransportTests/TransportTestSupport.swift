@@ -1,10 +1,10 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import Primitives
 import SecureChannel
 import SodiumCrypto
-import Synchronization
 import TCPTransport
 
 /// Ports and helpers shared by the loopback tests. Everything binds 127.0.0.1 on port 0 and every
@@ -65,14 +65,21 @@ struct EchoHandler: FrameConnectionHandler {
 }
 
 final class Recorder: Sendable {
-    private let keys = Mutex<[X25519PublicKey]>([])
-    private let errors = Mutex<[any Error]>([])
+    private let keys = LockedValue<[X25519PublicKey]>([])
+    private let errors = LockedValue<[any Error]>([])
 
     func record(_ key: X25519PublicKey) { keys.withLock { $0.append(key) } }
     func record(_ error: any Error) { errors.withLock { $0.append(error) } }
     var seenKeys: [X25519PublicKey] { keys.withLock { $0 } }
     var seenErrors: [String] { errors.withLock { $0.map { "\($0)" } } }
 }
+
+/// 10 under the sanitizers (`make asan`/`make tsan` set `PARLEY_SANITIZER`), else 1: the factor
+/// by which these tests' upper time bounds (how long a close or a timeout may take at most) are
+/// stretched. Under ThreadSanitizer on the loaded 2-core machine a 300 ms idle timeout took over
+/// 5 s to close the connection. Lower bounds (nothing fires before its configured time) are never
+/// scaled.
+let sanitizerSlowdown = ProcessInfo.processInfo.environment["PARLEY_SANITIZER"] == nil ? 1 : 10
 
 struct TimedOut: Error, CustomStringConvertible {
     let seconds: Double
@@ -108,11 +115,12 @@ struct RawConnection: Sendable {
     }
 
     /// Sends `bytes` (if any), then waits until the server closes the connection, returning how
-    /// long that took and how many bytes arrived meanwhile.
+    /// long that took and how many bytes arrived meanwhile. Gives up after `seconds` (times
+    /// ``sanitizerSlowdown``).
     func sendThenAwaitClose(_ bytes: [UInt8] = [], within seconds: Double) async throws -> (elapsed: Duration, received: Int) {
         let clock = ContinuousClock()
         let start = clock.now
-        let received = try await withTimeout(seconds) {
+        let received = try await withTimeout(seconds * Double(sanitizerSlowdown)) {
             try await channel.executeThenClose { inbound, outbound in
                 if !bytes.isEmpty { try await outbound.write(ByteBuffer(bytes: bytes)) }
                 var count = 0

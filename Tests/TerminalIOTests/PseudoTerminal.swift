@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
+import Primitives
 
 @testable import TerminalIO
 
@@ -14,8 +14,8 @@ import Synchronization
 final class PseudoTerminal: Sendable {
     let master: Int32
     let slave: Int32
-    private let received = Mutex<[UInt8]>([])
-    private let stopped = Mutex(false)
+    private let received = LockedValue<[UInt8]>([])
+    private let stopped = LockedValue(false)
     private let finishedReading = DispatchSemaphore(value: 0)
 
     struct SetupError: Error {}

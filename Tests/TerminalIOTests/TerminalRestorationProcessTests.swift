@@ -56,7 +56,12 @@ struct TerminalRestorationProcessTests {
             try? await Task.sleep(for: .milliseconds(10))
         }
         if process.isRunning { process.terminate() }
-        return !process.isRunning
+        guard !process.isRunning else { return false }
+        // Foundation's Process and its run loop source hold each other until waitUntilExit()
+        // drops the source (LeakSanitizer reported every Process never waited for); the child
+        // has exited, so this returns at once.
+        process.waitUntilExit()
+        return true
     }
 
     @Test(arguments: [SIGTERM, SIGHUP, SIGINT])

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-import Synchronization
+import Primitives
 
 @testable import TerminalIO
 
@@ -42,7 +42,7 @@ func hasFlag(_ mode: termios?, local flag: Int32) -> Bool {
 final class Pipe: Sendable {
     let readEnd: Int32
     let writeEnd: Int32
-    private let open = Mutex((read: true, write: true))
+    private let open = LockedValue((read: true, write: true))
 
     init() throws {
         var ends: [Int32] = [-1, -1]

@@ -4,7 +4,7 @@ import Primitives
 
 // parley-bench: Parley's benchmark suite (see BENCHMARKS.md). Run through `make bench`.
 //
-//   parley-bench [crypto] [session-setup] [relay] [raw-relay] [relay-process] [latency] [idle] [idle-transport] [callgrind] [--quick]
+//   parley-bench [crypto] [session-setup] [relay] [raw-relay] [relay-process] [latency] [idle] [idle-transport] [callgrind] [locks] [--quick]
 //                [--runs N] [--data-root DIR] [--server-binary PATH] [--baseline-server PATH]
 //                [--idle-connections N] [--no-child-process] [--results PATH]
 //   parley-bench relay-client ...   (internal: benchmark 2's load generator in a child process)
@@ -124,6 +124,9 @@ if options.selected.contains("callgrind") {
         keepOutputIn: options.keepCallgrind).run()
     BenchResults.write()
 }
+if options.selected.contains("locks") {
+    LockBenchmark(rounds: options.quick ? 5 : 11, roundTarget: options.quick ? .milliseconds(10) : .milliseconds(40)).run()
+}
 BenchResults.write()
 emit("")
 emit("results: \(options.resultsPath)")
@@ -142,7 +145,7 @@ func slug(_ label: String) -> String {
 // MARK: - Options
 
 struct BenchOptions {
-    static let all = ["crypto", "session-setup", "relay", "raw-relay", "relay-process", "latency", "idle", "idle-transport", "callgrind"]
+    static let all = ["crypto", "session-setup", "relay", "raw-relay", "relay-process", "latency", "idle", "idle-transport", "callgrind", "locks"]
     var selected: Set<String> = []
     var quick = false
     var runs = 3

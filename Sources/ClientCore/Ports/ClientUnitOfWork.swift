@@ -14,10 +14,12 @@ public struct ClientTransaction: Sendable {
     public let history: any HistoryStore
     public let settings: any ClientSettingsStore
     public let sentLog: any SentMessageLog
+    /// The durable event stream: an event is appended by the transaction that causes it.
+    public let eventLog: any EventLog
 
     public init(
         keys: any LocalKeyStore, sessions: any SessionStore, contacts: any ContactStore, history: any HistoryStore,
-        settings: any ClientSettingsStore, sentLog: any SentMessageLog
+        settings: any ClientSettingsStore, sentLog: any SentMessageLog, eventLog: any EventLog
     ) {
         self.keys = keys
         self.sessions = sessions
@@ -25,6 +27,7 @@ public struct ClientTransaction: Sendable {
         self.history = history
         self.settings = settings
         self.sentLog = sentLog
+        self.eventLog = eventLog
     }
 }
 

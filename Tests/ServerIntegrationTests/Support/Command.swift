@@ -37,6 +37,10 @@ enum Command {
         stdout.start()
         stderr.start()
         let exit = try await ended.wait(forCount: 1, "\(executable.lastPathComponent) to finish", within: limit)[0]
+        // Foundation's Process and its run loop source hold each other until waitUntilExit()
+        // drops the source (LeakSanitizer reported every Process never waited for); the child
+        // has exited, so this returns at once.
+        process.waitUntilExit()
         // The pipes reach end of file once the child is gone; bounded all the same.
         try await stdout.lines.waitForEnd("\(executable.lastPathComponent)'s stdout to close", within: .seconds(5))
         try await stderr.lines.waitForEnd("\(executable.lastPathComponent)'s stderr to close", within: .seconds(5))

@@ -1,4 +1,4 @@
-import Synchronization
+import Primitives
 
 /// A step that did not finish within its explicit deadline.
 struct DeadlineExceeded: Error, CustomStringConvertible {
@@ -58,7 +58,7 @@ final class Observed<Element: Sendable>: Sendable {
         var nextWaiterID: UInt64 = 0
     }
 
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// What a new wait finds when it starts.
     private enum Immediate {

@@ -23,6 +23,7 @@ extension IntegrationEnvironment {
     func withInProcessServer<Result: Sendable>(
         mailboxLimits: MailboxLimits = .standard,
         channelLimits: ChannelLimits = ChannelLimits(),
+        clock: any Clock = SystemWallClock(),
         _ body: (InProcessServer) async throws -> Result
     ) async throws -> Result {
         let directory = try TemporaryDirectory("server")
@@ -36,7 +37,7 @@ extension IntegrationEnvironment {
         let application = try ParleyServer(
             accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
             accountDeletion: store.accountDeletion,
-            events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
+            events: InMemoryEventBus(), crypto: crypto, random: random, clock: clock,
             configuration: configuration, logger: .quiet)
         let keys = try keyPair()
         let transport = try await NIOServerTransport.bind(

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Primitives
 
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +15,7 @@ import Darwin
 final class LogCapture: Sendable {
     /// Complete lines, in order; finishes at end of file.
     let lines = Observed<String>()
-    private let bytes = Mutex<[UInt8]>([])
+    private let bytes = LockedValue<[UInt8]>([])
     /// The write end, for the child; close it in the parent once the child has started.
     let writeHandle: FileHandle
     private let readDescriptor: Int32
