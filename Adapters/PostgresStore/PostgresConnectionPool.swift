@@ -4,7 +4,6 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 import Primitives
-import Synchronization
 
 /// A small pool of PostgreSQL connections used *synchronously*: every call blocks its thread until
 /// PostgreSQL has answered.
@@ -36,7 +35,7 @@ final class PostgresConnectionPool: Sendable {
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
     private let configuration: PostgresConnection.Configuration
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let permits: DispatchSemaphore
     private let acquireTimeout: DispatchTimeInterval
 

@@ -4,7 +4,6 @@ import NIOCore
 import PostgresNIO
 import Primitives
 import ServerCore
-import Synchronization
 
 /// ``AccountEventBus`` for several nodes on one PostgreSQL database, over `LISTEN`/`NOTIFY`.
 ///
@@ -51,7 +50,7 @@ public final class PostgresEventBus: AccountEventBus {
     private let nodeID: String
     private let logger: Logger
     private let reconnectDelay: DispatchTimeInterval
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     /// Reads mailboxes and delivers what it finds, one user at a time, in hint order.
     private let reader = DispatchQueue(label: "parley.events.reader")
     /// Sends this node's non-mail events to the others.

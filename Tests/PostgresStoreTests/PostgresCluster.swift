@@ -1,5 +1,6 @@
 import Foundation
 import PostgresStore
+import Primitives
 import Synchronization
 
 #if canImport(Glibc)
@@ -52,7 +53,7 @@ final class PostgresCluster: Sendable {
     /// Whether the tests run here: PostgreSQL is installed, or it is required (and its absence fails them).
     static var shouldRun: Bool { binaryDirectory != nil || isRequired }
 
-    private static let started = Mutex<Result<PostgresCluster, HarnessError>?>(nil)
+    private static let started = LockedValue<Result<PostgresCluster, HarnessError>?>(nil)
 
     /// The process's cluster, started on first use.
     static func shared() throws -> PostgresCluster {

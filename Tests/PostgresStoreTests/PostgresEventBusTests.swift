@@ -3,7 +3,6 @@ import Foundation
 import PostgresStore
 import Primitives
 import ServerCore
-import Synchronization
 import Testing
 
 /// The event bus across two nodes (two store and bus instances on one database).
@@ -16,7 +15,7 @@ struct PostgresEventBusTests {
             _ = database.bus(storeA)
             try await eventually { busB.listenerConnections >= 1 }
             let bob = try Username("bob")
-            let received = Mutex<[MailboxEnvelope]>([])
+            let received = LockedValue<[MailboxEnvelope]>([])
             let subscription = busB.subscribe(bob) { event in
                 if case .envelopesStored(let envelopes) = event { received.withLock { $0 += envelopes } }
             }
@@ -37,7 +36,7 @@ struct PostgresEventBusTests {
             let store = try database.store(nodeID: "node-a")
             let bus = database.bus(store)
             let bob = try Username("bob")
-            let received = Mutex<[MailboxEnvelope]>([])
+            let received = LockedValue<[MailboxEnvelope]>([])
             let subscription = bus.subscribe(bob) { event in
                 if case .envelopesStored(let envelopes) = event { received.withLock { $0 += envelopes } }
             }
@@ -56,8 +55,8 @@ struct PostgresEventBusTests {
             let (busA, busB) = (database.bus(try database.store(nodeID: "node-a")), database.bus(try database.store(nodeID: "node-b")))
             try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
             let alice = try Username("alice")
-            let onA = Mutex<[AccountEvent]>([])
-            let onB = Mutex<[AccountEvent]>([])
+            let onA = LockedValue<[AccountEvent]>([])
+            let onB = LockedValue<[AccountEvent]>([])
             let subscriptionA = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
             let subscriptionB = busB.subscribe(alice) { event in onB.withLock { $0.append(event) } }
             defer { subscriptionA.cancel(); subscriptionB.cancel() }
@@ -76,7 +75,7 @@ struct PostgresEventBusTests {
             let busB = database.bus(storeB)
             try await eventually { busB.listenerConnections >= 1 }
             let bob = try Username("bob")
-            let received = Mutex<[MailboxEnvelope]>([])
+            let received = LockedValue<[MailboxEnvelope]>([])
             let subscription = busB.subscribe(bob) { event in
                 if case .envelopesStored(let envelopes) = event { received.withLock { $0 += envelopes } }
             }

@@ -23,7 +23,7 @@ struct PostgresStoreTests {
             // A reader pages through bob's mailbox with an "after id" cursor while the writers run,
             // as a node pushing deliveries does: with a bare serial id it could see 11 before 10
             // committed and skip 10 for ever.
-            let collected = Mutex<[MailboxEnvelope]>([])
+            let collected = LockedValue<[MailboxEnvelope]>([])
             let writersDone = Atomic<Bool>(false)
             try await onThreads(nodes.count * 2 + 1) { index throws(StoreError) in
                 if index == nodes.count * 2 {
@@ -73,7 +73,7 @@ struct PostgresStoreTests {
                 OneTimePrekey(id: UInt32(id), publicKey: try X25519PublicKey(bytes: [UInt8](repeating: UInt8(id), count: 32)))
             }
             try nodes[1].prekeys.addOneTimePrekeys(pool, for: alice)
-            let taken = Mutex<[UInt32]>([])
+            let taken = LockedValue<[UInt32]>([])
             let empty = Atomic<Int>(0)
             try await onThreads(4) { index throws(StoreError) in
                 for _ in 0..<75 {
@@ -101,7 +101,7 @@ struct PostgresStoreTests {
             }
             try nodes[0].prekeys.setLastResortKEMPrekey(try kemPrekey(1000), for: alice)
             try nodes[1].prekeys.addOneTimeKEMPrekeys(try (1...200).map { id in try kemPrekey(UInt32(id)) }, for: alice)
-            let taken = Mutex<[UInt32]>([])
+            let taken = LockedValue<[UInt32]>([])
             let lastResort = Atomic<Int>(0)
             try await onThreads(4) { index throws(StoreError) in
                 for _ in 0..<75 {
@@ -271,7 +271,7 @@ struct PostgresStoreTests {
 func onThreads(
     _ count: Int, _ body: @escaping @Sendable (Int) throws(StoreError) -> Void, whenWritersFinish: @escaping @Sendable () -> Void = {}
 ) async throws {
-    let failures = Mutex<[StoreError]>([])
+    let failures = LockedValue<[StoreError]>([])
     let writers = DispatchGroup()
     let all = DispatchGroup()
     for index in 0..<count {

@@ -1,13 +1,12 @@
 import PostgresStore
 import Primitives
 import ServerCore
-import Synchronization
 
 /// A fresh database in the process's cluster, and every store opened on it, closed together.
 final class PostgresTestDatabase: Sendable {
     let url: PostgresDatabaseURL
-    private let opened = Mutex<[PostgresServerStore]>([])
-    private let buses = Mutex<[PostgresEventBus]>([])
+    private let opened = LockedValue<[PostgresServerStore]>([])
+    private let buses = LockedValue<[PostgresEventBus]>([])
 
     init() throws {
         url = try PostgresCluster.shared().makeDatabase()
