@@ -43,16 +43,9 @@ public struct PQXDH: Sendable {
         localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, peer: Username, bundle: VerifiedPrekeyBundle,
         encapsulation: (ciphertext: MLKEMCiphertext, sharedSecret: SecretBytes)
     ) throws(CryptoError) -> Initiation {
-        let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
-        let remoteIdentity = try crypto.x25519PublicKey(converting: bundle.identityKey)
-        var parts = [
-            try crypto.x25519(identitySecret, bundle.signedPrekey.publicKey),
-            try crypto.x25519(ephemeral.secretKey, remoteIdentity),
-            try crypto.x25519(ephemeral.secretKey, bundle.signedPrekey.publicKey),
-        ]
-        if let oneTime = bundle.oneTimePrekey {
-            parts.append(try crypto.x25519(ephemeral.secretKey, oneTime.publicKey))
-        }
+        var parts = try X3DH(crypto: crypto).initiatorDH(
+            localIdentity: localIdentity, ephemeral: ephemeral, peerIdentity: bundle.identityKey, signedPrekey: bundle.signedPrekey.publicKey,
+            oneTimePrekey: bundle.oneTimePrekey?.publicKey)
         parts.append(encapsulation.sharedSecret)
         let agreement = try agreement(parts, initiator: (localIdentity.publicKey, localUsername), responder: (bundle.identityKey, peer))
         return Initiation(agreement: agreement, kemPrelude: KEMPrelude(prekeyID: bundle.kemPrekey.prekey.id, ciphertext: encapsulation.ciphertext))
@@ -65,15 +58,9 @@ public struct PQXDH: Sendable {
         kemPrekey: MLKEMSecretKey, kemCiphertext: MLKEMCiphertext,
         remoteUsername: Username, remoteIdentity: Ed25519PublicKey, remoteEphemeral: X25519PublicKey
     ) throws(CryptoError) -> X3DH.Agreement {
-        let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
-        var parts = [
-            try crypto.x25519(signedPrekey.secretKey, crypto.x25519PublicKey(converting: remoteIdentity)),
-            try crypto.x25519(identitySecret, remoteEphemeral),
-            try crypto.x25519(signedPrekey.secretKey, remoteEphemeral),
-        ]
-        if let oneTimePrekey {
-            parts.append(try crypto.x25519(oneTimePrekey.secretKey, remoteEphemeral))
-        }
+        var parts = try X3DH(crypto: crypto).responderDH(
+            localIdentity: localIdentity, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey, remoteIdentity: remoteIdentity,
+            remoteEphemeral: remoteEphemeral)
         parts.append(try kem.mlkem1024Decapsulate(kemCiphertext, with: kemPrekey))
         return try agreement(parts, initiator: (remoteIdentity, remoteUsername), responder: (localIdentity.publicKey, localUsername))
     }

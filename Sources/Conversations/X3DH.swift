@@ -42,18 +42,46 @@ public struct X3DH: Sendable {
         localUsername: Username, localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, peer: Username,
         peerIdentity: Ed25519PublicKey, signedPrekey: SignedPrekey, oneTimePrekey: OneTimePrekey?
     ) throws(CryptoError) -> Agreement {
+        let parts = try initiatorDH(
+            localIdentity: localIdentity, ephemeral: ephemeral, peerIdentity: peerIdentity, signedPrekey: signedPrekey.publicKey,
+            oneTimePrekey: oneTimePrekey?.publicKey)
+        return try agreement(
+            parts, initiator: (localIdentity.publicKey, localUsername), responder: (peerIdentity, peer))
+    }
+
+    /// The initiator's DH1, DH2, DH3 [, DH4], shared with ``PQXDH``.
+    func initiatorDH(
+        localIdentity: Ed25519KeyPair, ephemeral: X25519KeyPair, peerIdentity: Ed25519PublicKey, signedPrekey: X25519PublicKey,
+        oneTimePrekey: X25519PublicKey?
+    ) throws(CryptoError) -> [SecretBytes] {
         let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
         let remoteIdentity = try crypto.x25519PublicKey(converting: peerIdentity)
         var parts = [
-            try crypto.x25519(identitySecret, signedPrekey.publicKey),
+            try crypto.x25519(identitySecret, signedPrekey),
             try crypto.x25519(ephemeral.secretKey, remoteIdentity),
-            try crypto.x25519(ephemeral.secretKey, signedPrekey.publicKey),
+            try crypto.x25519(ephemeral.secretKey, signedPrekey),
         ]
-        if let oneTime = oneTimePrekey {
-            parts.append(try crypto.x25519(ephemeral.secretKey, oneTime.publicKey))
+        if let oneTimePrekey {
+            parts.append(try crypto.x25519(ephemeral.secretKey, oneTimePrekey))
         }
-        return try agreement(
-            parts, initiator: (localIdentity.publicKey, localUsername), responder: (peerIdentity, peer))
+        return parts
+    }
+
+    /// The responder's DH1, DH2, DH3 [, DH4], shared with ``PQXDH``.
+    func responderDH(
+        localIdentity: Ed25519KeyPair, signedPrekey: X25519KeyPair, oneTimePrekey: X25519KeyPair?,
+        remoteIdentity: Ed25519PublicKey, remoteEphemeral: X25519PublicKey
+    ) throws(CryptoError) -> [SecretBytes] {
+        let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
+        var parts = [
+            try crypto.x25519(signedPrekey.secretKey, crypto.x25519PublicKey(converting: remoteIdentity)),
+            try crypto.x25519(identitySecret, remoteEphemeral),
+            try crypto.x25519(signedPrekey.secretKey, remoteEphemeral),
+        ]
+        if let oneTimePrekey {
+            parts.append(try crypto.x25519(oneTimePrekey.secretKey, remoteEphemeral))
+        }
+        return parts
     }
 
     /// Bob's side, mirroring ``initiate(localUsername:localIdentity:ephemeral:peer:peerIdentity:signedPrekey:oneTimePrekey:)``
@@ -65,15 +93,9 @@ public struct X3DH: Sendable {
         localUsername: Username, localIdentity: Ed25519KeyPair, signedPrekey: X25519KeyPair, oneTimePrekey: X25519KeyPair?,
         remoteUsername: Username, remoteIdentity: Ed25519PublicKey, remoteEphemeral: X25519PublicKey
     ) throws(CryptoError) -> Agreement {
-        let identitySecret = try crypto.x25519SecretKey(converting: localIdentity.secretKey)
-        var parts = [
-            try crypto.x25519(signedPrekey.secretKey, crypto.x25519PublicKey(converting: remoteIdentity)),
-            try crypto.x25519(identitySecret, remoteEphemeral),
-            try crypto.x25519(signedPrekey.secretKey, remoteEphemeral),
-        ]
-        if let oneTimePrekey {
-            parts.append(try crypto.x25519(oneTimePrekey.secretKey, remoteEphemeral))
-        }
+        let parts = try responderDH(
+            localIdentity: localIdentity, signedPrekey: signedPrekey, oneTimePrekey: oneTimePrekey, remoteIdentity: remoteIdentity,
+            remoteEphemeral: remoteEphemeral)
         return try agreement(
             parts, initiator: (remoteIdentity, remoteUsername), responder: (localIdentity.publicKey, localUsername))
     }
