@@ -2,16 +2,18 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-APT_PACKAGES := libsodium-dev libsqlite3-dev libpng-dev pkg-config
+# postgresql: the PostgreSQL store's tests start a throwaway cluster of their own (Tests/PostgresStoreTests).
+APT_PACKAGES := libsodium-dev libsqlite3-dev libpng-dev pkg-config postgresql
 PIP_PACKAGES := pynacl noiseprotocol kyber-py jsonschema
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: help deps build test vectors demo server client bench chaos fuzz fuzz-build fuzz-seeds sanitize asan tsan clean
+.PHONY: help deps build test vectors demo demo-nodes server client bench chaos fuzz fuzz-build fuzz-seeds sanitize asan tsan clean
 
 help:
 	@echo "make demo    build and run a real server with two clients (the quick start)"
 	@echo "make test    install what is missing, build, and run every test"
+	@echo "make demo-nodes  two server nodes on one throwaway PostgreSQL, alice on one and bob on the other"
 	@echo "make build   build the server and client"
 	@echo "make server  run parley-server on 127.0.0.1:50007 (data in ./parley-data)"
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
@@ -60,6 +62,10 @@ test: deps vectors
 # The quick start: a real server on a temporary data directory and two real clients.
 demo: build
 	bash scripts/demo.sh
+
+# Two parley-server nodes on one throwaway PostgreSQL database (needs Debian's postgresql: make deps).
+demo-nodes: build
+	bash scripts/two-nodes.sh
 
 # A server on 127.0.0.1:50007 with its data in ./parley-data (Ctrl-C stops it cleanly).
 server: build

@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // The PostgreSQL adapter (issue 12: several server nodes on one database).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // ML-KEM-1024 for PQXDH (BoringSSL's FIPS 203 code underneath), behind the KEMProvider port.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
     ],
@@ -63,6 +65,17 @@ let package = Package(
             name: "SQLiteStore",
             dependencies: ["Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "ServerCore", "ClientCore", "CSQLite"],
             path: "Adapters/SQLiteStore"),
+        // The server stores and the event bus over PostgreSQL, for several nodes on one database.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Primitives", "Accounts", "Prekeys", "ServerCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Adapters/PostgresStore"),
         .target(name: "PNGImages", dependencies: ["ClientCore", "Conversations", "Primitives", "Envelope", "CPNG"], path: "Adapters/PNGImages"),
         .target(name: "SystemClock", dependencies: ["Primitives"], path: "Adapters/SystemClock"),
         // The terminal client's line editor, password prompt and colours: Glibc and Foundation only,
@@ -74,7 +87,8 @@ let package = Package(
         .executableTarget(
             name: "parley-server",
             dependencies: [
-                "Primitives", "ServerCore", "SecureChannel", "SodiumCrypto", "SQLiteStore", "InMemoryStore", "TCPTransport", "SystemClock",
+                "Primitives", "Accounts", "Prekeys", "ServerCore", "SecureChannel", "SodiumCrypto", "SQLiteStore", "PostgresStore",
+                "InMemoryStore", "TCPTransport", "SystemClock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +146,11 @@ let package = Package(
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
+        // The PostgreSQL adapters against a throwaway cluster that the tests start themselves.
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["PostgresStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"],
+            path: "Tests/PostgresStoreTests"),
         .testTarget(
             name: "PNGImagesTests",
             dependencies: ["PNGImages", "ClientCore", "Conversations", "Primitives", "Envelope", "StoreContractTests"],

@@ -1,7 +1,10 @@
+import Accounts
 import ArgumentParser
 import Foundation
 import InMemoryStore
 import Logging
+import PostgresStore
+import Prekeys
 import Primitives
 import SQLiteStore
 import SecureChannel
@@ -11,15 +14,20 @@ import SodiumCrypto
 import SystemClock
 import TCPTransport
 
-/// `parley-server`: the composition root. It wires the SQLite stores, the in-process event bus,
-/// libsodium and the NIO transport into the server application, runs it, and shuts it down
-/// cleanly on SIGINT or SIGTERM.
+/// `parley-server`: the composition root. It wires the stores and event bus (SQLite and the
+/// in-process bus by default; PostgreSQL and its LISTEN/NOTIFY bus with `--database`), libsodium
+/// and the NIO transport into the server application, runs it, and shuts it down cleanly on
+/// SIGINT or SIGTERM.
 @main
 struct ParleyServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-server",
         abstract: "The Parley server: stores and forwards end-to-end encrypted envelopes.",
-        discussion: "The data directory holds the database (parley-server.sqlite) and the server's static key.")
+        discussion: """
+            The data directory holds the server's static key and, without --database, the SQLite database \
+            (parley-server.sqlite). With --database (or PARLEY_DATABASE_URL) the stores are in PostgreSQL, shared by \
+            every node given the same URL; give each node its own --node-id and the same static key file.
+            """)
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -29,6 +37,14 @@ struct ParleyServerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("data-dir"), help: "Directory for the database and the server key.")
     var dataDirectory = "./parley-data"
+
+    @Option(name: .customLong("database"), help: ArgumentHelp(
+        "PostgreSQL database shared by several nodes: postgresql://USER[:PASSWORD]@HOST[:PORT]/DB (default: PARLEY_DATABASE_URL, else SQLite in --data-dir).",
+        valueName: "url"))
+    var databaseURL: String?
+
+    @Option(name: .customLong("node-id"), help: "This node's name in logs and in the shared database (letters, digits, '.', '_', '-'; default: host-pid).")
+    var nodeID: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
@@ -61,6 +77,14 @@ struct ParleyServerCommand: AsyncParsableCommand {
         guard maxConnectionsPerAddress > 0 else { throw ValidationError("--max-connections-per-address must be positive") }
         guard loginsPerAddress > 0 else { throw ValidationError("--logins-per-address must be positive") }
         guard loginQueue >= 0 else { throw ValidationError("--login-queue must not be negative") }
+        if let nodeID {
+            guard (1...64).contains(nodeID.count), nodeID.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
+                throw ValidationError("--node-id must be 1 to 64 letters, digits, '.', '_' or '-'")
+            }
+        }
+        if let url = resolvedDatabaseURL {
+            do { _ = try PostgresDatabaseURL(parsing: url) } catch { throw ValidationError("--database: \(error)") }
+        }
         guard insecurePasswordCost == nil || insecurePasswordCost == "minimum" else {
             throw ValidationError("--insecure-password-cost-for-benchmarks accepts only \"minimum\"")
         }
@@ -73,7 +97,9 @@ struct ParleyServerCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        let logger = Logger(label: "parley.server")
+        let node = nodeID ?? Self.defaultNodeID()
+        var logger = Logger(label: "parley.server")
+        logger[metadataKey: "node"] = "\(node)"
         let crypto = try SodiumCryptoProvider()
         let random = try SodiumRandomSource()
 
@@ -96,16 +122,11 @@ struct ParleyServerCommand: AsyncParsableCommand {
             configuration.passwordCost = .minimum
             logger.warning("password hashing at the minimum Argon2id cost: for benchmarks only, never for real accounts")
         }
-        let store: SQLiteServerStore
-        do {
-            store = try SQLiteServerStore(dataDirectory: dataDirectory, mailboxLimits: configuration.mailboxLimits)
-        } catch {
-            throw fail("cannot open the database in \(dataDirectory): \(error)")
-        }
+        let storage = try await openStorage(node: node, mailboxLimits: configuration.mailboxLimits, logger: logger)
         let application = try ParleyServer(
-            accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
-            accountDeletion: store.accountDeletion,
-            events: InMemoryEventBus(), crypto: crypto, random: random, clock: SystemWallClock(),
+            accounts: storage.accounts, prekeys: storage.prekeys, mailbox: storage.mailbox, blocks: storage.blocks,
+            accountDeletion: storage.accountDeletion,
+            events: storage.events, crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: logger)
 
         var limits = ChannelLimits()
@@ -121,7 +142,7 @@ struct ParleyServerCommand: AsyncParsableCommand {
         }
         logger.notice("listening", metadata: [
             "address": "\(host):\(transport.localPort)", "key": "\(Hex.encode(staticKey.publicKey.bytes))",
-            "data-dir": "\(dataDirectory)",
+            "data-dir": "\(dataDirectory)", "storage": "\(storage.name)",
         ])
 
         let service = ServerService(transport: transport, application: application, logger: logger)
@@ -131,14 +152,72 @@ struct ParleyServerCommand: AsyncParsableCommand {
             logger: logger))
         try await group.run()
         await application.drain()
-        store.close()
+        await Self.offCooperativePool { storage.close() }
         logger.notice("stopped cleanly")
+    }
+
+    private var resolvedDatabaseURL: String? {
+        databaseURL ?? ProcessInfo.processInfo.environment["PARLEY_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// SQLite in the data directory with the in-process bus, or PostgreSQL with its bus. Opening
+    /// PostgreSQL blocks until it answers, so it runs on a thread of its own, not Swift's pool.
+    private func openStorage(node: String, mailboxLimits: MailboxLimits, logger: Logger) async throws -> ServerStorage {
+        guard let text = resolvedDatabaseURL else {
+            do {
+                let store = try SQLiteServerStore(dataDirectory: dataDirectory, mailboxLimits: mailboxLimits)
+                return ServerStorage(
+                    name: "sqlite", accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
+                    accountDeletion: store.accountDeletion, events: InMemoryEventBus(), close: { store.close() })
+            } catch {
+                throw fail("cannot open the database in \(dataDirectory): \(error)")
+            }
+        }
+        let result = await Self.offCooperativePool { () -> Result<ServerStorage, StoreError> in
+            do throws(StoreError) {
+                let url = try PostgresDatabaseURL(parsing: text)
+                let store = try PostgresServerStore(url: url, nodeID: node, mailboxLimits: mailboxLimits, logger: logger)
+                let bus = PostgresEventBus(store: store, logger: logger)
+                return .success(ServerStorage(
+                    name: "\(url)", accounts: store.accounts, prekeys: store.prekeys, mailbox: store.mailbox, blocks: store.blocks,
+                    accountDeletion: store.accountDeletion, events: bus, close: { bus.close(); store.close() }))
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let storage): return storage
+        case .failure(let error): throw fail("cannot open the PostgreSQL database: \(error)")
+        }
+    }
+
+    private static func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+
+    private static func defaultNodeID() -> String {
+        let host = ProcessInfo.processInfo.hostName.prefix(40).map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "-" }
+        return String(host) + "-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     private func fail(_ message: String) -> ExitCode {
         FileHandle.standardError.write(Data("parley-server: \(message)\n".utf8))
         return ExitCode(1)
     }
+}
+
+/// The stores and event bus the server runs on, and how to close them.
+struct ServerStorage: Sendable {
+    let name: String
+    let accounts: any AccountStore
+    let prekeys: any PrekeyStore
+    let mailbox: any MailboxStore
+    let blocks: any BlockStore
+    let accountDeletion: any AccountDeletionStore
+    let events: any AccountEventBus
+    let close: @Sendable () -> Void
 }
 
 /// Runs the transport until graceful shutdown: then it stops accepting, lets the handlers finish

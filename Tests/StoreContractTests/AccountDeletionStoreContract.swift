@@ -29,7 +29,7 @@ public typealias AccountDeletionStoreFactory = @Sendable () throws -> ServerStor
 /// failure can be injected: `SQLiteFileTests` and the server integration tests.)
 public enum AccountDeletionStoreContract {
     public static let checks: [ContractCheck<AccountDeletionStoreFactory>] = [
-        ContractCheck("deleting an account removes its record, prekeys, queued envelopes and blocks either way, and nothing of others") { make in
+        ContractCheck("deleting an account removes its record, prekeys (ML-KEM ones too), queued envelopes and blocks either way, and nothing of others") { make in
             let stores = try make()
             try populate(stores, "bob")
             try populate(stores, "alice")
@@ -40,6 +40,7 @@ public enum AccountDeletionStoreContract {
             #expect(try stores.accounts.find(bob) == nil)
             #expect(try stores.prekeys.takePrekeys(for: bob) == nil)
             #expect(try stores.prekeys.oneTimePrekeyCount(for: bob) == 0)
+            #expect(try stores.prekeys.kemPrekeyStatus(for: bob, limit: 10) == ([], nil))
             #expect(try stores.mailbox.usage(for: bob) == .empty)
             #expect(try stores.blocks.blocked(by: bob) == [])
             #expect(try !stores.blocks.isBlocked(sender: bob, by: user("alice")))
@@ -48,6 +49,7 @@ public enum AccountDeletionStoreContract {
             let alice = try user("alice")
             #expect(try stores.accounts.find(alice) != nil)
             #expect(try stores.prekeys.oneTimePrekeyCount(for: alice) == 3)
+            #expect(try stores.prekeys.kemPrekeyStatus(for: alice, limit: 10) == ([1], 100))
             #expect(try stores.mailbox.usage(for: alice).count == 1)
             #expect(try stores.blocks.blocked(by: alice) == [user("carol")])
             // What bob sent alice is hers and stays.
@@ -69,6 +71,8 @@ public enum AccountDeletionStoreContract {
         try stores.accounts.create(AccountStoreContract.record(name))
         try stores.prekeys.setSignedPrekey(signedPrekey(id: 1, seed: 7), for: user(name))
         try stores.prekeys.addOneTimePrekeys(oneTimePrekeys(1...3), for: user(name))
+        try stores.prekeys.setLastResortKEMPrekey(PrekeyStoreContract.kemPrekey(id: 100, seed: 1), for: user(name))
+        try stores.prekeys.addOneTimeKEMPrekeys([PrekeyStoreContract.kemPrekey(id: 1, seed: 2)], for: user(name))
         _ = try stores.mailbox.enqueue([MailboxStoreContract.draft(other, name, [1, 2, 3])])
         try stores.blocks.block(user(other), by: user(name))
     }

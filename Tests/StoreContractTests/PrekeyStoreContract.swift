@@ -118,5 +118,71 @@ public enum PrekeyStoreContract {
             #expect(Set(ids) == Set(1...50))
             #expect(try store.oneTimePrekeyCount(for: alice) == 0)
         },
+        ContractCheck("ML-KEM: each one-time prekey goes out once, lowest id first, then the last-resort one, which stays") { make in
+            let store = try make()
+            let alice = try user("alice")
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == nil)
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 10) == ([], nil))
+            let lastResort = try kemPrekey(id: 100, seed: 1)
+            try store.setLastResortKEMPrekey(lastResort, for: alice)
+            try store.addOneTimeKEMPrekeys([try kemPrekey(id: 3, seed: 3), try kemPrekey(id: 2, seed: 2)], for: alice)
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 10) == ([2, 3], 100))
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 1) == ([2], 100))
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 0) == ([], 100))
+            // Not allowed a one-time key: the last-resort one, and the pool is untouched.
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: false) == BundledKEMPrekey(lastResort, isLastResort: true))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(try kemPrekey(id: 2, seed: 2), isLastResort: false))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(try kemPrekey(id: 3, seed: 3), isLastResort: false))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(lastResort, isLastResort: true))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(lastResort, isLastResort: true))
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 10) == ([], 100))
+        },
+        ContractCheck("ML-KEM: a new last-resort prekey replaces the old, an id already in the pool keeps the first key, removeAll removes them") { make in
+            let store = try make()
+            let (alice, bob) = (try user("alice"), try user("bob"))
+            try store.setLastResortKEMPrekey(try kemPrekey(id: 100, seed: 1), for: alice)
+            try store.setLastResortKEMPrekey(try kemPrekey(id: 101, seed: 2), for: alice)
+            try store.addOneTimeKEMPrekeys([try kemPrekey(id: 5, seed: 5)], for: alice)
+            try store.addOneTimeKEMPrekeys([try kemPrekey(id: 5, seed: 6)], for: alice)
+            try store.addOneTimeKEMPrekeys([try kemPrekey(id: 5, seed: 7)], for: bob)
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 10) == ([5], 101))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: false) == BundledKEMPrekey(try kemPrekey(id: 101, seed: 2), isLastResort: true))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(try kemPrekey(id: 5, seed: 5), isLastResort: false))
+            try store.addOneTimeKEMPrekeys([try kemPrekey(id: 6, seed: 6)], for: alice)
+            try store.removeAll(for: alice)
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 10) == ([], nil))
+            #expect(try store.takeKEMPrekey(for: alice, allowOneTime: true) == nil)
+            #expect(try store.kemPrekeyStatus(for: bob, limit: 10) == ([5], nil))
+        },
+        ContractCheck("ML-KEM: 8 concurrent takers of 60 prekeys share a pool of 40: each one-time key goes out exactly once") { make in
+            let store = try make()
+            let alice = try user("alice")
+            try store.setLastResortKEMPrekey(try kemPrekey(id: 1000, seed: 0), for: alice)
+            try store.addOneTimeKEMPrekeys(try (1...40).map { id throws in try kemPrekey(id: UInt32(id), seed: UInt8(id)) }, for: alice)
+            let handedOut = try await withThrowingTaskGroup(of: [BundledKEMPrekey?].self) { group in
+                for taker in 0..<8 {
+                    group.addTask {
+                        // 60 takes spread over 8 tasks: 8 or 7 each.
+                        try (0..<(taker < 4 ? 8 : 7)).map { _ in try store.takeKEMPrekey(for: alice, allowOneTime: true) }
+                    }
+                }
+                return try await group.reduce(into: [BundledKEMPrekey?]()) { $0 += $1 }
+            }
+            #expect(handedOut.count == 60)
+            let oneTime = handedOut.compactMap { $0 }.filter { !$0.isLastResort }.map(\.prekey.id)
+            #expect(oneTime.count == 40)
+            #expect(Set(oneTime) == Set(1...40))
+            #expect(handedOut.compactMap { $0 }.filter(\.isLastResort).count == 20)
+            #expect(try store.kemPrekeyStatus(for: alice, limit: 100) == ([], 1000))
+        },
     ]
+
+    /// An ML-KEM prekey whose key and signature bytes are all derived from `seed` (the store never
+    /// checks them).
+    static func kemPrekey(id: UInt32, seed: UInt8) throws -> KEMPrekey {
+        KEMPrekey(
+            id: id,
+            publicKey: try MLKEMPublicKey(bytes: [UInt8](repeating: seed, count: MLKEMPublicKey.byteCount)),
+            signature: try Ed25519Signature(bytes: [UInt8](repeating: seed &+ 1, count: Ed25519Signature.byteCount)))
+    }
 }

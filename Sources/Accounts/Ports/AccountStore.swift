@@ -2,8 +2,8 @@ import Primitives
 
 /// The server's store of accounts, keyed by normalised ``Username``.
 ///
-/// Implemented by `InMemoryAccountStore` and `SQLiteAccountStore`; both pass the same contract
-/// suite (`AccountStoreContract`). Every method is atomic and throws ``StoreError`` only.
+/// Implemented by `InMemoryAccountStore`, `SQLiteAccountStore` and `PostgresAccountStore`; all pass
+/// the same contract suite (`AccountStoreContract`). Every method is atomic and throws ``StoreError`` only.
 public protocol AccountStore: Sendable {
     /// Stores a new account.
     /// - Throws: ``StoreError/alreadyExists(_:)`` when the username is taken or another account

@@ -2,7 +2,8 @@ import Primitives
 
 /// The server's store of published prekeys (public halves only).
 ///
-/// Implemented by `InMemoryPrekeyStore` and `SQLitePrekeyStore`; both pass the same contract suite.
+/// Implemented by `InMemoryPrekeyStore`, `SQLitePrekeyStore` and `PostgresPrekeyStore`; all pass the same
+/// contract suite.
 /// Every method throws ``StoreError`` only.
 public protocol PrekeyStore: Sendable {
     /// Sets `user`'s current signed prekey, replacing any previous one.

@@ -8,8 +8,8 @@ import Primitives
 /// while blocks against it survived for the next person to register it. This port is the one call
 /// that applies the whole deletion or none of it.
 ///
-/// Implemented by `InMemoryAccountDeletionStore` and `SQLiteAccountDeletionStore`; both pass
-/// `AccountDeletionStoreContract`.
+/// Implemented by `InMemoryAccountDeletionStore`, `SQLiteAccountDeletionStore` and
+/// `PostgresAccountDeletionStore`; all pass `AccountDeletionStoreContract`.
 public protocol AccountDeletionStore: Sendable {
     /// Deletes `username`'s account record, signed and one-time prekeys, pending envelopes, the
     /// blocks it made and the blocks against it, atomically: when it throws, nothing was deleted.

@@ -3,7 +3,8 @@ import Primitives
 /// Who has blocked whom. The server consults it before accepting an envelope, so that a blocked
 /// sender's messages are never stored for the blocker.
 ///
-/// Implemented by `InMemoryBlockStore` and `SQLiteBlockStore`; both pass `BlockStoreContract`.
+/// Implemented by `InMemoryBlockStore`, `SQLiteBlockStore` and `PostgresBlockStore`; all pass
+/// `BlockStoreContract`.
 /// Every method is atomic and throws ``StoreError`` only.
 public protocol BlockStore: Sendable {
     /// Records that `blocker` blocks `blocked`. Blocking twice is the same as once.

@@ -5,7 +5,8 @@ import Primitives
 ///
 /// Delivery is at-least-once: an envelope stays until its recipient acknowledges it by id, so a
 /// crash between sending and acknowledging redelivers rather than loses. Implemented by
-/// `InMemoryMailboxStore` and `SQLiteMailboxStore`; both pass `MailboxStoreContract`. Every
+/// `InMemoryMailboxStore`, `SQLiteMailboxStore` and `PostgresMailboxStore`; all pass
+/// `MailboxStoreContract` and `MailboxRecipientContract`. Every
 /// method is atomic and throws ``StoreError`` only. Caps come from the store's ``MailboxLimits``.
 public protocol MailboxStore: Sendable {
     /// Stores a batch of drafts in one transaction and returns one outcome per draft, in order.

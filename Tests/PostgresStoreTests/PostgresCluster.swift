@@ -1,0 +1,250 @@
+import Foundation
+import PostgresStore
+import Primitives
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A throwaway PostgreSQL cluster for this test process: Debian's binaries
+/// (`/usr/lib/postgresql/*/bin`), a temporary directory, a free port on 127.0.0.1, no Docker.
+///
+/// - One cluster per test process (starting one takes about two seconds), started on first use;
+///   every test gets a fresh database in it (``makeDatabase()``).
+/// - PostgreSQL refuses to run as root, and CI runs as root: then every PostgreSQL binary runs as
+///   `nobody` through `runuser -u nobody --`, and the temporary directory is chowned to it.
+/// - It is always stopped: at normal exit (`atexit`), and, should the test process die before
+///   that (a crash, a kill), by a watchdog process started with the cluster that polls this
+///   process's PID and then stops the postmaster by *its* PID (`pg_ctl stop -m immediate`, then
+///   SIGKILL) and removes the directory. The watchdog also gives up the cluster after two hours,
+///   so nothing outlives a hung run. Every wait is bounded (`pg_ctl -t`).
+/// - A machine without the binaries skips the PostgreSQL tests, except where they are required
+///   (`PARLEY_REQUIRE_INTEROP=1` or `CI` set, as in `.ci/run`): there they fail.
+final class PostgresCluster: Sendable {
+    let directory: String
+    let port: Int
+    let binaries: String
+    let postmasterPID: Int32
+    private let runAs: [String]
+    private let databases = Atomic<Int>(0)
+
+    /// The superuser the cluster is made with (trust authentication on 127.0.0.1 only).
+    static let superuser = "parley"
+
+    /// Whether the PostgreSQL tests must run (and so fail rather than skip without PostgreSQL).
+    static var isRequired: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return environment["PARLEY_REQUIRE_INTEROP"] == "1" || environment["CI"] != nil
+    }
+
+    /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb` and `pg_ctl`, if any.
+    static let binaryDirectory: String? = {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return versions.compactMap { version -> (Int, String)? in
+            let bin = "\(root)/\(version)/bin"
+            guard let number = Int(version), FileManager.default.isExecutableFile(atPath: "\(bin)/initdb"),
+                  FileManager.default.isExecutableFile(atPath: "\(bin)/pg_ctl") else { return nil }
+            return (number, bin)
+        }.max { $0.0 < $1.0 }?.1
+    }()
+
+    /// Whether the tests run here: PostgreSQL is installed, or it is required (and its absence fails them).
+    static var shouldRun: Bool { binaryDirectory != nil || isRequired }
+
+    private static let started = LockedValue<Result<PostgresCluster, HarnessError>?>(nil)
+
+    /// The process's cluster, started on first use.
+    static func shared() throws -> PostgresCluster {
+        try started.withLock { started in
+            if let started { return try started.get() }
+            let result = Result<PostgresCluster, HarnessError> { () throws(HarnessError) in try start() }
+            started = result
+            if case .success(let cluster) = result {
+                atexit { PostgresCluster.stopShared() }
+                _ = cluster
+            }
+            return try result.get()
+        }
+    }
+
+    private static func stopShared() {
+        let cluster = started.withLock { started -> PostgresCluster? in
+            guard case .success(let cluster) = started else { return nil }
+            return cluster
+        }
+        cluster?.stop()
+    }
+
+    /// A new, empty database in the cluster, and its URL.
+    func makeDatabase() throws -> PostgresDatabaseURL {
+        let name = "test_\(getpid())_\(databases.add(1, ordering: .relaxed).newValue)"
+        try psql("CREATE DATABASE \(name)")
+        return url(database: name)
+    }
+
+    func url(database: String) -> PostgresDatabaseURL {
+        PostgresDatabaseURL(host: "127.0.0.1", port: port, username: Self.superuser, database: database)
+    }
+
+    /// Runs one SQL command with `psql` as the superuser (in `database`), failing on any error.
+    @discardableResult
+    func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try Self.run(
+            runAs + ["\(binaries)/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)",
+                     "-U", Self.superuser, "-d", database, "-c", sql],
+            timeout: 30)
+    }
+
+    /// Stops the cluster (fast: `-m immediate`), kills the postmaster by PID if it is still there,
+    /// and removes the directory.
+    func stop() {
+        _ = try? Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-t", "10", "stop"], timeout: 20)
+        if kill(postmasterPID, 0) == 0 { kill(postmasterPID, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    // MARK: Starting
+
+    private init(directory: String, port: Int, binaries: String, postmasterPID: Int32, runAs: [String]) {
+        self.directory = directory
+        self.port = port
+        self.binaries = binaries
+        self.postmasterPID = postmasterPID
+        self.runAs = runAs
+    }
+
+    private static func start() throws(HarnessError) -> PostgresCluster {
+        guard let binaries = binaryDirectory else {
+            throw HarnessError(
+                "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): `make deps` installs Debian's postgresql")
+        }
+        let asRoot = getuid() == 0
+        let runAs = asRoot ? ["/usr/sbin/runuser", "-u", "nobody", "--"] : []
+        var template = Array((NSTemporaryDirectory() + "parley-pg-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw HarnessError("mkdtemp failed: \(String(cString: strerror(errno)))") }
+        let directory = String(cString: made)
+        do {
+            if asRoot {
+                guard let nobody = getpwnam("nobody") else { throw HarnessError("there is no user nobody to run PostgreSQL as") }
+                guard chown(directory, nobody.pointee.pw_uid, nobody.pointee.pw_gid) == 0 else {
+                    throw HarnessError("cannot chown \(directory) to nobody: \(String(cString: strerror(errno)))")
+                }
+            }
+            chmod(directory, 0o700)
+            try run(runAs + ["\(binaries)/initdb", "-D", "\(directory)/data", "-A", "trust", "-U", superuser, "-E", "UTF8",
+                             "--locale=C", "--no-sync", "--no-instructions"], timeout: 120)
+            var lastError = HarnessError("no attempt")
+            for _ in 0..<3 {
+                let port = try freePort()
+                // fsync off: a test cluster is thrown away, and the stores' durability setting
+                // (synchronous_commit) is still the one they ask for.
+                let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
+                do {
+                    try run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/log",
+                                     "-w", "-t", "60", "start"], timeout: 90)
+                } catch {
+                    lastError = error
+                    continue
+                }
+                let pidLine = (try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8))?
+                    .split(separator: "\n").first.flatMap { Int32($0) }
+                guard let pid = pidLine else { throw HarnessError("the postmaster started but wrote no PID") }
+                startWatchdog(postmasterPID: pid, directory: directory, binaries: binaries, runAs: runAs)
+                return PostgresCluster(directory: directory, port: port, binaries: binaries, postmasterPID: pid, runAs: runAs)
+            }
+            let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
+            throw HarnessError("PostgreSQL did not start: \(lastError.message)\n\(log.suffix(2000))")
+        } catch let error as HarnessError {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw HarnessError("\(error)")
+        }
+    }
+
+    /// A detached shell that outlives this process if it dies: it waits for this PID to go, then
+    /// stops the postmaster by its PID and removes the directory (or does so after two hours).
+    private static func startWatchdog(postmasterPID: Int32, directory: String, binaries: String, runAs: [String]) {
+        let stop = (runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-t", "10", "stop"])
+            .map { "'\($0)'" }.joined(separator: " ")
+        let script = """
+            i=0; while kill -0 \(getpid()) 2>/dev/null && [ $i -lt 7200 ]; do sleep 1; i=$((i+1)); done
+            if kill -0 \(postmasterPID) 2>/dev/null; then \(stop) >/dev/null 2>&1; kill -9 \(postmasterPID) 2>/dev/null; fi
+            rm -rf '\(directory)'
+            """
+        // Detached (setsid -f: its own session, not our child), so nothing of ours waits for it.
+        _ = try? run(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script], timeout: 10)
+    }
+
+    private static func freePort() throws(HarnessError) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw HarnessError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Runs `arguments`, returning its standard output; fails on a non-zero exit or after
+    /// `timeout` seconds (then the child is killed by its PID).
+    ///
+    /// `posix_spawn` and `waitpid` rather than Foundation's `Process`: `Process.waitUntilExit()`
+    /// was seen to hang here after `pg_ctl start` had exited. Output goes to files, not pipes, so
+    /// a daemon that inherits them cannot keep a reader waiting either.
+    @discardableResult
+    static func run(_ arguments: [String], timeout: Double) throws(HarnessError) -> String {
+        let base = NSTemporaryDirectory() + "parley-pg-run-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let (outPath, errPath) = (base + ".out", base + ".err")
+        defer { unlink(outPath); unlink(errPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var pid: pid_t = 0
+        // In / (env -C): the test's directory may not be readable by the user PostgreSQL runs as.
+        let command = ["/usr/bin/env", "-C", "/"] + arguments
+        var argv = command.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let spawned = posix_spawn(&pid, command[0], &actions, nil, &argv, environ)
+        guard spawned == 0 else { throw HarnessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while true {
+            let done = waitpid(pid, &status, WNOHANG)
+            if done == pid { break }
+            if done < 0 && errno != EINTR { throw HarnessError("waitpid failed: \(String(cString: strerror(errno)))") }
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+                throw HarnessError("\(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+            }
+            usleep(20_000)
+        }
+        let output = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let errors = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            throw HarnessError("\(arguments.joined(separator: " ")) failed (status \(status)): \(errors)")
+        }
+        return output
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}

@@ -1,0 +1,290 @@
+import Accounts
+import Dispatch
+import Foundation
+import Prekeys
+import Primitives
+import ServerCore
+import Synchronization
+import Testing
+
+@testable import PostgresStore
+
+/// What PostgreSQL brings beyond the contracts: several nodes (store instances) on one database,
+/// migrations, durability settings and failures of the connection.
+@Suite("PostgreSQL stores across nodes", .enabled(if: PostgresCluster.shouldRun, "PostgreSQL is not installed"), .timeLimit(.minutes(3)))
+struct PostgresStoreTests {
+    @Test func concurrentWritersOnTwoNodesGetIncreasingIdsInCommitOrderAndAReaderSkipsNone() async throws {
+        try await withTestDatabase { database in
+            let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
+            let reader = try database.store(nodeID: "node-r")
+            let bob = try Username("bob")
+            let (rounds, perBatch) = (40, 5)
+            let expected = nodes.count * 2 * rounds * perBatch
+            // A reader pages through bob's mailbox with an "after id" cursor while the writers run,
+            // as a node pushing deliveries does: with a bare serial id it could see 11 before 10
+            // committed and skip 10 for ever.
+            let collected = LockedValue<[MailboxEnvelope]>([])
+            let writersDone = Atomic<Bool>(false)
+            try await onThreads(nodes.count * 2 + 1) { index throws(StoreError) in
+                if index == nodes.count * 2 {
+                    var cursor: UInt64?
+                    let deadline = Date().addingTimeInterval(120)
+                    while Date() < deadline {
+                        let finished = writersDone.load(ordering: .acquiring)
+                        let page = try reader.mailbox.pending(for: bob, after: cursor, limit: 50)
+                        collected.withLock { $0 += page }
+                        cursor = page.last?.id ?? cursor
+                        if finished && page.isEmpty { return }
+                    }
+                    return
+                }
+                let node = nodes[index % nodes.count]
+                let sender = "sender\(index)"
+                for round in 0..<rounds {
+                    let batch = try (0..<perBatch).map { item throws(StoreError) in
+                        MailboxEnvelopeDraft(
+                            sender: try Self.user(sender), recipient: bob, payload: [UInt8(round), UInt8(item)],
+                            acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+                    }
+                    let outcomes = try node.mailbox.enqueue(batch)
+                    #expect(outcomes.allSatisfy { if case .accepted = $0 { true } else { false } })
+                }
+            } whenWritersFinish: { writersDone.store(true, ordering: .releasing) }
+            let pending = try reader.mailbox.pending(for: bob, after: nil, limit: 10_000)
+            #expect(pending.count == expected)
+            #expect(pending.map(\.id) == pending.map(\.id).sorted() && Set(pending.map(\.id)).count == expected)
+            for index in 0..<(nodes.count * 2) {
+                let mine = pending.filter { $0.sender.value == "sender\(index)" }.map { Int($0.payload[0]) * perBatch + Int($0.payload[1]) }
+                #expect(mine == Array(0..<(rounds * perBatch)), "sender\(index)'s order is kept")
+            }
+            #expect(collected.withLock { $0 } == pending, "the paging reader saw every envelope, in id order, none skipped")
+            #expect(try reader.mailbox.usage(for: bob).count == expected)
+        }
+    }
+
+    @Test func twoNodesFetchingBundlesAtOnceNeverShareAOneTimePrekey() async throws {
+        try await withTestDatabase { database in
+            let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
+            let alice = try Username("alice")
+            try nodes[0].prekeys.setSignedPrekey(
+                SignedPrekey(id: 1, publicKey: try X25519PublicKey(bytes: [UInt8](repeating: 7, count: 32)),
+                             signature: try Ed25519Signature(bytes: [UInt8](repeating: 8, count: 64))), for: alice)
+            let pool = try (1...200).map { id in
+                OneTimePrekey(id: UInt32(id), publicKey: try X25519PublicKey(bytes: [UInt8](repeating: UInt8(id), count: 32)))
+            }
+            try nodes[1].prekeys.addOneTimePrekeys(pool, for: alice)
+            let taken = LockedValue<[UInt32]>([])
+            let empty = Atomic<Int>(0)
+            try await onThreads(4) { index throws(StoreError) in
+                for _ in 0..<75 {
+                    guard let bundle = try nodes[index % 2].prekeys.takePrekeys(for: alice) else {
+                        Issue.record("the signed prekey vanished")
+                        return
+                    }
+                    if let oneTime = bundle.oneTimePrekey { taken.withLock { $0.append(oneTime.id) } } else { empty.add(1, ordering: .relaxed) }
+                }
+            }
+            let ids = taken.withLock { $0 }
+            #expect(ids.count == 200 && Set(ids).count == 200, "every one-time prekey handed out exactly once")
+            #expect(empty.load(ordering: .relaxed) == 100)
+            #expect(try nodes[0].prekeys.oneTimePrekeyCount(for: alice) == 0)
+        }
+    }
+
+    @Test func twoNodesTakingMLKEMPrekeysAtOnceNeverShareAOneTimeOne() async throws {
+        try await withTestDatabase { database in
+            let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
+            let alice = try Username("alice")
+            func kemPrekey(_ id: UInt32) throws -> KEMPrekey {
+                KEMPrekey(id: id, publicKey: try MLKEMPublicKey(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: id), count: MLKEMPublicKey.byteCount)),
+                          signature: try Ed25519Signature(bytes: [UInt8](repeating: 8, count: 64)))
+            }
+            try nodes[0].prekeys.setLastResortKEMPrekey(try kemPrekey(1000), for: alice)
+            try nodes[1].prekeys.addOneTimeKEMPrekeys(try (1...200).map { id in try kemPrekey(UInt32(id)) }, for: alice)
+            let taken = LockedValue<[UInt32]>([])
+            let lastResort = Atomic<Int>(0)
+            try await onThreads(4) { index throws(StoreError) in
+                for _ in 0..<75 {
+                    guard let bundled = try nodes[index % 2].prekeys.takeKEMPrekey(for: alice, allowOneTime: true) else {
+                        Issue.record("the last-resort ML-KEM prekey vanished")
+                        return
+                    }
+                    if bundled.isLastResort {
+                        #expect(bundled.prekey.id == 1000)
+                        lastResort.add(1, ordering: .relaxed)
+                    } else {
+                        taken.withLock { $0.append(bundled.prekey.id) }
+                    }
+                }
+            }
+            let ids = taken.withLock { $0 }
+            #expect(ids.count == 200 && Set(ids).count == 200, "every one-time ML-KEM prekey handed out exactly once")
+            #expect(lastResort.load(ordering: .relaxed) == 100)
+            #expect(try nodes[0].prekeys.kemPrekeyStatus(for: alice, limit: 10) == ([], 1000))
+        }
+    }
+
+    @Test func aVersion1DatabaseGainsTheMLKEMPrekeysTableAndKeepsItsRows() async throws {
+        try await withTestDatabase { database in
+            let alice = try Username("alice")
+            let signed = SignedPrekey(
+                id: 1, publicKey: try X25519PublicKey(bytes: [UInt8](repeating: 7, count: 32)),
+                signature: try Ed25519Signature(bytes: [UInt8](repeating: 8, count: 64)))
+            try database.store(nodeID: "node-a").prekeys.setSignedPrekey(signed, for: alice)
+            // Back to what a build before issue 14 left: schema version 1, no kem_prekeys.
+            let cluster = try PostgresCluster.shared()
+            try cluster.psql("DROP TABLE kem_prekeys; DELETE FROM parley_schema WHERE version >= 2", database: database.url.database)
+            let upgraded = try database.store(nodeID: "node-b")
+            #expect(try upgraded.schemaVersion() == 2)
+            #expect(try upgraded.prekeys.signedPrekey(for: alice) == signed)
+            #expect(try upgraded.prekeys.kemPrekeyStatus(for: alice, limit: 10) == ([], nil))
+            let kem = KEMPrekey(
+                id: 5, publicKey: try MLKEMPublicKey(bytes: [UInt8](repeating: 5, count: MLKEMPublicKey.byteCount)),
+                signature: try Ed25519Signature(bytes: [UInt8](repeating: 6, count: 64)))
+            try upgraded.prekeys.setLastResortKEMPrekey(kem, for: alice)
+            #expect(try upgraded.prekeys.takeKEMPrekey(for: alice, allowOneTime: true) == BundledKEMPrekey(kem, isLastResort: true))
+        }
+    }
+
+    @Test func aSendOnOneNodeRacingTheRecipientsDeletionOnAnotherLeavesNoEnvelopeBehind() async throws {
+        try await withTestDatabase { database in
+            let sender = try database.store(nodeID: "node-a")
+            let deleter = try database.store(nodeID: "node-b")
+            let alice = try Username("alice")
+            for round in 0..<20 {
+                let bob = try Username("bob\(round)")
+                let identity = try Ed25519PublicKey(bytes: [UInt8](repeating: UInt8(round + 1), count: 32))
+                try sender.accounts.create(AccountRecord(
+                    username: bob, passwordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", identityKey: identity,
+                    identitySignature: nil, createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000), failedLoginCount: 0, lockedUntil: nil))
+                let draft = MailboxEnvelopeDraft(
+                    sender: alice, recipient: bob, recipientIdentity: identity, payload: [1, 2, 3],
+                    acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+                try await onThreads(2) { index throws(StoreError) in
+                    if index == 0 {
+                        for _ in 0..<5 {
+                            let outcome = try sender.mailbox.enqueue([draft])
+                            if case .refused(let refusal) = outcome.first { #expect(refusal == .unknownRecipient) }
+                        }
+                    } else {
+                        #expect(try deleter.accountDeletion.deleteAccount(bob))
+                    }
+                }
+                // Accepted before the deletion: deleted with the account; after it: refused.
+                #expect(try sender.mailbox.usage(for: bob) == .empty, "round \(round)")
+            }
+        }
+    }
+
+    @Test func nodesMigrateOnceAndRefuseASchemaNewerThanTheyKnow() async throws {
+        try await withTestDatabase { database in
+            let first = try database.store(nodeID: "node-a")
+            let second = try database.store(nodeID: "node-b")
+            #expect(try first.schemaVersion() == PostgresServerStore.latestSchemaVersion)
+            #expect(try second.schemaVersion() == PostgresServerStore.latestSchemaVersion)
+            let cluster = try PostgresCluster.shared()
+            #expect(try cluster.psql("SELECT count(*) FROM parley_schema", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "\(PostgresServerStore.latestSchemaVersion)")
+            try cluster.psql("INSERT INTO parley_schema (version, summary) VALUES (\(PostgresServerStore.latestSchemaVersion + 1), 'from the future')",
+                             database: database.url.database)
+            do throws(StoreError) {
+                _ = try database.store(nodeID: "node-c")
+                Issue.record("a node started on a schema newer than it knows")
+            } catch {
+                guard case .unavailable(let message) = error else { Issue.record("wrong error \(error)"); return }
+                #expect(message.contains("newer than this parley-server knows"))
+            }
+        }
+    }
+
+    @Test func everyConnectionCommitsSynchronously() async throws {
+        try await withTestDatabase { database in
+            let store = try database.store()
+            let setting = try store.pool.withSession { session throws(StoreError) in
+                try session.query("SHOW synchronous_commit").first?.value(String.self)
+            }
+            #expect(setting == "on")
+        }
+    }
+
+    @Test func anUnreachableDatabaseIsStorageUnavailable() throws {
+        // A port nothing listens on (the cluster's, plus one, is as good as any free one).
+        let cluster = try PostgresCluster.shared()
+        let url = PostgresDatabaseURL(host: "127.0.0.1", port: cluster.port == 65535 ? 1 : cluster.port + 1, username: "parley", database: "none")
+        do throws(StoreError) {
+            _ = try PostgresServerStore(url: url)
+            Issue.record("opened a store on a closed port")
+        } catch {
+            guard case .unavailable(let message) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(message.contains("storage unavailable"))
+        }
+    }
+
+    @Test func aLostConnectionIsStorageUnavailableAndTheNextCallReconnects() async throws {
+        try await withTestDatabase { database in
+            let store = try database.store()
+            let bob = try Username("bob")
+            let draft = MailboxEnvelopeDraft(sender: try Username("alice"), recipient: bob, payload: [1], acceptedAt: Timestamp(millisecondsSinceEpoch: 1))
+            _ = try store.mailbox.enqueue([draft])
+            try PostgresCluster.shared().psql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database.url.database)' AND pid <> pg_backend_pid()")
+            // The pooled connection is dead: the call fails as unavailable (never "accepted"), or
+            // succeeds on a fresh connection when the pool noticed first.
+            do throws(StoreError) {
+                let outcomes = try store.mailbox.enqueue([draft])
+                #expect(outcomes.count == 1)
+            } catch {
+                guard case .unavailable(let message) = error else { Issue.record("wrong error \(error)"); return }
+                #expect(message.contains("storage unavailable"))
+            }
+            #expect(try store.mailbox.enqueue([draft]).count == 1)
+            let stored = try store.mailbox.usage(for: bob).count
+            #expect(stored == 2 || stored == 3)
+        }
+    }
+
+    @Test(arguments: [
+        ("postgresql://parley@127.0.0.1:5433/parley", PostgresDatabaseURL(host: "127.0.0.1", port: 5433, username: "parley", database: "parley")),
+        ("postgres://u:p%40ss@db.example:6000/mail", PostgresDatabaseURL(host: "db.example", port: 6000, username: "u", password: "p@ss", database: "mail")),
+        ("postgresql://me@localhost/x", PostgresDatabaseURL(host: "localhost", username: "me", database: "x")),
+    ])
+    func databaseURLsParse(_ text: String, _ expected: PostgresDatabaseURL) throws {
+        #expect(try PostgresDatabaseURL(parsing: text) == expected)
+    }
+
+    @Test(arguments: ["mysql://a@b/c", "postgresql://host/db", "postgresql://a@b:99999/c", "postgresql://a@b:5432/", "postgresql://a@b/c?sslmode=require"])
+    func malformedDatabaseURLsAreRefused(_ text: String) {
+        #expect(throws: StoreError.self) { try PostgresDatabaseURL(parsing: text) }
+    }
+
+    @Test func aDatabaseURLPrintsWithoutItsPassword() throws {
+        #expect(try PostgresDatabaseURL(parsing: "postgresql://u:secret@h:1/d").description == "postgresql://u:***@h:1/d")
+    }
+
+    static func user(_ name: String) throws(StoreError) -> Username {
+        do { return try Username(name) } catch { throw .corrupt("\(error)") }
+    }
+}
+
+/// Runs `body(0..<count)` on `count` threads of their own (blocking store calls must not occupy
+/// Swift's few cooperative threads), and `whenWritersFinish` once all but the last have returned.
+func onThreads(
+    _ count: Int, _ body: @escaping @Sendable (Int) throws(StoreError) -> Void, whenWritersFinish: @escaping @Sendable () -> Void = {}
+) async throws {
+    let failures = LockedValue<[StoreError]>([])
+    let writers = DispatchGroup()
+    let all = DispatchGroup()
+    for index in 0..<count {
+        let isWriter = index < count - 1 || count == 1
+        if isWriter { writers.enter() }
+        all.enter()
+        Thread.detachNewThread {
+            do throws(StoreError) { try body(index) } catch { failures.withLock { $0.append(error) } }
+            if isWriter { writers.leave() }
+            all.leave()
+        }
+    }
+    writers.notify(queue: .global()) { whenWritersFinish() }
+    await withCheckedContinuation { continuation in all.notify(queue: .global()) { continuation.resume() } }
+    if let failure = failures.withLock({ $0.first }) { throw failure }
+}
