@@ -47,10 +47,11 @@ vectors: deps
 # after the rest: measured while other suites load the machine, its baseline would be noise.
 # The daemon's Python end-to-end run (a server, five daemons, Argon2id at every login) runs alone
 # too, so that its load does not push the transport suites' timeouts.
-# Suites whose assertions are wall-clock bounds on the transport (timeouts, a server closing a
-# hostile connection within seconds): they run in a pass of their own after the rest, so that the
-# other suites' load on two cores cannot push them past their bounds.
-TIMED_SUITES := LoopbackTransportTests RobustnessTests InboundLimitsTests
+# Suites whose assertions are wall-clock bounds (transport timeouts, a server closing a hostile
+# connection within seconds, two first messages crossing within a push delay): they run in a pass
+# of their own after the rest, so that the other suites' load on two cores cannot push them past
+# their bounds.
+TIMED_SUITES := LoopbackTransportTests RobustnessTests InboundLimitsTests RecoveryEndToEndTests
 space := $(subst ,, )
 test: deps vectors
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)

@@ -26,7 +26,7 @@ struct RecoveryEndToEndTests {
         try await world.register("finn")
         // Each client waits this long before handling a push, so that both first messages are
         // sent before either client has processed the other's: the race is certain, not likely.
-        let pushDelay = ["PARLEY_TEST_PUSH_DELAY_MS": "1500"]
+        let pushDelay = ["PARLEY_TEST_PUSH_DELAY_MS": "3000"]
         let erin = try InteractiveClient("erin", in: world, environment: pushDelay)
         let finn = try InteractiveClient("finn", in: world, environment: pushDelay)
         try await erin.logIn()
