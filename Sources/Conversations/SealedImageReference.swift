@@ -18,10 +18,14 @@ public struct ImageBlobID: Sendable, Hashable, CustomStringConvertible {
         self.bytes = array
     }
 
+    /// Bytes whose length the caller has just made `byteCount`.
+    private init(exactly bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     /// A fresh id from `random`.
     public static func random(using random: any RandomSource) -> ImageBlobID {
-        // Exactly 16 bytes: cannot fail.
-        try! ImageBlobID(bytes: random.bytes(count: byteCount))
+        ImageBlobID(exactly: random.bytes(count: byteCount))
     }
 
     /// 32 lowercase hex digits: the blob's file name.
