@@ -30,12 +30,14 @@ url="postgresql://parley@127.0.0.1:$pgport/parley"
 pa=$(free_port); pb=$(free_port)
 say "Two nodes, one static key (clients pin it), one database: node-a on $pa, node-b on $pb"
 mkdir -p "$work/a" "$work/b"
-"$BIN/parley-server" --data-dir "$work/a" --print-key >/dev/null
-cp "$work/a/server-static-key" "$work/b/"
-"$BIN/parley-server" --port "$pa" --data-dir "$work/a" --database "$url" --node-id node-a 2>"$work/a.log" & pids+=($!)
-PARLEY_DATABASE_URL="$url" "$BIN/parley-server" --port "$pb" --data-dir "$work/b" --node-id node-b 2>"$work/b.log" & pids+=($!)
-for _ in $(seq 1 100); do grep -q listening "$work/a.log" && grep -q listening "$work/b.log" && break; sleep 0.1; done
-grep -h listening "$work/a.log" "$work/b.log" || { cat "$work/a.log" "$work/b.log"; exit 1; }
+# The key is made once (0600) and every node is pointed at it; on real machines, copy the file
+# to each node with `install -m 600`.
+key="$work/cluster-static-key"
+"$BIN/parley-server" --key-file "$key" --print-key >/dev/null
+"$BIN/parley-server" --port "$pa" --data-dir "$work/a" --key-file "$key" --database "$url" --node-id node-a 2>"$work/a.log" & pids+=($!)
+PARLEY_DATABASE_URL="$url" "$BIN/parley-server" --port "$pb" --data-dir "$work/b" --key-file "$key" --node-id node-b 2>"$work/b.log" & pids+=($!)
+for _ in $(seq 1 100); do grep -q "] listening$" "$work/a.log" && grep -q "] listening$" "$work/b.log" && break; sleep 0.1; done
+grep -h "] listening$" "$work/a.log" "$work/b.log" || { cat "$work/a.log" "$work/b.log"; exit 1; }
 
 alice() { printf '%s\n' "alice-demo-password" | "$BIN/parley" --server "127.0.0.1:$pa" --home "$work/alice" --user alice --password-stdin "$@"; }
 bob() { printf '%s\n' "bob-demo-password" | "$BIN/parley" --server "127.0.0.1:$pb" --home "$work/bob" --user bob --password-stdin "$@"; }

@@ -26,7 +26,8 @@ struct ParleyServerCommand: AsyncParsableCommand {
         discussion: """
             The data directory holds the server's static key and, without --database, the SQLite database \
             (parley-server.sqlite). With --database (or PARLEY_DATABASE_URL) the stores are in PostgreSQL, shared by \
-            every node given the same URL; give each node its own --node-id and the same static key file.
+            every node given the same URL; give each node its own --node-id and the same --key-file (made once with \
+            --key-file PATH --print-key, then copied with mode 0600 to every node).
             """)
 
     @Option(help: "Address to listen on.")
@@ -61,7 +62,12 @@ struct ParleyServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("login-queue"), help: "Logins and registrations that may wait for a password-hashing thread; more are told to retry.")
     var loginQueue = ServerConfiguration().maxQueuedPasswordHashes
 
-    @Flag(name: .customLong("print-key"), help: "Print the server's static public key (64 hex characters) and exit.")
+    @Option(name: .customLong("key-file"), help: ArgumentHelp(
+        "The server's static key (32 bytes, mode 0600), shared by every node of a cluster; created only by --print-key (default: server-static-key in --data-dir, created on first start).",
+        valueName: "path"))
+    var keyFile: String?
+
+    @Flag(name: .customLong("print-key"), help: "Print the server's static public key (64 hex characters) and exit; with --key-file, creates that file first if it does not exist.")
     var printKey = false
 
     /// Hidden, for benchmarks only: hash new passwords at libsodium's minimum Argon2id cost, so that
@@ -105,7 +111,11 @@ struct ParleyServerCommand: AsyncParsableCommand {
 
         let staticKey: X25519KeyPair
         do {
-            staticKey = try ServerKeyFile.loadOrCreate(in: dataDirectory, crypto: crypto, random: random)
+            if let keyFile {
+                staticKey = try ServerKeyFile.load(path: keyFile, createIfMissing: printKey, crypto: crypto, random: random)
+            } else {
+                staticKey = try ServerKeyFile.loadOrCreate(in: dataDirectory, crypto: crypto, random: random)
+            }
         } catch {
             throw fail("\(error)")
         }

@@ -15,15 +15,17 @@ enum Command {
         let stderr: String
     }
 
-    /// Runs `executable` with `arguments`; SIGKILLs it (and fails) if it outlives `limit`.
-    static func run(_ executable: URL, _ arguments: [String], within limit: Duration) async throws -> Output {
+    /// Runs `executable` with `arguments` (`input`, if any, on its standard input); SIGKILLs it
+    /// (and fails) if it outlives `limit`.
+    static func run(_ executable: URL, _ arguments: [String], input: String? = nil, within limit: Duration) async throws -> Output {
         let stdout = try LogCapture()
         let stderr = try LogCapture()
         let ended = Observed<ProcessExit>()
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
+        let stdin = input.map { _ in Pipe() }
+        process.standardInput = stdin ?? FileHandle.nullDevice
         process.standardOutput = stdout.writeHandle
         process.standardError = stderr.writeHandle
         process.terminationHandler = { finished in
@@ -34,6 +36,11 @@ enum Command {
         defer { if ended.elements.isEmpty { kill(pid, SIGKILL) } }
         try stdout.writeHandle.close()
         try stderr.writeHandle.close()
+        if let stdin, let input {
+            // Short (a password line): fits the pipe's buffer, so this write does not block.
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        }
         stdout.start()
         stderr.start()
         let exit = try await ended.wait(forCount: 1, "\(executable.lastPathComponent) to finish", within: limit)[0]

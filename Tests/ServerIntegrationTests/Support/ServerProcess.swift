@@ -52,7 +52,9 @@ final class ServerProcess: Sendable {
 
     /// Starts `parley-server` on `dataDirectory` and returns once it has logged "listening"
     /// (bounded: 20 s). A server that exits or stays silent fails the start, with its log.
-    static func start(dataDirectory: String, logLevel: String = "info") async throws -> ServerProcess {
+    /// `arguments` are added to the command line (a node of a cluster: `--database`, `--node-id`,
+    /// `--key-file`); `port` 0 is an ephemeral port.
+    static func start(dataDirectory: String, logLevel: String = "info", port requestedPort: Int = 0, arguments extra: [String] = []) async throws -> ServerProcess {
         let binary = try ServerBinary.url()
         let log = try LogCapture()
         let exit = Observed<ProcessExit>()
@@ -60,8 +62,8 @@ final class ServerProcess: Sendable {
         process.executableURL = binary
         // Every test client comes from 127.0.0.1: the per-address login limit has tests of its own.
         process.arguments = [
-            "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--log-level", logLevel, "--logins-per-address", "100000",
-        ]
+            "--host", "127.0.0.1", "--port", "\(requestedPort)", "--data-dir", dataDirectory, "--log-level", logLevel, "--logins-per-address", "100000",
+        ] + extra
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = log.writeHandle
@@ -202,9 +204,9 @@ extension ServerProcess {
     /// Starts a server, runs `body`, then SIGKILLs it and waits for it to be reaped, whether
     /// `body` threw or not (and the synchronous `defer` covers cancellation).
     static func with<Result: Sendable>(
-        dataDirectory: String, logLevel: String = "info", _ body: (ServerProcess) async throws -> Result
+        dataDirectory: String, logLevel: String = "info", arguments: [String] = [], _ body: (ServerProcess) async throws -> Result
     ) async throws -> Result {
-        let server = try await start(dataDirectory: dataDirectory, logLevel: logLevel)
+        let server = try await start(dataDirectory: dataDirectory, logLevel: logLevel, arguments: arguments)
         defer { server.forceStop() }
         let outcome: Swift.Result<Result, any Error>
         do { outcome = .success(try await body(server)) } catch { outcome = .failure(error) }
