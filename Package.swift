@@ -146,10 +146,13 @@ let package = Package(
             ],
             path: "Tests/SQLiteStoreTests",
             resources: [.copy("Fixtures")]),
+        // A throwaway PostgreSQL cluster (initdb + pg_ctl on a free port, always stopped): a library,
+        // shared by every test target that needs a real PostgreSQL.
+        .target(name: "PostgresTestCluster", dependencies: ["PostgresStore", "Primitives"], path: "Tests/PostgresTestCluster"),
         // The PostgreSQL adapters against a throwaway cluster that the tests start themselves.
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"],
+            dependencies: ["PostgresStore", "PostgresTestCluster", "StoreContractTests", "Primitives", "Accounts", "Prekeys", "ServerCore"],
             path: "Tests/PostgresStoreTests"),
         .testTarget(
             name: "PNGImagesTests",
@@ -173,11 +176,12 @@ let package = Package(
             path: "Tests/EndToEndTests",
             linkerSettings: [.linkedLibrary("util")]),
         // The server over real TCP on 127.0.0.1: in-process on SQLite for behaviour, and the built
-        // parley-server executable as a child process for interop, crashes and shutdown.
+        // parley-server executable as a child process for interop, crashes and shutdown, and two of
+        // them on one throwaway PostgreSQL (PostgresTestCluster) as a cluster.
         .testTarget(
             name: "ServerIntegrationTests",
             dependencies: [
-                "ServerCore", "ClientCore", "WireProtocol", "SecureChannel", "TCPTransport", "SQLiteStore", "CSQLite",
+                "ServerCore", "ClientCore", "WireProtocol", "SecureChannel", "TCPTransport", "SQLiteStore", "CSQLite", "PostgresTestCluster",
                 "InMemoryStore", "PNGImages", "SodiumCrypto", "MLKEMCrypto", "SystemClock", "Primitives", "Prekeys",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

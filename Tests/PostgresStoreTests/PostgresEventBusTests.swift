@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import PostgresStore
+import PostgresTestCluster
 import Primitives
 import ServerCore
 import Testing

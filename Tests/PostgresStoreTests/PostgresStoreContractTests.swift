@@ -1,5 +1,6 @@
 import Foundation
 import PostgresStore
+import PostgresTestCluster
 import StoreContractTests
 import Testing
 

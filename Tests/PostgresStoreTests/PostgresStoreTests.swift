@@ -1,6 +1,7 @@
 import Accounts
 import Dispatch
 import Foundation
+import PostgresTestCluster
 import Prekeys
 import Primitives
 import ServerCore

@@ -1,4 +1,5 @@
 import PostgresStore
+import PostgresTestCluster
 import Primitives
 import ServerCore
 

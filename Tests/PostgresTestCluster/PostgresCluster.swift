@@ -9,37 +9,42 @@ import Glibc
 
 /// A throwaway PostgreSQL cluster for this test process: Debian's binaries
 /// (`/usr/lib/postgresql/*/bin`), a temporary directory, a free port on 127.0.0.1, no Docker.
+/// A library target of its own (not a test bundle), so that every test target that needs a real
+/// PostgreSQL (the store's own tests, the two-node process tests) starts it the same way.
 ///
-/// - One cluster per test process (starting one takes about two seconds), started on first use;
-///   every test gets a fresh database in it (``makeDatabase()``).
+/// - One shared cluster per test process (starting one takes about two seconds), started on first
+///   use; every test gets a fresh database in it (``makeDatabase()``). A test that stops and
+///   starts PostgreSQL under running servers takes a private one (``startPrivate()``) instead, so
+///   that no other suite sees the outage.
 /// - PostgreSQL refuses to run as root, and CI runs as root: then every PostgreSQL binary runs as
 ///   `nobody` through `runuser -u nobody --`, and the temporary directory is chowned to it.
-/// - It is always stopped: at normal exit (`atexit`), and, should the test process die before
-///   that (a crash, a kill), by a watchdog process started with the cluster that polls this
-///   process's PID and then stops the postmaster by *its* PID (`pg_ctl stop -m immediate`, then
-///   SIGKILL) and removes the directory. The watchdog also gives up the cluster after two hours,
+/// - It is always stopped: at normal exit (`atexit`; a private one by its owner's ``stop()``), and,
+///   should the test process die before that (a crash, a kill), by a watchdog process started with
+///   the cluster that polls this process's PID and then stops the postmaster by *its* PID, read
+///   from `postmaster.pid` then (`pg_ctl stop -m immediate`, then SIGKILL; a restarted postmaster
+///   has a new PID) and removes the directory. The watchdog also gives up the cluster after two hours,
 ///   so nothing outlives a hung run. Every wait is bounded (`pg_ctl -t`).
 /// - A machine without the binaries skips the PostgreSQL tests, except where they are required
 ///   (`PARLEY_REQUIRE_INTEROP=1` or `CI` set, as in `.ci/run`): there they fail.
-final class PostgresCluster: Sendable {
-    let directory: String
-    let port: Int
-    let binaries: String
-    let postmasterPID: Int32
+public final class PostgresCluster: Sendable {
+    public let directory: String
+    public let port: Int
+    public let binaries: String
+    private let currentPostmaster: LockedValue<Int32>
     private let runAs: [String]
     private let databases = Atomic<Int>(0)
 
     /// The superuser the cluster is made with (trust authentication on 127.0.0.1 only).
-    static let superuser = "parley"
+    public static let superuser = "parley"
 
     /// Whether the PostgreSQL tests must run (and so fail rather than skip without PostgreSQL).
-    static var isRequired: Bool {
+    public static var isRequired: Bool {
         let environment = ProcessInfo.processInfo.environment
         return environment["PARLEY_REQUIRE_INTEROP"] == "1" || environment["CI"] != nil
     }
 
     /// The newest `/usr/lib/postgresql/<version>/bin` that has `initdb` and `pg_ctl`, if any.
-    static let binaryDirectory: String? = {
+    public static let binaryDirectory: String? = {
         let root = "/usr/lib/postgresql"
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         return versions.compactMap { version -> (Int, String)? in
@@ -51,15 +56,15 @@ final class PostgresCluster: Sendable {
     }()
 
     /// Whether the tests run here: PostgreSQL is installed, or it is required (and its absence fails them).
-    static var shouldRun: Bool { binaryDirectory != nil || isRequired }
+    public static var shouldRun: Bool { binaryDirectory != nil || isRequired }
 
-    private static let started = LockedValue<Result<PostgresCluster, HarnessError>?>(nil)
+    private static let started = LockedValue<Result<PostgresCluster, PostgresClusterError>?>(nil)
 
     /// The process's cluster, started on first use.
-    static func shared() throws -> PostgresCluster {
+    public static func shared() throws -> PostgresCluster {
         try started.withLock { started in
             if let started { return try started.get() }
-            let result = Result<PostgresCluster, HarnessError> { () throws(HarnessError) in try start() }
+            let result = Result<PostgresCluster, PostgresClusterError> { () throws(PostgresClusterError) in try start() }
             started = result
             if case .success(let cluster) = result {
                 atexit { PostgresCluster.stopShared() }
@@ -78,31 +83,66 @@ final class PostgresCluster: Sendable {
     }
 
     /// A new, empty database in the cluster, and its URL.
-    func makeDatabase() throws -> PostgresDatabaseURL {
+    public func makeDatabase() throws -> PostgresDatabaseURL {
         let name = "test_\(getpid())_\(databases.add(1, ordering: .relaxed).newValue)"
         try psql("CREATE DATABASE \(name)")
         return url(database: name)
     }
 
-    func url(database: String) -> PostgresDatabaseURL {
+    public func url(database: String) -> PostgresDatabaseURL {
         PostgresDatabaseURL(host: "127.0.0.1", port: port, username: Self.superuser, database: database)
     }
 
     /// Runs one SQL command with `psql` as the superuser (in `database`), failing on any error.
     @discardableResult
-    func psql(_ sql: String, database: String = "postgres") throws -> String {
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
         try Self.run(
             runAs + ["\(binaries)/psql", "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)",
                      "-U", Self.superuser, "-d", database, "-c", sql],
             timeout: 30)
     }
 
+    /// The running postmaster's PID (a new one after ``startServer()``).
+    public var postmasterPID: Int32 { currentPostmaster.withLock { $0 } }
+
     /// Stops the cluster (fast: `-m immediate`), kills the postmaster by PID if it is still there,
     /// and removes the directory.
-    func stop() {
+    public func stop() {
         _ = try? Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-t", "10", "stop"], timeout: 20)
-        if kill(postmasterPID, 0) == 0 { kill(postmasterPID, SIGKILL) }
+        let pid = postmasterPID
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Stops the PostgreSQL server but keeps its data (`pg_ctl stop -m fast`: clients are
+    /// disconnected, as on an operator's restart). ``startServer()`` brings it back on the same port.
+    public func stopServer() throws(PostgresClusterError) {
+        try Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "-t", "60", "stop"], timeout: 90)
+    }
+
+    /// Starts the server again on the same port and data after ``stopServer()``.
+    public func startServer() throws(PostgresClusterError) {
+        try Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", Self.options(port: port, directory: directory),
+                              "-l", "\(directory)/log", "-w", "-t", "60", "start"], timeout: 90)
+        guard let pid = Self.readPostmasterPID(directory: directory) else { throw PostgresClusterError("the postmaster started but wrote no PID") }
+        currentPostmaster.withLock { $0 = pid }
+    }
+
+    /// A cluster of the caller's own (not the shared one), for a test that stops and starts it;
+    /// the caller must ``stop()`` it (the watchdog covers a dying process).
+    public static func startPrivate() throws(PostgresClusterError) -> PostgresCluster {
+        try start()
+    }
+
+    private static func options(port: Int, directory: String) -> String {
+        // fsync off: a test cluster is thrown away, and the stores' durability setting
+        // (synchronous_commit) is still the one they ask for.
+        "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
+    }
+
+    private static func readPostmasterPID(directory: String) -> Int32? {
+        (try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8))?
+            .split(separator: "\n").first.flatMap { Int32($0) }
     }
 
     // MARK: Starting
@@ -111,36 +151,34 @@ final class PostgresCluster: Sendable {
         self.directory = directory
         self.port = port
         self.binaries = binaries
-        self.postmasterPID = postmasterPID
+        self.currentPostmaster = LockedValue(postmasterPID)
         self.runAs = runAs
     }
 
-    private static func start() throws(HarnessError) -> PostgresCluster {
+    private static func start() throws(PostgresClusterError) -> PostgresCluster {
         guard let binaries = binaryDirectory else {
-            throw HarnessError(
+            throw PostgresClusterError(
                 "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): `make deps` installs Debian's postgresql")
         }
         let asRoot = getuid() == 0
         let runAs = asRoot ? ["/usr/sbin/runuser", "-u", "nobody", "--"] : []
         var template = Array((NSTemporaryDirectory() + "parley-pg-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw HarnessError("mkdtemp failed: \(String(cString: strerror(errno)))") }
+        guard let made = mkdtemp(&template) else { throw PostgresClusterError("mkdtemp failed: \(String(cString: strerror(errno)))") }
         let directory = String(cString: made)
         do {
             if asRoot {
-                guard let nobody = getpwnam("nobody") else { throw HarnessError("there is no user nobody to run PostgreSQL as") }
+                guard let nobody = getpwnam("nobody") else { throw PostgresClusterError("there is no user nobody to run PostgreSQL as") }
                 guard chown(directory, nobody.pointee.pw_uid, nobody.pointee.pw_gid) == 0 else {
-                    throw HarnessError("cannot chown \(directory) to nobody: \(String(cString: strerror(errno)))")
+                    throw PostgresClusterError("cannot chown \(directory) to nobody: \(String(cString: strerror(errno)))")
                 }
             }
             chmod(directory, 0o700)
             try run(runAs + ["\(binaries)/initdb", "-D", "\(directory)/data", "-A", "trust", "-U", superuser, "-E", "UTF8",
                              "--locale=C", "--no-sync", "--no-instructions"], timeout: 120)
-            var lastError = HarnessError("no attempt")
+            var lastError = PostgresClusterError("no attempt")
             for _ in 0..<3 {
                 let port = try freePort()
-                // fsync off: a test cluster is thrown away, and the stores' durability setting
-                // (synchronous_commit) is still the one they ask for.
-                let options = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
+                let options = options(port: port, directory: directory)
                 do {
                     try run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/log",
                                      "-w", "-t", "60", "start"], timeout: 90)
@@ -148,40 +186,39 @@ final class PostgresCluster: Sendable {
                     lastError = error
                     continue
                 }
-                let pidLine = (try? String(contentsOfFile: "\(directory)/data/postmaster.pid", encoding: .utf8))?
-                    .split(separator: "\n").first.flatMap { Int32($0) }
-                guard let pid = pidLine else { throw HarnessError("the postmaster started but wrote no PID") }
-                startWatchdog(postmasterPID: pid, directory: directory, binaries: binaries, runAs: runAs)
+                guard let pid = readPostmasterPID(directory: directory) else { throw PostgresClusterError("the postmaster started but wrote no PID") }
+                startWatchdog(directory: directory, binaries: binaries, runAs: runAs)
                 return PostgresCluster(directory: directory, port: port, binaries: binaries, postmasterPID: pid, runAs: runAs)
             }
             let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
-            throw HarnessError("PostgreSQL did not start: \(lastError.message)\n\(log.suffix(2000))")
-        } catch let error as HarnessError {
+            throw PostgresClusterError("PostgreSQL did not start: \(lastError.message)\n\(log.suffix(2000))")
+        } catch let error as PostgresClusterError {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
-            throw HarnessError("\(error)")
+            throw PostgresClusterError("\(error)")
         }
     }
 
     /// A detached shell that outlives this process if it dies: it waits for this PID to go, then
     /// stops the postmaster by its PID and removes the directory (or does so after two hours).
-    private static func startWatchdog(postmasterPID: Int32, directory: String, binaries: String, runAs: [String]) {
+    private static func startWatchdog(directory: String, binaries: String, runAs: [String]) {
         let stop = (runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-t", "10", "stop"])
             .map { "'\($0)'" }.joined(separator: " ")
         let script = """
             i=0; while kill -0 \(getpid()) 2>/dev/null && [ $i -lt 7200 ]; do sleep 1; i=$((i+1)); done
-            if kill -0 \(postmasterPID) 2>/dev/null; then \(stop) >/dev/null 2>&1; kill -9 \(postmasterPID) 2>/dev/null; fi
+            pid=$(head -n 1 '\(directory)/data/postmaster.pid' 2>/dev/null)
+            if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then \(stop) >/dev/null 2>&1; kill -9 "$pid" 2>/dev/null; fi
             rm -rf '\(directory)'
             """
         // Detached (setsid -f: its own session, not our child), so nothing of ours waits for it.
         _ = try? run(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script], timeout: 10)
     }
 
-    private static func freePort() throws(HarnessError) -> Int {
+    private static func freePort() throws(PostgresClusterError) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw HarnessError("socket failed") }
+        guard fd >= 0 else { throw PostgresClusterError("socket failed") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -191,7 +228,7 @@ final class PostgresCluster: Sendable {
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { throw HarnessError("cannot find a free port") }
+        guard bound else { throw PostgresClusterError("cannot find a free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
@@ -202,7 +239,7 @@ final class PostgresCluster: Sendable {
     /// was seen to hang here after `pg_ctl start` had exited. Output goes to files, not pipes, so
     /// a daemon that inherits them cannot keep a reader waiting either.
     @discardableResult
-    static func run(_ arguments: [String], timeout: Double) throws(HarnessError) -> String {
+    public static func run(_ arguments: [String], timeout: Double) throws(PostgresClusterError) -> String {
         let base = NSTemporaryDirectory() + "parley-pg-run-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let (outPath, errPath) = (base + ".out", base + ".err")
         defer { unlink(outPath); unlink(errPath) }
@@ -218,17 +255,17 @@ final class PostgresCluster: Sendable {
         var argv = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         let spawned = posix_spawn(&pid, command[0], &actions, nil, &argv, environ)
-        guard spawned == 0 else { throw HarnessError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else { throw PostgresClusterError("cannot run \(arguments[0]): \(String(cString: strerror(spawned)))") }
         let deadline = Date().addingTimeInterval(timeout)
         var status: Int32 = 0
         while true {
             let done = waitpid(pid, &status, WNOHANG)
             if done == pid { break }
-            if done < 0 && errno != EINTR { throw HarnessError("waitpid failed: \(String(cString: strerror(errno)))") }
+            if done < 0 && errno != EINTR { throw PostgresClusterError("waitpid failed: \(String(cString: strerror(errno)))") }
             if Date() > deadline {
                 kill(pid, SIGKILL)
                 _ = waitpid(pid, &status, 0)
-                throw HarnessError("\(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
+                throw PostgresClusterError("\(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
             }
             usleep(20_000)
         }
@@ -237,14 +274,15 @@ final class PostgresCluster: Sendable {
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
             let errors = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-            throw HarnessError("\(arguments.joined(separator: " ")) failed (status \(status)): \(errors)")
+            throw PostgresClusterError("\(arguments.joined(separator: " ")) failed (status \(status)): \(errors)")
         }
         return output
     }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    let message: String
-    init(_ message: String) { self.message = message }
-    var description: String { message }
+/// What went wrong starting, stopping or driving the throwaway cluster.
+public struct PostgresClusterError: Error, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
 }
