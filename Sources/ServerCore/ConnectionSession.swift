@@ -217,7 +217,7 @@ actor ConnectionSession {
                 body = .error(RequestHandlers.wireError(for: refusal, recipient: recipient))
             case .failure(let error):
                 logger.error("mailbox commit failed", metadata: ["error": "\(error)"])
-                body = .error(WireError(.unavailable, "the server could not store the message; try again"))
+                body = .error(WireError(.unavailable, "storage unavailable: the server could not store the message; try again"))
             }
             byteLimiter.release(bytes)
             limiter.release()
