@@ -51,7 +51,7 @@ vectors: deps
 # connection within seconds, two first messages crossing within a push delay): they run in a pass
 # of their own after the rest, so that the other suites' load on two cores cannot push them past
 # their bounds.
-TIMED_SUITES := LoopbackTransportTests RobustnessTests InboundLimitsTests RecoveryEndToEndTests
+TIMED_SUITES := LoopbackTransportTests RobustnessTests InboundLimitsTests RecoveryEndToEndTests ClusterFailureTests
 space := $(subst ,, )
 test: deps vectors
 	swift build --build-tests $(SWIFT_BUILD_FLAGS)
