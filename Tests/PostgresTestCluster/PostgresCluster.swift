@@ -102,15 +102,16 @@ public final class PostgresCluster: Sendable {
             timeout: 30)
     }
 
-    /// The running postmaster's PID (a new one after ``startServer()``).
+    /// The running postmaster's PID (a new one after ``startServer()``; 0 after ``stopServer()``).
     public var postmasterPID: Int32 { currentPostmaster.withLock { $0 } }
 
     /// Stops the cluster (fast: `-m immediate`), kills the postmaster by PID if it is still there,
     /// and removes the directory.
     public func stop() {
         _ = try? Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "immediate", "-t", "10", "stop"], timeout: 20)
+        // 0 while stopped by stopServer(): that postmaster is gone, and its PID may be reused.
         let pid = postmasterPID
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        if pid > 0, kill(pid, 0) == 0 { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -118,6 +119,7 @@ public final class PostgresCluster: Sendable {
     /// disconnected, as on an operator's restart). ``startServer()`` brings it back on the same port.
     public func stopServer() throws(PostgresClusterError) {
         try Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-m", "fast", "-w", "-t", "60", "stop"], timeout: 90)
+        currentPostmaster.withLock { $0 = 0 }
     }
 
     /// Starts the server again on the same port and data after ``stopServer()``.
@@ -209,7 +211,9 @@ public final class PostgresCluster: Sendable {
         let script = """
             i=0; while kill -0 \(getpid()) 2>/dev/null && [ $i -lt 7200 ]; do sleep 1; i=$((i+1)); done
             pid=$(head -n 1 '\(directory)/data/postmaster.pid' 2>/dev/null)
-            if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then \(stop) >/dev/null 2>&1; kill -9 "$pid" 2>/dev/null; fi
+            ours() { [ -n "$pid" ] && [ "$(cat /proc/$pid/comm 2>/dev/null)" = postgres ]; }
+            if ours; then \(stop) >/dev/null 2>&1; fi
+            if ours; then kill -9 "$pid" 2>/dev/null; fi
             rm -rf '\(directory)'
             """
         // Detached (setsid -f: its own session, not our child), so nothing of ours waits for it.
