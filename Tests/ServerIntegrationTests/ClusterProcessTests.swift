@@ -25,11 +25,13 @@ struct ClusterProcessTests {
     }
 
     /// Two nodes on a fresh database of the process's shared cluster, stopped whatever `body` does.
+    /// Passwords are hashed at the minimum Argon2id cost: logins are not what is under test, and
+    /// a dozen at the interactive cost (64 MiB each) would only load the machine.
     func withTwoNodes<Result: Sendable>(
-        _ label: String, on cluster: PostgresCluster? = nil, arguments: [String] = [],
-        _ body: (ClusterNodes, ServerProcess, ServerProcess) async throws -> Result
+        _ label: String, _ body: (ClusterNodes, ServerProcess, ServerProcess) async throws -> Result
     ) async throws -> Result {
-        let nodes = try await ClusterNodes(cluster: cluster ?? PostgresCluster.shared(), label: label, extraArguments: arguments)
+        let nodes = try await ClusterNodes(
+            cluster: PostgresCluster.shared(), label: label, extraArguments: ["--insecure-password-cost-for-benchmarks", "minimum"])
         defer { nodes.stopAll() }
         let nodeA = try await nodes.start("node-a")
         let nodeB = try await nodes.start("node-b")
