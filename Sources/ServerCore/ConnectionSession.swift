@@ -176,6 +176,9 @@ actor ConnectionSession {
             }
         } catch let error as WireError {
             return .error(error)
+        } catch let error as StoreError {
+            logger.error("request failed", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+            return .error(RequestHandlers.wireError(for: error))
         } catch {
             logger.error("request failed", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
             return .error(WireError(.internalError, "the server could not complete the request"))

@@ -280,9 +280,24 @@ struct RequestHandlers: Sendable {
             case .invalidCredentials: throw WireError(.invalidCredentials, "wrong username or password")
             case .throttled(let wait):
                 throw WireError(.throttled, "too many failed logins; try again in \(wholeSeconds(wait)) s")
-            case .storeFailure, .hashingFailed:
+            case .storeFailure(let failure):
+                throw wireError(for: failure)
+            case .hashingFailed:
                 throw WireError(.internalError, "the server could not complete the request")
             }
+        }
+    }
+
+    /// What a client is told when storage fails under a request: storage that could not be reached
+    /// or written (a database that is down or restarting, a full disk) is `unavailable`, "storage
+    /// unavailable", worth retrying; anything else (corrupt data, a broken invariant) is an
+    /// internal error. The cause itself is logged, never sent.
+    static func wireError(for failure: StoreError) -> WireError {
+        switch failure {
+        case .unavailable, .diskFull:
+            WireError(.unavailable, "storage unavailable: the server could not complete the request; try again")
+        case .alreadyExists, .notFound, .limitReached, .corrupt:
+            WireError(.internalError, "the server could not complete the request")
         }
     }
 }

@@ -196,6 +196,19 @@ struct ClusterFailureTests {
                         #expect(error.code == .unavailable && error.message.contains("storage unavailable"), "\(error)")
                     }
                 }
+                // Not only sends: any request that needs storage says so, on either node (a
+                // registration on a fresh connection, a prekey count in a session).
+                let carol = try environment.account("carol")
+                try await environment.withSession(nodeB) { carolOnB in
+                    let answer = try await carolOnB.call(carol.register)
+                    guard case .error(let error) = answer else {
+                        Issue.record("a registration while PostgreSQL is down was answered \(answer)")
+                        return
+                    }
+                    #expect(error.code == .unavailable && error.message.contains("storage unavailable"), "\(error)")
+                }
+                let count = try await aliceOnA.call(.prekeyCount)
+                #expect(errorCode(count) == .unavailable, "\(count)")
                 try cluster.startServer()
 
                 // Each node recovers by itself: a send is accepted again (the first may still meet
