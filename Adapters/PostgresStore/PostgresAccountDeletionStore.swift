@@ -3,7 +3,8 @@ import Primitives
 import ServerCore
 
 /// ``AccountDeletionStore`` over PostgreSQL; vended by ``PostgresServerStore``: the user's rows in
-/// every table deleted in one transaction (the mailbox total adjusted in it). Passes
+/// every table deleted in one transaction (the mailbox total adjusted in it; the session owner
+/// row too, so a node re-checking its sessions sees the account gone). Passes
 /// `AccountDeletionStoreContract`. Blocks its thread until PostgreSQL answers.
 public struct PostgresAccountDeletionStore: AccountDeletionStore {
     let pool: PostgresConnectionPool
@@ -16,6 +17,7 @@ public struct PostgresAccountDeletionStore: AccountDeletionStore {
             try session.execute("DELETE FROM kem_prekeys WHERE username = \(user)")
             try PostgresMailboxStore.deleteAll(for: username, session)
             try session.execute("DELETE FROM blocks WHERE blocker = \(user) OR blocked = \(user)")
+            try session.execute("DELETE FROM session_owners WHERE username = \(user)")
             return try session.execute("DELETE FROM accounts WHERE username = \(user)") > 0
         }
     }
