@@ -28,10 +28,12 @@ extension PostgresServerStore {
     /// server-wide cap); every transaction that changes it locks it after the heads and before
     /// touching mailbox rows, one order for all, so they cannot deadlock.
     ///
-    /// Session owners (schema 4): per account the session that won the last login (token, node,
-    /// a generation bumped by every claim), written by `PostgresEventBus` in the transaction that
-    /// sends the claim's NOTIFY, and deleted with the account. A node whose listener was down
-    /// re-reads it for its connected users (see `PostgresEventBus`).
+    /// Session owners (schema 4): per account the session that won the last login (its token and
+    /// node, and a generation bumped by every write to the row), written by `PostgresEventBus` in
+    /// the transaction that sends the claim's NOTIFY. An account deletion leaves a tombstone (no
+    /// token, the next generation) rather than deleting the row, so generations never go back,
+    /// even for a name registered again. A node whose listener was down re-reads the rows of its
+    /// connected users (see `PostgresEventBus`).
     static let migrations: [PostgresMigration] = [
         PostgresMigration(version: 1, summary: "accounts, prekeys, mailbox and blocks", statements: [
             """
@@ -125,9 +127,10 @@ extension PostgresServerStore {
             """
             CREATE TABLE session_owners (
                 username text COLLATE "C" PRIMARY KEY,
-                token bigint NOT NULL,
-                node text NOT NULL,
-                generation bigint NOT NULL
+                token bigint,
+                node text,
+                generation bigint NOT NULL,
+                CHECK ((token IS NULL) = (node IS NULL))
             )
             """,
         ]),
