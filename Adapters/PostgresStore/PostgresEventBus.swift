@@ -100,6 +100,11 @@ public final class PostgresEventBus: AccountEventBus {
     /// How many times the listener has connected and sent `LISTEN` (a reconnection raises it).
     public var listenerConnections: Int { state.withLock { $0.connections } }
 
+    /// Whether a claim published here for `user` is not yet written to `session_owners`.
+    func hasUnwrittenClaim(for user: Username) -> Bool {
+        state.withLock { $0.claims[user]?.unwritten != nil }
+    }
+
     /// Stops listening and closes the listener connection; returns when the listener loop ended.
     /// Events published afterwards reach this node's subscribers only.
     public func close() {
@@ -189,6 +194,8 @@ public final class PostgresEventBus: AccountEventBus {
 
     /// Writes `user`'s newest unwritten local claim (on the outbox queue) and tells the other
     /// nodes in the same transaction; retried after `reconnectDelay` while the database fails.
+    /// A retry after a commit whose answer was lost finds its own token in the row and leaves
+    /// it (and the generation) as it is.
     private func writeClaim(of user: Username) {
         guard let token = state.withLock({ $0.closed ? nil : $0.claims[user]?.unwritten }) else { return }
         let generation: Int64
@@ -200,9 +207,15 @@ public final class PostgresEventBus: AccountEventBus {
                     VALUES (\(user.value), \(Int64(bitPattern: token.rawValue)), \(nodeID), 1)
                     ON CONFLICT (username) DO UPDATE
                     SET token = excluded.token, node = excluded.node, generation = owner.generation + 1
+                    WHERE owner.token IS DISTINCT FROM excluded.token
                     RETURNING generation
                     """)
-                guard let row = rows.first else { throw .corrupt("the session owner of \(user) was not written") }
+                guard let row = rows.first else {
+                    // Already this claim's: an earlier attempt committed (and notified).
+                    let rows = try session.query("SELECT generation FROM session_owners WHERE username = \(user.value)")
+                    guard let row = rows.first else { throw .corrupt("the session owner of \(user) was not written") }
+                    return try row.value(Int64.self)
+                }
                 let generation = try row.value(Int64.self)
                 if let payload = Self.payload(.sessionClaimed(token), to: user, from: nodeID) {
                     try session.execute("SELECT pg_notify(\(Self.channel), \(payload))")

@@ -110,7 +110,7 @@ struct PostgresEventBusTests {
             // Alice's session on node A, as ConnectionSession announces it.
             let (onNodeA, onNodeB) = (SessionToken(rawValue: 0xA), SessionToken(rawValue: .max - 0xB))
             busA.publish(.sessionClaimed(onNodeA), to: alice)
-            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA }
+            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA && !busA.hasUnwrittenClaim(for: alice) }
             // Node A's listener is cut and cannot come back while alice logs in on node B: the
             // claim's NOTIFY is lost for node A.
             try await withNewConnectionsRefused(database, cutting: "node-a") {
@@ -140,7 +140,7 @@ struct PostgresEventBusTests {
             defer { subscription.cancel() }
             let onNodeA = SessionToken(rawValue: 7)
             busA.publish(.sessionClaimed(onNodeA), to: alice)
-            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA }
+            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA && !busA.hasUnwrittenClaim(for: alice) }
             try await withNewConnectionsRefused(database, cutting: "node-a") {
                 // As the server does: delete, then announce (the NOTIFY is lost for node A).
                 #expect(try storeB.accountDeletion.deleteAccount(alice))
