@@ -79,10 +79,11 @@ struct PostgresStoreTests {
 
     @Test func aVersion2DatabaseKeepsItsEnvelopesAndIdsAndNumbersEachRecipientOnFromItsHead() async throws {
         try await withTestDatabase { database in
-            // A schema-2 database as the build before issue 12's step 3 left it: its own DDL (the
+            // A schema-2 database as a build of schema 2 left it: that build's DDL (the
             // migrations are append only, so steps 1 and 2 are that DDL), and envelopes whose ids
             // came from the one sequence shared by all recipients (bob 1, 3, 4; carol 2, 5, whose
-            // 5 was acknowledged; a rolled-back draw left 6 unused).
+            // 5 was acknowledged; a rolled-back draw left 6 unused), and frank's 7 without a head
+            // row, as only a database altered by hand could have.
             let cluster = try PostgresCluster.shared()
             let oldDDL = PostgresServerStore.migrations.filter { $0.version <= 2 }.flatMap(\.statements)
             try cluster.psql(
@@ -93,27 +94,28 @@ struct PostgresStoreTests {
                         """
                         INSERT INTO mailbox (recipient, id, sender, accepted_at, size, payload) VALUES
                             ('bob', 1, 'alice', 10, 1, '\\x01'), ('carol', 2, 'alice', 11, 1, '\\x02'),
-                            ('bob', 3, 'dave', 12, 2, '\\x0303'), ('bob', 4, 'alice', 13, 1, '\\x04')
+                            ('bob', 3, 'dave', 12, 2, '\\x0303'), ('bob', 4, 'alice', 13, 1, '\\x04'),
+                            ('frank', 7, 'alice', 14, 1, '\\x07')
                         """,
                         "INSERT INTO mailbox_heads (recipient, last_id) VALUES ('bob', 4), ('carol', 5)",
-                        "UPDATE mailbox_total SET bytes = 5",
-                        "SELECT setval('mailbox_ids', 6)",
+                        "UPDATE mailbox_total SET bytes = 6",
+                        "SELECT setval('mailbox_ids', 7)",
                     ]).joined(separator: ";\n"),
                 database: database.url.database)
             let store = try database.store(nodeID: "node-a")
             #expect(try store.schemaVersion() == PostgresServerStore.latestSchemaVersion)
-            let (alice, bob, carol, erin) = (try Username("alice"), try Username("bob"), try Username("carol"), try Username("erin"))
+            let (alice, bob, carol, erin, frank) = (try Username("alice"), try Username("bob"), try Username("carol"), try Username("erin"), try Username("frank"))
             let before = try store.mailbox.pending(for: bob, after: nil, limit: 10)
             #expect(before.map(\.id) == [1, 3, 4])
             #expect(before.map(\.payload) == [[1], [3, 3], [4]])
             #expect(try store.mailbox.pending(for: carol, after: nil, limit: 10).map(\.id) == [2])
             #expect(try store.mailbox.usage(for: bob) == MailboxUsage(count: 3, bytes: 4))
             // New envelopes continue each recipient's own numbering from its head: bob 5, 6;
-            // carol 6 (her 5 was handed out before); a new recipient starts at 1.
+            // carol 6 (her 5 was handed out before); frank 8; a new recipient starts at 1.
             let draft = { (recipient: Username) in MailboxEnvelopeDraft(sender: alice, recipient: recipient, payload: [9], acceptedAt: Timestamp(millisecondsSinceEpoch: 20)) }
-            let outcomes = try store.mailbox.enqueue([draft(bob), draft(carol), draft(bob), draft(erin)])
+            let outcomes = try store.mailbox.enqueue([draft(bob), draft(carol), draft(bob), draft(erin), draft(frank)])
             let ids = outcomes.map { outcome -> UInt64? in if case .accepted(let envelope) = outcome { envelope.id } else { nil } }
-            #expect(ids == [5, 6, 6, 1])
+            #expect(ids == [5, 6, 6, 1, 8])
             #expect(try store.mailbox.pending(for: bob, after: 4, limit: 10).map(\.id) == [5, 6])
             #expect(try cluster.psql("SELECT count(*) FROM pg_class WHERE relname = 'mailbox_ids'", database: database.url.database)
                 .trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the shared sequence is gone")
