@@ -154,6 +154,39 @@ struct PostgresEventBusTests {
         }
     }
 
+    @Test func aClaimThatCouldNotBeWrittenIsWrittenOnceTheDatabaseIsBackAndEndsTheOtherNodesSession() async throws {
+        try await withTestDatabase { database in
+            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
+            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
+            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            let alice = try Username("alice")
+            try storeB.accounts.create(try Self.account(alice))
+            let onA = LockedValue<[AccountEvent]>([])
+            let onB = LockedValue<[AccountEvent]>([])
+            let subscriptionB = busB.subscribe(alice) { event in onB.withLock { $0.append(event) } }
+            defer { subscriptionB.cancel() }
+            let (onNodeA, onNodeB) = (SessionToken(rawValue: 21), SessionToken(rawValue: 22))
+            busB.publish(.sessionClaimed(onNodeB), to: alice)
+            try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeB && !busB.hasUnwrittenClaim(for: alice) }
+            let subscriptionA = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
+            defer { subscriptionA.cancel() }
+            // Alice logs in on node A while node A cannot reach the database: the claim holds
+            // locally and cannot be written or announced yet.
+            try await withNewConnectionsRefused(database, cutting: "node-a") {
+                busA.publish(.sessionClaimed(onNodeA), to: alice)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(busA.hasUnwrittenClaim(for: alice))
+                #expect(onB.withLock { $0 } == [.sessionClaimed(onNodeB)])
+            }
+            // Once node A reaches the database again, its claim is written and node B's session ends.
+            try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeA }
+            try await eventually { onB.withLock { $0 } == [.sessionClaimed(onNodeB), .sessionClaimed(onNodeA)] }
+            try await eventually { busA.listenerConnections >= 2 && !busA.hasUnwrittenClaim(for: alice) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)], "node A's own session stays")
+        }
+    }
+
     @Test func twoLoginsOnTwoNodesAtOnceLeaveExactlyOneSession() async throws {
         try await withTestDatabase { database in
             let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
