@@ -2,7 +2,8 @@ import Primitives
 import ServerCore
 
 /// ``MailboxStore`` in memory, held to the same contract suite as `SQLiteMailboxStore`: the same
-/// caps, the same id rules (strictly increasing, never reused), the same batch semantics.
+/// caps, the same id rules (strictly increasing per recipient, never reused; drawn, as SQLite's,
+/// from one counter for all recipients, which the port allows), the same batch semantics.
 /// Thread-safe: each call runs under one lock, which stands in for the database transaction.
 /// Nothing survives the process, so it is for tests and demos only.
 public final class InMemoryMailboxStore: MailboxStore {

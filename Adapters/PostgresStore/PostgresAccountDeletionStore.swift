@@ -3,7 +3,9 @@ import Primitives
 import ServerCore
 
 /// ``AccountDeletionStore`` over PostgreSQL; vended by ``PostgresServerStore``: the user's rows in
-/// every table deleted in one transaction (the mailbox total adjusted in it). Passes
+/// every table deleted in one transaction (the mailbox total adjusted in it), and the session
+/// owner row turned into a tombstone (no token, the next generation), so that a node re-checking
+/// its sessions after a listener outage ends the deleted account's ones. Passes
 /// `AccountDeletionStoreContract`. Blocks its thread until PostgreSQL answers.
 public struct PostgresAccountDeletionStore: AccountDeletionStore {
     let pool: PostgresConnectionPool
@@ -16,7 +18,13 @@ public struct PostgresAccountDeletionStore: AccountDeletionStore {
             try session.execute("DELETE FROM kem_prekeys WHERE username = \(user)")
             try PostgresMailboxStore.deleteAll(for: username, session)
             try session.execute("DELETE FROM blocks WHERE blocker = \(user) OR blocked = \(user)")
-            return try session.execute("DELETE FROM accounts WHERE username = \(user)") > 0
+            guard try session.execute("DELETE FROM accounts WHERE username = \(user)") > 0 else { return false }
+            try session.execute(
+                """
+                INSERT INTO session_owners AS owner (username, token, node, generation) VALUES (\(user), NULL, NULL, 1)
+                ON CONFLICT (username) DO UPDATE SET token = NULL, node = NULL, generation = owner.generation + 1
+                """)
+            return true
         }
     }
 }

@@ -8,10 +8,12 @@ import ServerCore
 ///
 /// A batch (with the acknowledgements riding along) is one transaction, as in SQLite. It first
 /// locks the `mailbox_heads` rows of its recipients in username order, then the `mailbox_total`
-/// row; only then does it draw ids, check the caps and insert. Holding a recipient's head row
-/// while drawing its ids is what makes ids increase in commit order per recipient across nodes
-/// (see `PostgresServerStore.migrations`), and holding it while counting makes the per-recipient
-/// caps exact across nodes. The transaction also `pg_notify`s each recipient it wrote to, which
+/// row; only then does it draw ids, check the caps and insert. A recipient's ids are its own:
+/// each accepted draft bumps its head row (`UPDATE ... SET last_id = last_id + 1 RETURNING`), so
+/// per recipient they are gapless and increase in commit order across nodes (a second writer
+/// waits for the head row until the first commits or rolls back; see
+/// `PostgresServerStore.migrations`), and holding the row while counting makes the
+/// per-recipient caps exact across nodes. The transaction also `pg_notify`s each recipient it wrote to, which
 /// ``PostgresEventBus`` on every other node takes as a hint to read that mailbox.
 ///
 /// Drafts that name their recipient's identity key are checked against the accounts and blocks
@@ -102,7 +104,7 @@ public struct PostgresMailboxStore: MailboxStore {
             let rows = try session.query(
                 """
                 WITH head AS (
-                    UPDATE mailbox_heads SET last_id = nextval('mailbox_ids') WHERE recipient = \(draft.recipient.value) RETURNING last_id)
+                    UPDATE mailbox_heads SET last_id = last_id + 1 WHERE recipient = \(draft.recipient.value) RETURNING last_id)
                 INSERT INTO mailbox (recipient, id, sender, accepted_at, size, payload)
                 SELECT \(draft.recipient.value), last_id, \(draft.sender.value), \(draft.acceptedAt.millisecondsSinceEpoch),
                        \(Int32(draft.payload.count)), \(draft.payload.bytea) FROM head

@@ -15,14 +15,25 @@ extension PostgresServerStore {
     /// Usernames are stored normalised in `COLLATE "C"` columns, so byte order is `Username`'s
     /// order. As in SQLite there are no foreign keys between the stores' tables.
     ///
-    /// Mailbox ids: one sequence for all envelopes, but an id is only drawn while the transaction
-    /// holds its recipient's row in `mailbox_heads` (locked `FOR UPDATE`, in username order), so
-    /// per recipient ids are increasing in *commit* order. A bare serial column would not be: two
-    /// nodes can draw 10 and 11 and commit 11 first, and a reader paging "after 11" skips 10 for
-    /// ever. The head row keeps the last id handed out for the recipient and is never deleted, so
-    /// ids are not reused either. `mailbox_total` is the byte total over all mailboxes (the
+    /// Mailbox ids (schema 3): per recipient, gapless, in commit order. The recipient's row in
+    /// `mailbox_heads` keeps the last id handed out to it; an enqueue locks the heads of its
+    /// recipients (`FOR UPDATE`, in username order) and bumps the row once per accepted draft,
+    /// inside its transaction, so a second node enqueuing for the same recipient waits until the
+    /// first commits (then draws the next ids) or rolls back (then draws the same ones). A
+    /// reader paging "after id" therefore never skips an id: a global serial id would let it see
+    /// 11 commit before 10 and skip 10 for ever. The head row is never deleted, so ids are not
+    /// reused. Schemas 1 and 2 drew the ids from one sequence (`mailbox_ids`) under the same
+    /// lock: increasing per recipient but with gaps; step 3 keeps every stored id and continues
+    /// each recipient from its head. `mailbox_total` is the byte total over all mailboxes (the
     /// server-wide cap); every transaction that changes it locks it after the heads and before
     /// touching mailbox rows, one order for all, so they cannot deadlock.
+    ///
+    /// Session owners (schema 4): per account the session that won the last login (its token and
+    /// node, and a generation bumped by every write to the row), written by `PostgresEventBus` in
+    /// the transaction that sends the claim's NOTIFY. An account deletion leaves a tombstone (no
+    /// token, the next generation) rather than deleting the row, so generations never go back,
+    /// even for a name registered again. A node whose listener was down re-reads the rows of its
+    /// connected users (see `PostgresEventBus`).
     static let migrations: [PostgresMigration] = [
         PostgresMigration(version: 1, summary: "accounts, prekeys, mailbox and blocks", statements: [
             """
@@ -98,6 +109,30 @@ extension PostgresServerStore {
             )
             """,
             "CREATE UNIQUE INDEX kem_prekeys_last_resort ON kem_prekeys (username) WHERE last_resort",
+        ]),
+        // Issue 12: ids per recipient. Stored envelopes keep their ids (clients remember the ids
+        // they processed, senders the ids their sends were accepted under); each head already
+        // holds the last id drawn for its recipient, which the next draft follows. The two
+        // statements before the DROP only repair heads a database altered by hand could lack.
+        PostgresMigration(version: 3, summary: "mailbox ids per recipient, gapless", statements: [
+            """
+            INSERT INTO mailbox_heads (recipient, last_id)
+            SELECT recipient, max(id) FROM mailbox GROUP BY recipient
+            ON CONFLICT (recipient) DO UPDATE SET last_id = greatest(mailbox_heads.last_id, excluded.last_id)
+            """,
+            "DROP SEQUENCE mailbox_ids",
+        ]),
+        // Issue 12: "newest login wins" survives a listener outage.
+        PostgresMigration(version: 4, summary: "session owners", statements: [
+            """
+            CREATE TABLE session_owners (
+                username text COLLATE "C" PRIMARY KEY,
+                token bigint,
+                node text,
+                generation bigint NOT NULL,
+                CHECK ((token IS NULL) = (node IS NULL))
+            )
+            """,
         ]),
     ]
 

@@ -27,9 +27,11 @@ public struct MailboxEnvelopeDraft: Sendable, Hashable {
 
 /// An envelope the store has committed, with its server-assigned id.
 public struct MailboxEnvelope: Sendable, Hashable, Identifiable {
-    /// Assigned by the store: strictly increasing in commit order across the whole store and never
-    /// reused, even after deletion, so "everything after id N" is a stable cursor and id order
-    /// preserves each sender's order.
+    /// Assigned by the store: strictly increasing in commit order among the envelopes of one
+    /// recipient and never reused for that recipient, even after deletion, so "everything after
+    /// id N" is a stable cursor of the recipient's mailbox and id order preserves each sender's
+    /// order. Only (recipient, id) names an envelope: two recipients may each have an id 7
+    /// (the PostgreSQL mailbox numbers each recipient 1, 2, 3, ...).
     public let id: UInt64
     public let sender: Username
     public let recipient: Username

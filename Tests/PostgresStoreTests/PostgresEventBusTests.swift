@@ -1,10 +1,12 @@
+import Accounts
 import Dispatch
 import Foundation
-import PostgresStore
 import PostgresTestCluster
 import Primitives
 import ServerCore
 import Testing
+
+@testable import PostgresStore
 
 /// The event bus across two nodes (two store and bus instances on one database).
 @Suite("PostgreSQL event bus across nodes", .enabled(if: PostgresCluster.shouldRun, "PostgreSQL is not installed"), .timeLimit(.minutes(2)))
@@ -95,6 +97,153 @@ struct PostgresEventBusTests {
             try await eventually { received.withLock { $0 } == sent }
         }
     }
+
+    @Test func aLoginOnAnotherNodeWhileTheListenerIsDownEndsTheSessionOnceItReconnects() async throws {
+        try await withTestDatabase { database in
+            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
+            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
+            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            let alice = try Username("alice")
+            try storeA.accounts.create(try Self.account(alice))
+            let onA = LockedValue<[AccountEvent]>([])
+            let subscription = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
+            defer { subscription.cancel() }
+            // Alice's session on node A, as ConnectionSession announces it.
+            let (onNodeA, onNodeB) = (SessionToken(rawValue: 0xA), SessionToken(rawValue: .max - 0xB))
+            busA.publish(.sessionClaimed(onNodeA), to: alice)
+            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA && !busA.hasUnwrittenClaim(for: alice) }
+            // Node A's listener is cut and cannot come back while alice logs in on node B: the
+            // claim's NOTIFY is lost for node A.
+            try await withNewConnectionsRefused(database, cutting: "node-a") {
+                busB.publish(.sessionClaimed(onNodeB), to: alice)
+                try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeB }
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(busA.listenerConnections == 1, "node A's listener stayed down")
+                #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)])
+            }
+            try await eventually { busA.listenerConnections >= 2 }
+            // After reconnecting, node A reads the owner: its session is claimed and ends.
+            try await eventually { onA.withLock { $0 } == [.sessionClaimed(onNodeA), .sessionClaimed(onNodeB)] }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA), .sessionClaimed(onNodeB)], "the claim is applied once")
+        }
+    }
+
+    @Test func anAccountDeletedOnAnotherNodeWhileTheListenerIsDownEndsItsSessionOnceItReconnects() async throws {
+        try await withTestDatabase { database in
+            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
+            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
+            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            let alice = try Username("alice")
+            try storeA.accounts.create(try Self.account(alice))
+            let onA = LockedValue<[AccountEvent]>([])
+            let subscription = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
+            defer { subscription.cancel() }
+            let onNodeA = SessionToken(rawValue: 7)
+            busA.publish(.sessionClaimed(onNodeA), to: alice)
+            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA && !busA.hasUnwrittenClaim(for: alice) }
+            try await withNewConnectionsRefused(database, cutting: "node-a") {
+                // As the server does: delete, then announce (the NOTIFY is lost for node A).
+                #expect(try storeB.accountDeletion.deleteAccount(alice))
+                busB.publish(.accountDeleted, to: alice)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)])
+            }
+            try await eventually { busA.listenerConnections >= 2 }
+            try await eventually { onA.withLock { $0 } == [.sessionClaimed(onNodeA), .accountDeleted] }
+            #expect(Self.owner(of: alice, in: storeB).map { $0.token == nil && $0.generation == 2 } == true, "a tombstone, one generation on")
+        }
+    }
+
+    @Test func aClaimThatCouldNotBeWrittenIsWrittenOnceTheDatabaseIsBackAndEndsTheOtherNodesSession() async throws {
+        try await withTestDatabase { database in
+            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
+            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
+            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            let alice = try Username("alice")
+            try storeB.accounts.create(try Self.account(alice))
+            let onA = LockedValue<[AccountEvent]>([])
+            let onB = LockedValue<[AccountEvent]>([])
+            let subscriptionB = busB.subscribe(alice) { event in onB.withLock { $0.append(event) } }
+            defer { subscriptionB.cancel() }
+            let (onNodeA, onNodeB) = (SessionToken(rawValue: 21), SessionToken(rawValue: 22))
+            busB.publish(.sessionClaimed(onNodeB), to: alice)
+            try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeB && !busB.hasUnwrittenClaim(for: alice) }
+            let subscriptionA = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
+            defer { subscriptionA.cancel() }
+            // Alice logs in on node A while node A cannot reach the database: the claim holds
+            // locally and cannot be written or announced yet.
+            try await withNewConnectionsRefused(database, cutting: "node-a") {
+                busA.publish(.sessionClaimed(onNodeA), to: alice)
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(busA.hasUnwrittenClaim(for: alice))
+                #expect(onB.withLock { $0 } == [.sessionClaimed(onNodeB)])
+            }
+            // Once node A reaches the database again, its claim is written and node B's session ends.
+            try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeA }
+            try await eventually { onB.withLock { $0 } == [.sessionClaimed(onNodeB), .sessionClaimed(onNodeA)] }
+            try await eventually { busA.listenerConnections >= 2 && !busA.hasUnwrittenClaim(for: alice) }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)], "node A's own session stays")
+        }
+    }
+
+    @Test func twoLoginsOnTwoNodesAtOnceLeaveExactlyOneSession() async throws {
+        try await withTestDatabase { database in
+            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
+            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
+            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            for round in 0..<10 {
+                let user = try Username("user\(round)")
+                let onA = LockedValue<[AccountEvent]>([])
+                let onB = LockedValue<[AccountEvent]>([])
+                let subscriptionA = busA.subscribe(user) { event in onA.withLock { $0.append(event) } }
+                let subscriptionB = busB.subscribe(user) { event in onB.withLock { $0.append(event) } }
+                defer { subscriptionA.cancel(); subscriptionB.cancel() }
+                let (tokenA, tokenB) = (SessionToken(rawValue: UInt64(2 * round + 1)), SessionToken(rawValue: UInt64(2 * round + 2)))
+                // Each session ends when it is told of a claim by another token.
+                let endedA: @Sendable () -> Bool = { onA.withLock { $0 }.contains { $0 != .sessionClaimed(tokenA) } }
+                let endedB: @Sendable () -> Bool = { onB.withLock { $0 }.contains { $0 != .sessionClaimed(tokenB) } }
+                busA.publish(.sessionClaimed(tokenA), to: user)
+                busB.publish(.sessionClaimed(tokenB), to: user)
+                try await eventually { endedA() || endedB() }
+                try await eventually { Self.owner(of: user, in: storeA)?.generation == 2 }
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(endedA() != endedB(), "round \(round): exactly one of the two sessions ended (A: \(onA.withLock { $0 }), B: \(onB.withLock { $0 }))")
+                let survivor = endedA() ? tokenB : tokenA
+                #expect(Self.owner(of: user, in: storeA)?.token == survivor, "the survivor is the owner written last")
+            }
+        }
+    }
+
+    static func account(_ username: Username) throws -> AccountRecord {
+        AccountRecord(
+            username: username, passwordHash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+            identityKey: try Ed25519PublicKey(bytes: [UInt8](repeating: 1, count: 32)),
+            identitySignature: nil, createdAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000), failedLoginCount: 0, lockedUntil: nil)
+    }
+
+    /// `user`'s row in `session_owners`, read through `store` (nil when absent or unreadable).
+    static func owner(of user: Username, in store: PostgresServerStore) -> (token: SessionToken?, generation: Int64)? {
+        try? store.pool.withSession { session throws(StoreError) -> (token: SessionToken?, generation: Int64)? in
+            guard let row = try session.query("SELECT token, generation FROM session_owners WHERE username = \(user.value)").first else { return nil }
+            let (token, generation) = try row.values((Int64?, Int64).self)
+            return (token.map { SessionToken(rawValue: UInt64(bitPattern: $0)) }, generation)
+        }
+    }
+}
+
+/// Runs `body` while `database` accepts no new connection, after terminating every connection
+/// of node `node` (its listener among them), so that node cannot reconnect until `body` ends.
+/// The other nodes keep the connections they have.
+func withNewConnectionsRefused(_ database: PostgresTestDatabase, cutting node: String, _ body: () async throws -> Void) async throws {
+    let cluster = try PostgresCluster.shared()
+    let name = database.url.database
+    try cluster.psql("ALTER DATABASE \(name) ALLOW_CONNECTIONS false")
+    defer { _ = try? cluster.psql("ALTER DATABASE \(name) ALLOW_CONNECTIONS true") }
+    try cluster.psql(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'parley-server \(node)' AND datname = '\(name)'")
+    try await body()
 }
 
 /// Waits until `condition` holds, polling, for at most `seconds`.

@@ -14,17 +14,21 @@ import Testing
 /// migrations, durability settings and failures of the connection.
 @Suite("PostgreSQL stores across nodes", .enabled(if: PostgresCluster.shouldRun, "PostgreSQL is not installed"), .timeLimit(.minutes(3)))
 struct PostgresStoreTests {
-    @Test func concurrentWritersOnTwoNodesGetIncreasingIdsInCommitOrderAndAReaderSkipsNone() async throws {
+    @Test func concurrentWritersOnTwoNodesGetGaplessIdsInCommitOrderAndAReaderSkipsNone() async throws {
         try await withTestDatabase { database in
             let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
             let reader = try database.store(nodeID: "node-r")
-            let bob = try Username("bob")
+            let (bob, carol) = (try Username("bob"), try Username("carol"))
             let (rounds, perBatch) = (40, 5)
             let expected = nodes.count * 2 * rounds * perBatch
             // A reader pages through bob's mailbox with an "after id" cursor while the writers run,
-            // as a node pushing deliveries does: with a bare serial id it could see 11 before 10
-            // committed and skip 10 for ever.
+            // as a node pushing deliveries does. Ids are gapless per recipient and drawn in commit
+            // order, so whatever it reads continues its cursor with no hole: what is committed is
+            // always 1...k. (With a global serial id it could see 11 before 10 committed and skip
+            // 10 for ever; with one sequence for all recipients, carol's envelopes in the same
+            // batches would leave holes in bob's ids.)
             let collected = LockedValue<[MailboxEnvelope]>([])
+            let holes = LockedValue<[String]>([])
             let writersDone = Atomic<Bool>(false)
             try await onThreads(nodes.count * 2 + 1) { index throws(StoreError) in
                 if index == nodes.count * 2 {
@@ -33,6 +37,11 @@ struct PostgresStoreTests {
                     while Date() < deadline {
                         let finished = writersDone.load(ordering: .acquiring)
                         let page = try reader.mailbox.pending(for: bob, after: cursor, limit: 50)
+                        let ids = page.map(\.id)
+                        let first = (cursor ?? 0) + 1
+                        if !ids.isEmpty && ids != Array(first..<(first + UInt64(ids.count))) {
+                            holes.withLock { $0.append("after \(cursor ?? 0): \(ids)") }
+                        }
                         collected.withLock { $0 += page }
                         cursor = page.last?.id ?? cursor
                         if finished && page.isEmpty { return }
@@ -42,24 +51,77 @@ struct PostgresStoreTests {
                 let node = nodes[index % nodes.count]
                 let sender = "sender\(index)"
                 for round in 0..<rounds {
-                    let batch = try (0..<perBatch).map { item throws(StoreError) in
-                        MailboxEnvelopeDraft(
-                            sender: try Self.user(sender), recipient: bob, payload: [UInt8(round), UInt8(item)],
-                            acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000))
+                    var batch: [MailboxEnvelopeDraft] = []
+                    for item in 0..<perBatch {
+                        for recipient in [bob, carol] {
+                            batch.append(MailboxEnvelopeDraft(
+                                sender: try Self.user(sender), recipient: recipient, payload: [UInt8(round), UInt8(item)],
+                                acceptedAt: Timestamp(millisecondsSinceEpoch: 1_700_000_000_000)))
+                        }
                     }
                     let outcomes = try node.mailbox.enqueue(batch)
                     #expect(outcomes.allSatisfy { if case .accepted = $0 { true } else { false } })
                 }
             } whenWritersFinish: { writersDone.store(true, ordering: .releasing) }
-            let pending = try reader.mailbox.pending(for: bob, after: nil, limit: 10_000)
-            #expect(pending.count == expected)
-            #expect(pending.map(\.id) == pending.map(\.id).sorted() && Set(pending.map(\.id)).count == expected)
-            for index in 0..<(nodes.count * 2) {
-                let mine = pending.filter { $0.sender.value == "sender\(index)" }.map { Int($0.payload[0]) * perBatch + Int($0.payload[1]) }
-                #expect(mine == Array(0..<(rounds * perBatch)), "sender\(index)'s order is kept")
+            for recipient in [bob, carol] {
+                let pending = try reader.mailbox.pending(for: recipient, after: nil, limit: 10_000)
+                #expect(pending.map(\.id) == Array(1...UInt64(expected)), "\(recipient)'s ids are 1...\(expected), no gap")
+                for index in 0..<(nodes.count * 2) {
+                    let mine = pending.filter { $0.sender.value == "sender\(index)" }.map { Int($0.payload[0]) * perBatch + Int($0.payload[1]) }
+                    #expect(mine == Array(0..<(rounds * perBatch)), "sender\(index)'s order is kept")
+                }
+                #expect(try reader.mailbox.usage(for: recipient).count == expected)
             }
-            #expect(collected.withLock { $0 } == pending, "the paging reader saw every envelope, in id order, none skipped")
-            #expect(try reader.mailbox.usage(for: bob).count == expected)
+            #expect(holes.withLock { $0 } == [], "the paging reader never saw a hole")
+            #expect(collected.withLock { $0 } == (try reader.mailbox.pending(for: bob, after: nil, limit: 10_000)),
+                    "the paging reader saw every envelope, in id order, none skipped")
+        }
+    }
+
+    @Test func aVersion2DatabaseKeepsItsEnvelopesAndIdsAndNumbersEachRecipientOnFromItsHead() async throws {
+        try await withTestDatabase { database in
+            // A schema-2 database as a build of schema 2 left it: that build's DDL (the
+            // migrations are append only, so steps 1 and 2 are that DDL), and envelopes whose ids
+            // came from the one sequence shared by all recipients (bob 1, 3, 4; carol 2, 5, whose
+            // 5 was acknowledged; a rolled-back draw left 6 unused), and frank's 7 without a head
+            // row, as only a database altered by hand could have.
+            let cluster = try PostgresCluster.shared()
+            let oldDDL = PostgresServerStore.migrations.filter { $0.version <= 2 }.flatMap(\.statements)
+            try cluster.psql(
+                (["CREATE TABLE parley_schema (version integer PRIMARY KEY, summary text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"]
+                    + oldDDL
+                    + [
+                        "INSERT INTO parley_schema (version, summary) VALUES (1, 'one'), (2, 'two')",
+                        """
+                        INSERT INTO mailbox (recipient, id, sender, accepted_at, size, payload) VALUES
+                            ('bob', 1, 'alice', 10, 1, '\\x01'), ('carol', 2, 'alice', 11, 1, '\\x02'),
+                            ('bob', 3, 'dave', 12, 2, '\\x0303'), ('bob', 4, 'alice', 13, 1, '\\x04'),
+                            ('frank', 7, 'alice', 14, 1, '\\x07')
+                        """,
+                        "INSERT INTO mailbox_heads (recipient, last_id) VALUES ('bob', 4), ('carol', 5)",
+                        "UPDATE mailbox_total SET bytes = 6",
+                        "SELECT setval('mailbox_ids', 7)",
+                    ]).joined(separator: ";\n"),
+                database: database.url.database)
+            let store = try database.store(nodeID: "node-a")
+            #expect(try store.schemaVersion() == PostgresServerStore.latestSchemaVersion)
+            let (alice, bob, carol, erin, frank) = (try Username("alice"), try Username("bob"), try Username("carol"), try Username("erin"), try Username("frank"))
+            let before = try store.mailbox.pending(for: bob, after: nil, limit: 10)
+            #expect(before.map(\.id) == [1, 3, 4])
+            #expect(before.map(\.payload) == [[1], [3, 3], [4]])
+            #expect(try store.mailbox.pending(for: carol, after: nil, limit: 10).map(\.id) == [2])
+            #expect(try store.mailbox.usage(for: bob) == MailboxUsage(count: 3, bytes: 4))
+            // New envelopes continue each recipient's own numbering from its head: bob 5, 6;
+            // carol 6 (her 5 was handed out before); frank 8; a new recipient starts at 1.
+            let draft = { (recipient: Username) in MailboxEnvelopeDraft(sender: alice, recipient: recipient, payload: [9], acceptedAt: Timestamp(millisecondsSinceEpoch: 20)) }
+            let outcomes = try store.mailbox.enqueue([draft(bob), draft(carol), draft(bob), draft(erin), draft(frank)])
+            let ids = outcomes.map { outcome -> UInt64? in if case .accepted(let envelope) = outcome { envelope.id } else { nil } }
+            #expect(ids == [5, 6, 6, 1, 8])
+            #expect(try store.mailbox.pending(for: bob, after: 4, limit: 10).map(\.id) == [5, 6])
+            #expect(try cluster.psql("SELECT count(*) FROM pg_class WHERE relname = 'mailbox_ids'", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the shared sequence is gone")
+            #expect(try store.mailbox.acknowledge([1, 3, 4, 5, 6], for: bob) == 5)
+            #expect(try store.mailbox.usage(for: bob) == .empty)
         }
     }
 
@@ -132,11 +194,15 @@ struct PostgresStoreTests {
                 id: 1, publicKey: try X25519PublicKey(bytes: [UInt8](repeating: 7, count: 32)),
                 signature: try Ed25519Signature(bytes: [UInt8](repeating: 8, count: 64)))
             try database.store(nodeID: "node-a").prekeys.setSignedPrekey(signed, for: alice)
-            // Back to what a build before issue 14 left: schema version 1, no kem_prekeys.
+            // Back to what a build before issue 14 left: schema version 1, no kem_prekeys (and none
+            // of the later steps).
             let cluster = try PostgresCluster.shared()
-            try cluster.psql("DROP TABLE kem_prekeys; DELETE FROM parley_schema WHERE version >= 2", database: database.url.database)
+            try cluster.psql("""
+                DROP TABLE kem_prekeys; DROP TABLE session_owners; CREATE SEQUENCE mailbox_ids AS bigint MINVALUE 1;
+                DELETE FROM parley_schema WHERE version >= 2
+                """, database: database.url.database)
             let upgraded = try database.store(nodeID: "node-b")
-            #expect(try upgraded.schemaVersion() == 2)
+            #expect(try upgraded.schemaVersion() == PostgresServerStore.latestSchemaVersion)
             #expect(try upgraded.prekeys.signedPrekey(for: alice) == signed)
             #expect(try upgraded.prekeys.kemPrekeyStatus(for: alice, limit: 10) == ([], nil))
             let kem = KEMPrekey(

@@ -6,13 +6,18 @@ import Testing
 public typealias MailboxStoreFactory = @Sendable (MailboxLimits) throws -> any MailboxStore
 
 /// The behaviour every ``MailboxStore`` adapter must have: batches, caps checked inside the
-/// transaction, a stable id cursor, and deletion only by the recipient.
+/// transaction, a stable id cursor per recipient, and deletion only by the recipient.
+///
+/// Ids are the port's: strictly increasing per recipient in commit order and never reused; an
+/// envelope is named by (recipient, id). Ids of different recipients are not compared: the
+/// PostgreSQL mailbox numbers each recipient's queue on its own (1, 2, 3, ...), the in-memory and
+/// SQLite ones draw from one counter.
 public enum MailboxStoreContract {
     /// Roomy enough that no check hits a cap it is not about.
     static let roomy = MailboxLimits(maxEnvelopes: 1_000, maxBytes: 1 << 20, maxPayloadBytes: 64 << 10)
 
     public static let checks: [ContractCheck<MailboxStoreFactory>] = [
-        ContractCheck("a batch is accepted in order with increasing ids and every field kept") { make in
+        ContractCheck("a batch is accepted in order with ids increasing per recipient and every field kept") { make in
             let store = try make(roomy)
             let batch = try [
                 draft("alice", "bob", [1, 2, 3], at: 1_000),
@@ -22,7 +27,7 @@ public enum MailboxStoreContract {
             let accepted = try store.enqueue(batch).map { outcome in try #require(outcome.accepted) }
             #expect(accepted.count == 3)
             #expect(zip(accepted, batch).allSatisfy { envelope, draft in MailboxEnvelope(id: envelope.id, draft: draft) == envelope })
-            #expect(accepted.map(\.id) == accepted.map(\.id).sorted() && Set(accepted.map(\.id)).count == 3)
+            #expect(accepted[0].id < accepted[1].id, "bob's two envelopes, in batch order")
             #expect(try store.pending(for: user("bob"), after: nil, limit: 10) == Array(accepted[0...1]))
             #expect(try store.pending(for: user("carol"), after: nil, limit: 10) == [accepted[2]])
             #expect(try store.usage(for: user("bob")) == MailboxUsage(count: 2, bytes: 3))
@@ -41,6 +46,24 @@ public enum MailboxStoreContract {
             let pending = try store.pending(for: user("bob"), after: nil, limit: 100)
             #expect(pending == sent)
             #expect(pending.filter { $0.sender.value == "alice" }.map { $0.payload[0] } == [0, 1, 2, 3, 4])
+        },
+        ContractCheck("each recipient's ids increase across batches whatever the other recipients get") { make in
+            let store = try make(roomy)
+            var sent: [MailboxEnvelope] = []
+            for round in 0..<6 {
+                let recipients = round.isMultiple(of: 2) ? ["bob", "carol", "bob"] : ["carol", "dave"]
+                sent += try store.enqueue(recipients.map { try draft("alice", $0, [UInt8(round)]) }).compactMap(\.accepted)
+            }
+            #expect(sent.count == 15)
+            for name in ["bob", "carol", "dave"] {
+                let mine = sent.filter { $0.recipient.value == name }
+                #expect(zip(mine, mine.dropFirst()).allSatisfy { $0.id < $1.id }, "\(name)'s ids increase in commit order")
+                #expect(try store.pending(for: user(name), after: nil, limit: 100) == mine)
+                // Paging after each id returns exactly the rest of this recipient's queue.
+                for (index, envelope) in mine.enumerated() {
+                    #expect(try store.pending(for: user(name), after: envelope.id, limit: 100) == Array(mine[(index + 1)...]))
+                }
+            }
         },
         ContractCheck("pending after an id pages through the queue") { make in
             let store = try make(roomy)
@@ -129,18 +152,27 @@ public enum MailboxStoreContract {
             let sent = try store.enqueue([
                 draft("alice", "bob", [1]), draft("alice", "carol", [2]), draft("alice", "bob", [3, 3]),
             ]).compactMap(\.accepted)
-            let (bob, carol) = (try user("bob"), try user("carol"))
-            // Carol's id in Bob's acknowledgement, an unknown id, and an id too large for SQLite:
-            // all ignored.
-            #expect(try store.acknowledge([sent[1].id, 999_999, .max], for: bob) == 0)
+            let (bob, carol, dave) = (try user("bob"), try user("carol"), try user("dave"))
+            // An envelope is (recipient, id): Bob's ids acknowledged by Dave (who has no mail), or
+            // by Carol where she holds no such id, delete nothing; neither do an id Bob never got
+            // and one too large for SQLite.
+            #expect(try store.acknowledge([sent[0].id, sent[2].id], for: dave) == 0)
+            #expect(try store.acknowledge([sent[0].id, sent[2].id].filter { $0 != sent[1].id }, for: carol) == 0)
+            #expect(try store.acknowledge([sent[2].id + 1_000_000, .max], for: bob) == 0)
+            #expect(try store.pending(for: bob, after: nil, limit: 10) == [sent[0], sent[2]])
             #expect(try store.pending(for: carol, after: nil, limit: 10) == [sent[1]])
-            #expect(try store.acknowledge([sent[0].id, sent[1].id], for: bob) == 1)
+            // Bob's acknowledgement deletes his envelope, never Carol's (even where her id is the
+            // same number, as in a store that numbers each recipient on its own).
+            #expect(try store.acknowledge([sent[0].id], for: bob) == 1)
+            #expect(try store.pending(for: carol, after: nil, limit: 10) == [sent[1]])
             #expect(try store.pending(for: bob, after: nil, limit: 10) == [sent[2]])
             #expect(try store.usage(for: bob) == MailboxUsage(count: 1, bytes: 2))
             #expect(try store.acknowledge([sent[0].id], for: bob) == 0)
             #expect(try store.acknowledge([], for: bob) == 0)
             #expect(try store.acknowledge([sent[2].id, sent[2].id], for: bob) == 1)
             #expect(try store.usage(for: bob) == .empty)
+            #expect(try store.acknowledge([sent[1].id], for: carol) == 1)
+            #expect(try store.usage(for: carol) == .empty)
         },
         ContractCheck("acknowledging frees room under the cap") { make in
             let store = try make(MailboxLimits(maxEnvelopes: 2, maxBytes: 1 << 20, maxPayloadBytes: 1024))
@@ -156,18 +188,18 @@ public enum MailboxStoreContract {
                 draft("alice", "bob", [1]), draft("alice", "bob", [2]), draft("alice", "carol", [3]),
             ]).compactMap(\.accepted)
             // Bob's queue is full; his acknowledgement in the same commit makes room for the draft.
-            // Carol's id in Bob's acknowledgement, an unknown id and an id too large for SQLite
-            // are ignored, as by acknowledge.
+            // An unknown id and an id too large for SQLite are ignored, as by acknowledge, and
+            // Carol's empty acknowledgement changes nothing.
             let outcomes = try store.commit(
                 enqueue: [draft("alice", "bob", [4]), draft("alice", "bob", [5])],
                 acknowledge: [
-                    MailboxAcknowledgement(ids: [sent[0].id, sent[2].id, 999_999, .max], recipient: bob),
+                    MailboxAcknowledgement(ids: [sent[0].id, sent[1].id + 999_999, .max], recipient: bob),
                     MailboxAcknowledgement(ids: [], recipient: carol),
                 ])
             #expect(outcomes.map(\.accepted).map { $0 != nil } == [true, false])
             #expect(outcomes[1] == .refused(.tooManyEnvelopes(limit: 2)))
             let added = try #require(outcomes[0].accepted)
-            #expect(added.id > sent[2].id)
+            #expect(added.id > sent[1].id)
             #expect(try store.pending(for: bob, after: nil, limit: 10) == [sent[1], added])
             #expect(try store.pending(for: carol, after: nil, limit: 10) == [sent[2]])
             // Acknowledgements alone, and nothing at all.

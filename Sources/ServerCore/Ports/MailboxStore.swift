@@ -21,8 +21,12 @@ public protocol MailboxStore: Sendable {
     /// the same transaction, against the account and block stores of the same backing store:
     /// refused with ``MailboxRefusal/unknownRecipient``, ``MailboxRefusal/recipientIdentityChanged``
     /// or ``MailboxRefusal/blockedByRecipient``, so that what was checked is what the envelope is
-    /// stored under (no gap between check and use). Accepted envelopes get ids in batch order,
-    /// greater than every id handed out before.
+    /// stored under (no gap between check and use). Accepted envelopes get ids in batch order per
+    /// recipient, each greater than every id handed out before to the same recipient, and a
+    /// recipient's ids increase in commit order (so paging with ``pending(for:after:limit:)``
+    /// never skips one). Ids of different recipients are not comparable: an adapter may number
+    /// each recipient's mailbox on its own, as `PostgresMailboxStore` does; an envelope is named
+    /// by (recipient, id).
     /// - Throws: ``StoreError/unavailable(_:)`` when the batch could not be committed; then none of
     ///   it was stored.
     func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome]
