@@ -68,4 +68,61 @@ struct AEADTests {
             try crypto.xChaCha20Poly1305Seal([], associatedData: [], nonce: [UInt8](repeating: 0, count: 12), key: key)
         }
     }
+
+    @Test("the key-and-nonce form (key || nonce read in place from one secret) gives the A.3.1 bytes and opens them")
+    func xChaChaKeyAndNonceVector() throws {
+        let nonce = Array(0x40...0x57) as [UInt8]
+        let keyAndNonce = SecretBytes(copying: Self.key + nonce)
+        let sealed = try Self.associatedData.withUnsafeBytes { ad in
+            try crypto.xChaCha20Poly1305Seal(Self.sunscreen, associatedData: ad, keyAndNonce: keyAndNonce)
+        }
+        let arrayForm = try crypto.xChaCha20Poly1305Seal(Self.sunscreen, associatedData: Self.associatedData, nonce: nonce, key: SymmetricKey(SecretBytes(copying: Self.key)))
+        #expect(sealed == arrayForm)
+        #expect(Array(sealed.suffix(16)) == hex("c0875924c1c7987947deafd8780acf49"))
+        let opened = try Self.associatedData.withUnsafeBytes { ad in
+            try crypto.xChaCha20Poly1305Open(sealed, associatedData: ad, keyAndNonce: keyAndNonce)
+        }
+        #expect(opened == Self.sunscreen)
+        // Empty plaintext and empty associated data work too.
+        let empty = try crypto.xChaCha20Poly1305Seal([], associatedData: UnsafeRawBufferPointer(start: nil, count: 0), keyAndNonce: keyAndNonce)
+        #expect(empty == (try crypto.xChaCha20Poly1305Seal([], associatedData: [], nonce: nonce, key: SymmetricKey(SecretBytes(copying: Self.key)))))
+        #expect(try crypto.xChaCha20Poly1305Open(empty, associatedData: UnsafeRawBufferPointer(start: nil, count: 0), keyAndNonce: keyAndNonce) == [])
+    }
+
+    @Test("the key-and-nonce form refuses tampering, a wrong key or nonce, short input and a key-and-nonce of the wrong length")
+    func xChaChaKeyAndNonceRefusals() throws {
+        let keyAndNonce = SecretBytes(copying: Self.key + [UInt8](repeating: 7, count: 24))
+        let associatedData: [UInt8] = [9, 9]
+        let sealed = try associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Seal([1, 2, 3, 4], associatedData: $0, keyAndNonce: keyAndNonce) }
+        var flipped = sealed
+        flipped[1] ^= 0x80
+        var flippedTag = sealed
+        flippedTag[sealed.count - 1] ^= 0x01
+        let otherNonce = SecretBytes(copying: Self.key + [UInt8](repeating: 8, count: 24))
+        let otherKey = SecretBytes(copying: [UInt8](repeating: 1, count: 32) + [UInt8](repeating: 7, count: 24))
+        let attempts: [(ciphertext: [UInt8], associatedData: [UInt8], keyAndNonce: SecretBytes)] = [
+            (flipped, associatedData, keyAndNonce),
+            (flippedTag, associatedData, keyAndNonce),
+            (sealed, [9, 8], keyAndNonce),
+            (sealed, associatedData, otherNonce),
+            (sealed, associatedData, otherKey),
+            (Array(sealed.prefix(15)), associatedData, keyAndNonce),
+            ([], associatedData, keyAndNonce),
+        ]
+        for attempt in attempts {
+            #expect(throws: CryptoError.authenticationFailed) {
+                try attempt.associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Open(attempt.ciphertext, associatedData: $0, keyAndNonce: attempt.keyAndNonce) }
+            }
+        }
+        for wrongLength in [32, 55, 57] {
+            let wrong = SecretBytes(copying: [UInt8](repeating: 3, count: wrongLength))
+            #expect(throws: CryptoError.invalidLength(what: "AEAD key and nonce", expected: 56, got: wrongLength)) {
+                try associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Seal([1], associatedData: $0, keyAndNonce: wrong) }
+            }
+            #expect(throws: CryptoError.invalidLength(what: "AEAD key and nonce", expected: 56, got: wrongLength)) {
+                try associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Open(sealed, associatedData: $0, keyAndNonce: wrong) }
+            }
+        }
+        #expect(try associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Open(sealed, associatedData: $0, keyAndNonce: keyAndNonce) } == [1, 2, 3, 4])
+    }
 }
