@@ -135,11 +135,13 @@ public struct SecretBytes: @unchecked Sendable {
             return storage
         }
 
+        /// Read through the header pointer: `ManagedBuffer.header` is a class `var`, so reading it
+        /// directly costs a dynamic exclusivity check on every access.
         @usableFromInline
-        var count: Int { header }
+        var count: Int { withUnsafeMutablePointerToHeader { $0.pointee } }
 
         deinit {
-            let count = max(header, 1)
+            let count = max(self.count, 1)
             withUnsafeMutablePointerToElements { Self.wipe(UnsafeMutableRawPointer($0), count: count) }
         }
 
