@@ -126,3 +126,67 @@ struct AEADTests {
         #expect(try associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Open(sealed, associatedData: $0, keyAndNonce: keyAndNonce) } == [1, 2, 3, 4])
     }
 }
+
+/// A provider with only the array-form AEAD, so the port's default key-and-nonce seal and open
+/// (built from the array form) are what runs.
+private struct ArrayFormProvider: CryptoProvider {
+    let base = crypto
+    func x25519PublicKey(for secretKey: X25519SecretKey) throws(CryptoError) -> X25519PublicKey { try base.x25519PublicKey(for: secretKey) }
+    func x25519(_ secretKey: X25519SecretKey, _ publicKey: X25519PublicKey) throws(CryptoError) -> SecretBytes { try base.x25519(secretKey, publicKey) }
+    func ed25519KeyPair(seed: SecretBytes) throws(CryptoError) -> Ed25519KeyPair { try base.ed25519KeyPair(seed: seed) }
+    func sign(_ message: [UInt8], with secretKey: Ed25519SecretKey) throws(CryptoError) -> Ed25519Signature { try base.sign(message, with: secretKey) }
+    func verify(_ signature: Ed25519Signature, of message: [UInt8], by publicKey: Ed25519PublicKey) -> Bool { base.verify(signature, of: message, by: publicKey) }
+    func x25519PublicKey(converting publicKey: Ed25519PublicKey) throws(CryptoError) -> X25519PublicKey { try base.x25519PublicKey(converting: publicKey) }
+    func x25519SecretKey(converting secretKey: Ed25519SecretKey) throws(CryptoError) -> X25519SecretKey { try base.x25519SecretKey(converting: secretKey) }
+    func xChaCha20Poly1305Seal(_ plaintext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey) throws(CryptoError) -> [UInt8] {
+        try base.xChaCha20Poly1305Seal(plaintext, associatedData: associatedData, nonce: nonce, key: key)
+    }
+    func xChaCha20Poly1305Open(_ ciphertext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey) throws(CryptoError) -> [UInt8] {
+        try base.xChaCha20Poly1305Open(ciphertext, associatedData: associatedData, nonce: nonce, key: key)
+    }
+    func chaCha20Poly1305Seal(_ plaintext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey) throws(CryptoError) -> [UInt8] {
+        try base.chaCha20Poly1305Seal(plaintext, associatedData: associatedData, nonce: nonce, key: key)
+    }
+    func chaCha20Poly1305Open(_ ciphertext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey) throws(CryptoError) -> [UInt8] {
+        try base.chaCha20Poly1305Open(ciphertext, associatedData: associatedData, nonce: nonce, key: key)
+    }
+    func hmacSHA256(key: SecretBytes, message: [UInt8]) -> SecretBytes { base.hmacSHA256(key: key, message: message) }
+    func hkdfSHA256(salt: [UInt8], inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) throws(CryptoError) -> SecretBytes {
+        try base.hkdfSHA256(salt: salt, inputKeyMaterial: inputKeyMaterial, info: info, length: length)
+    }
+    func hkdfSHA256(secretSalt: SecretBytes, inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) throws(CryptoError) -> SecretBytes {
+        try base.hkdfSHA256(secretSalt: secretSalt, inputKeyMaterial: inputKeyMaterial, info: info, length: length)
+    }
+    func sha256(_ data: [UInt8]) -> [UInt8] { base.sha256(data) }
+    func sha512(_ data: [UInt8]) -> [UInt8] { base.sha512(data) }
+    func blake2b(_ data: [UInt8], outputLength: Int) throws(CryptoError) -> [UInt8] { try base.blake2b(data, outputLength: outputLength) }
+    func argon2idHashString(password: SecretBytes, cost: Argon2Cost) throws(CryptoError) -> String { try base.argon2idHashString(password: password, cost: cost) }
+    func argon2idVerify(hashString: String, password: SecretBytes) -> Bool { base.argon2idVerify(hashString: hashString, password: password) }
+    func argon2idNeedsRehash(hashString: String, cost: Argon2Cost) -> Bool { base.argon2idNeedsRehash(hashString: hashString, cost: cost) }
+    func argon2idDeriveKey(password: SecretBytes, salt: [UInt8], length: Int, cost: Argon2Cost) throws(CryptoError) -> SecretBytes {
+        try base.argon2idDeriveKey(password: password, salt: salt, length: length, cost: cost)
+    }
+}
+
+@Suite("AEAD key-and-nonce default")
+struct AEADKeyAndNonceDefaultTests {
+    @Test("the port's default key-and-nonce seal and open give the adapter's bytes and refuse what it refuses")
+    func defaultMatchesAdapter() throws {
+        let provider: any CryptoProvider = ArrayFormProvider()
+        let keyAndNonce = SecretBytes(copying: (0..<56).map { UInt8($0) })
+        let plaintext = Array("the ratchet's default path".utf8)
+        let associatedData: [UInt8] = [1, 2, 3]
+        let sealed = try associatedData.withUnsafeBytes { try provider.xChaCha20Poly1305Seal(plaintext, associatedData: $0, keyAndNonce: keyAndNonce) }
+        let adapter = try associatedData.withUnsafeBytes { try crypto.xChaCha20Poly1305Seal(plaintext, associatedData: $0, keyAndNonce: keyAndNonce) }
+        #expect(sealed == adapter)
+        #expect(try associatedData.withUnsafeBytes { try provider.xChaCha20Poly1305Open(sealed, associatedData: $0, keyAndNonce: keyAndNonce) } == plaintext)
+        var flipped = sealed
+        flipped[0] ^= 1
+        #expect(throws: CryptoError.authenticationFailed) {
+            try associatedData.withUnsafeBytes { try provider.xChaCha20Poly1305Open(flipped, associatedData: $0, keyAndNonce: keyAndNonce) }
+        }
+        #expect(throws: CryptoError.invalidLength(what: "AEAD key and nonce", expected: 56, got: 32)) {
+            try associatedData.withUnsafeBytes { try provider.xChaCha20Poly1305Seal(plaintext, associatedData: $0, keyAndNonce: SecretBytes(zeroes: 32)) }
+        }
+    }
+}
