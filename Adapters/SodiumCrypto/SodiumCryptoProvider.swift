@@ -133,6 +133,53 @@ public struct SodiumCryptoProvider: CryptoProvider {
         return out
     }
 
+    public func xChaCha20Poly1305Seal(
+        _ plaintext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
+    ) throws(CryptoError) -> [UInt8] {
+        try checkKeyAndNonce(keyAndNonce)
+        let outLength = plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        return [UInt8](unsafeUninitializedCapacity: outLength) { out, initialised in
+            keyAndNonce.withUnsafeBytes { secret in
+                let key = secret.bindMemory(to: UInt8.self).baseAddress!
+                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                    out.baseAddress!, nil, plaintext, UInt64(plaintext.count),
+                    associatedData.bindMemory(to: UInt8.self).baseAddress, UInt64(associatedData.count), nil,
+                    key + Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), key)
+            }
+            initialised = outLength
+        }
+    }
+
+    public func xChaCha20Poly1305Open(
+        _ ciphertext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
+    ) throws(CryptoError) -> [UInt8] {
+        try checkKeyAndNonce(keyAndNonce)
+        let tagLength = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        guard ciphertext.count >= tagLength else { throw CryptoError.authenticationFailed }
+        let outLength = ciphertext.count - tagLength
+        var status: Int32 = -1
+        let out = [UInt8](unsafeUninitializedCapacity: max(outLength, 1)) { out, initialised in
+            keyAndNonce.withUnsafeBytes { secret in
+                let key = secret.bindMemory(to: UInt8.self).baseAddress!
+                status = crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    out.baseAddress!, nil, nil, ciphertext, UInt64(ciphertext.count),
+                    associatedData.bindMemory(to: UInt8.self).baseAddress, UInt64(associatedData.count),
+                    key + Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), key)
+            }
+            // On failure libsodium has written nothing meaningful: hand back no bytes at all.
+            initialised = status == 0 ? outLength : 0
+        }
+        guard status == 0 else { throw CryptoError.authenticationFailed }
+        return out
+    }
+
+    private func checkKeyAndNonce(_ keyAndNonce: SecretBytes) throws(CryptoError) {
+        let expected = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+        guard keyAndNonce.count == expected else {
+            throw CryptoError.invalidLength(what: "AEAD key and nonce", expected: expected, got: keyAndNonce.count)
+        }
+    }
+
     public func chaCha20Poly1305Seal(
         _ plaintext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey
     ) throws(CryptoError) -> [UInt8] {
@@ -204,45 +251,46 @@ public struct SodiumCryptoProvider: CryptoProvider {
     }
 
     /// HKDF over a salt lent in place; `length` already checked.
+    ///
+    /// The pseudorandom key and each expansion block live in one 64-byte scratch buffer on the
+    /// stack (like the HMAC state), wiped with `sodium_memzero` before it goes out of scope; only
+    /// the output is heap-allocated, in secret storage.
     private func hkdfSHA256(saltBytes salt: UnsafeRawBufferPointer, inputKeyMaterial: SecretBytes, info: [UInt8], length: Int) -> SecretBytes {
         let hashLength = Int(crypto_auth_hmacsha256_BYTES)
-        // Extract: PRK = HMAC(salt, IKM); an empty salt means HashLen zero bytes (RFC 5869 2.2).
-        // The input key material is MACed straight from secret storage, never copied to an array.
-        // The salt is MACed where it lies (it may be secret storage).
-        let zeroes = [UInt8](repeating: 0, count: hashLength)
-        let pseudorandomKey = SecretBytes(count: hashLength) { out in
-            inputKeyMaterial.withUnsafeBytes { ikm in
+        return SecretBytes(count: length) { out in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * hashLength) { scratch in
+                let prk = scratch.baseAddress!
+                let block = prk + hashLength
                 var state = crypto_auth_hmacsha256_state()
+                // Extract: PRK = HMAC(salt, IKM); an empty salt means HashLen zero bytes (RFC 5869
+                // 2.2). The input key material is MACed straight from secret storage, never copied
+                // to an array; the salt is MACed where it lies (it may be secret storage).
                 if salt.isEmpty {
-                    crypto_auth_hmacsha256_init(&state, zeroes, zeroes.count)
+                    block.initialize(repeating: 0, count: hashLength)
+                    crypto_auth_hmacsha256_init(&state, block, hashLength)
                 } else {
                     crypto_auth_hmacsha256_init(&state, salt.bindMemory(to: UInt8.self).baseAddress!, salt.count)
                 }
-                crypto_auth_hmacsha256_update(&state, ikm.bindMemory(to: UInt8.self).baseAddress!, UInt64(ikm.count))
-                crypto_auth_hmacsha256_final(&state, out.bindMemory(to: UInt8.self).baseAddress!)
-                sodium_memzero(&state, MemoryLayout<crypto_auth_hmacsha256_state>.size)
-            }
-        }
-        // Expand: T(i) = HMAC(PRK, T(i-1) || info || i), all in secret storage.
-        return SecretBytes(count: length) { out in
-            pseudorandomKey.withUnsafeBytes { prk in
-                var block = [UInt8](repeating: 0, count: hashLength)
+                inputKeyMaterial.withUnsafeBytes { ikm in
+                    _ = crypto_auth_hmacsha256_update(&state, ikm.bindMemory(to: UInt8.self).baseAddress!, UInt64(ikm.count))
+                }
+                crypto_auth_hmacsha256_final(&state, prk)
+                // Expand: T(i) = HMAC(PRK, T(i-1) || info || i).
                 var produced = 0
                 var counter: UInt8 = 1
                 while produced < length {
-                    var state = crypto_auth_hmacsha256_state()
-                    crypto_auth_hmacsha256_init(&state, prk.bindMemory(to: UInt8.self).baseAddress!, prk.count)
+                    crypto_auth_hmacsha256_init(&state, prk, hashLength)
                     if counter > 1 { crypto_auth_hmacsha256_update(&state, block, UInt64(hashLength)) }
                     crypto_auth_hmacsha256_update(&state, info, UInt64(info.count))
                     crypto_auth_hmacsha256_update(&state, &counter, 1)
-                    crypto_auth_hmacsha256_final(&state, &block)
-                    sodium_memzero(&state, MemoryLayout<crypto_auth_hmacsha256_state>.size)
+                    crypto_auth_hmacsha256_final(&state, block)
                     let take = min(hashLength, length - produced)
                     (out.baseAddress! + produced).copyMemory(from: block, byteCount: take)
                     produced += take
                     counter &+= 1
                 }
-                sodium_memzero(&block, hashLength)
+                sodium_memzero(&state, MemoryLayout<crypto_auth_hmacsha256_state>.size)
+                sodium_memzero(prk, 2 * hashLength)
             }
         }
     }

@@ -9,60 +9,73 @@ import Darwin
 /// Secret key material: bytes that are zeroed when released, compared in constant time and never
 /// printed.
 ///
-/// Modelled on swift-crypto's `SecureBytes`. The bytes live in a heap buffer owned by one private
-/// storage object; they are reachable only through ``withUnsafeBytes(_:)``. When the last copy of a
-/// value is released the buffer is wiped with `explicit_bzero` (on glibc this is exactly what
-/// libsodium's `sodium_memzero` calls, and the compiler may not elide it). We wipe here rather than
-/// through libsodium so that this shared core module, and every domain module above it, stays free
-/// of any C library.
+/// Modelled on swift-crypto's `SecureBytes`. The bytes live in one heap object, a `ManagedBuffer`
+/// whose header is the length and whose tail holds the bytes, so a secret costs one allocation;
+/// they are reachable only through ``withUnsafeBytes(_:)``. When the last copy of a value is
+/// released the bytes are wiped with `explicit_bzero` (on glibc this is exactly what libsodium's
+/// `sodium_memzero` calls, and the compiler may not elide it). We wipe here rather than through
+/// libsodium so that this shared core module, and every domain module above it, stays free of any
+/// C library.
 ///
 /// `SecretBytes` is deliberately not `Codable`, and its `description`, `debugDescription` and
 /// reflection (`dump`, `Mirror`) show only the length.
-public struct SecretBytes: Sendable {
-    private let storage: Storage
+// `@unchecked`: the storage is a `ManagedBuffer`, which the standard library marks as never
+// `Sendable`; its bytes are written only while a value is being made, before it can be shared,
+// and are immutable afterwards.
+public struct SecretBytes: @unchecked Sendable {
+    @usableFromInline
+    let storage: Storage
 
     /// Copies `bytes` into a new secret buffer. The caller remains responsible for its own copy.
     ///
     /// Contiguous input (an array, a slice, a buffer) is copied straight into secret storage. Any
     /// other sequence has to be gathered first; that intermediate array is wiped before it is freed.
     public init(copying bytes: some Sequence<UInt8>) {
-        if let copied = bytes.withContiguousStorageIfAvailable({ Storage(copying: UnsafeRawBufferPointer($0)) }) {
+        if let copied = bytes.withContiguousStorageIfAvailable({ Storage.make(copying: UnsafeRawBufferPointer($0)) }) {
             storage = copied
             return
         }
         var gathered = Array(bytes)
-        storage = gathered.withUnsafeBytes { Storage(copying: $0) }
+        storage = gathered.withUnsafeBytes { Storage.make(copying: $0) }
         gathered.withUnsafeMutableBytes { Storage.wipe($0.baseAddress, count: $0.count) }
     }
 
     /// Copies the bytes `source` points to into a new secret buffer.
     public init(copying source: UnsafeRawBufferPointer) {
-        storage = Storage(copying: source)
+        storage = Storage.make(copying: source)
     }
 
     /// Creates a buffer of `count` bytes and lets `initializer` fill it in place, so that the
     /// secret never exists in an ordinary array.
+    @inlinable
     public init<E: Error>(
         count: Int,
         initializingWith initializer: (UnsafeMutableRawBufferPointer) throws(E) -> Void
     ) throws(E) {
-        storage = Storage(count: count)
-        try initializer(UnsafeMutableRawBufferPointer(start: storage.pointer, count: count))
+        storage = Storage.make(count: count)
+        try storage.withUnsafeMutablePointerToElements { (bytes) throws(E) in
+            try initializer(UnsafeMutableRawBufferPointer(start: bytes, count: count))
+        }
     }
 
     /// A buffer of `count` zero bytes.
     public init(zeroes count: Int) {
-        storage = Storage(count: count)
+        storage = Storage.make(count: count)
     }
 
     /// The number of bytes.
+    @inlinable
     public var count: Int { storage.count }
 
     /// Calls `body` with a read-only view of the secret bytes. Do not let the pointer escape.
+    @inlinable
     public func withUnsafeBytes<R, E: Error>(
         _ body: (UnsafeRawBufferPointer) throws(E) -> R
     ) throws(E) -> R {
-        try body(UnsafeRawBufferPointer(start: storage.pointer, count: storage.count))
+        let count = storage.count
+        return try storage.withUnsafeMutablePointerToElements { (bytes) throws(E) -> R in
+            try body(UnsafeRawBufferPointer(start: bytes, count: count))
+        }
     }
 
     /// The bytes in `range`, as a new secret.
@@ -99,31 +112,37 @@ public struct SecretBytes: Sendable {
         withUnsafeBytes { Array($0) }
     }
 
-    /// The heap buffer. A class so that copies of `SecretBytes` share one buffer and the wipe
-    /// happens exactly once, when the last copy goes away.
-    private final class Storage: @unchecked Sendable {
-        // Immutable after initialisation, hence safe to share across threads.
-        let pointer: UnsafeMutableRawPointer
-        let count: Int
-
-        init(count: Int) {
+    /// The heap object: the length as header, the bytes in its tail. A class so that copies of
+    /// `SecretBytes` share one buffer and the wipe happens exactly once, when the last copy goes
+    /// away.
+    @usableFromInline
+    final class Storage: ManagedBuffer<Int, UInt8> {
+        /// `count` zero bytes (at least one byte is allocated, so the pointer is never null).
+        @usableFromInline
+        static func make(count: Int) -> Storage {
             precondition(count >= 0, "negative secret length")
-            self.count = count
-            // At least one byte so that the pointer is never null.
-            pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
-            pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(count, 1))
+            let buffer = Storage.create(minimumCapacity: max(count, 1)) { _ in count }
+            let storage = unsafeDowncast(buffer, to: Storage.self)
+            storage.withUnsafeMutablePointerToElements { $0.initialize(repeating: 0, count: max(count, 1)) }
+            return storage
         }
 
-        convenience init(copying source: UnsafeRawBufferPointer) {
-            self.init(count: source.count)
+        static func make(copying source: UnsafeRawBufferPointer) -> Storage {
+            let storage = make(count: source.count)
             if let base = source.baseAddress, !source.isEmpty {
-                pointer.copyMemory(from: base, byteCount: source.count)
+                storage.withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0).copyMemory(from: base, byteCount: source.count) }
             }
+            return storage
         }
+
+        /// Read through the header pointer: `ManagedBuffer.header` is a class `var`, so reading it
+        /// directly costs a dynamic exclusivity check on every access.
+        @usableFromInline
+        var count: Int { withUnsafeMutablePointerToHeader { $0.pointee } }
 
         deinit {
-            Self.wipe(pointer, count: max(count, 1))
-            pointer.deallocate()
+            let count = max(self.count, 1)
+            withUnsafeMutablePointerToElements { Self.wipe(UnsafeMutableRawPointer($0), count: count) }
         }
 
         static func wipe(_ pointer: UnsafeMutableRawPointer?, count: Int) {

@@ -34,6 +34,24 @@ struct SecretHandlingTests {
     /// Only the answers are checked here. That the comparison takes the same time whatever the
     /// contents is a property of its construction (`ConstantTime.equal` and `sodium_memcmp` look
     /// at every byte); a timing assertion would be noise on a shared machine.
+    @Test("secrets of 0, 1, 32 and 5000 bytes keep their bytes through copies, slices and concatenation")
+    func storageKeepsBytes() {
+        for length in [0, 1, 32, 5000] {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            var secret: SecretBytes? = SecretBytes(copying: bytes)
+            let copy = secret!
+            secret = nil  // the copy shares the storage and keeps it alive
+            #expect(copy.count == length)
+            #expect(copy.unsafeExportBytes() == bytes)
+            #expect(copy.withUnsafeBytes { $0.count } == length)
+            #expect(SecretBytes(zeroes: length).unsafeExportBytes() == [UInt8](repeating: 0, count: length))
+            let filled = SecretBytes(count: length) { $0.copyBytes(from: bytes) }
+            #expect(filled == copy)
+            #expect(copy.slice(0..<(length / 2)).unsafeExportBytes() == Array(bytes[0..<(length / 2)]))
+            #expect(SecretBytes.concatenating([copy, copy]).unsafeExportBytes() == bytes + bytes)
+        }
+    }
+
     @Test("secret equality compares contents, and lengths matter")
     func equality() {
         #expect(SecretBytes(copying: [1, 2, 3]) == SecretBytes(copying: [1, 2, 3]))

@@ -58,8 +58,11 @@ public struct DoubleRatchet: Sendable, Equatable {
         let (nextChain, messageKey) = kdf.chainStep(chain)
         let header = RatchetHeader(ratchetKey: sendingRatchetKey.publicKey, previousChainLength: previousSendingCount, messageNumber: sendingCount)
         do {
-            let (key, nonce) = try kdf.messageCipher(messageKey)
-            let ciphertext = try crypto.xChaCha20Poly1305Seal(Padding.pad(plaintext), associatedData: associatedData + header.encoded, nonce: nonce, key: key)
+            let keyAndNonce = try kdf.messageKeyAndNonce(messageKey)
+            let padded = Padding.pad(plaintext)
+            let ciphertext = try Self.withMessageAssociatedData(associatedData, header: header) { (ad) throws(CryptoError) in
+                try crypto.xChaCha20Poly1305Seal(padded, associatedData: ad, keyAndNonce: keyAndNonce)
+            }
             sendingChain = nextChain
             sendingCount += 1
             return (header, ciphertext)
@@ -68,11 +71,50 @@ public struct DoubleRatchet: Sendable, Equatable {
         }
     }
 
+    /// Calls `body` with the AEAD associated data of a message, AD || header encoding
+    /// (``RatchetHeader/encoded``: ratchet key || PN (u32 BE) || N (u32 BE)), built in one
+    /// temporary buffer (on the stack when small) instead of two arrays.
+    static func withMessageAssociatedData<R>(
+        _ associatedData: [UInt8], header: RatchetHeader, _ body: (UnsafeRawBufferPointer) throws(CryptoError) -> R
+    ) throws(CryptoError) -> R {
+        // Counted from the parts, so the buffer always fits what is written.
+        let total = associatedData.count + header.ratchetKey.bytes.count + 2 * MemoryLayout<UInt32>.size
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: total) { (buffer) throws(CryptoError) -> R in
+            var offset = 0
+            func append(_ bytes: UnsafeRawBufferPointer) {
+                if let base = bytes.baseAddress, !bytes.isEmpty {
+                    UnsafeMutableRawPointer(buffer.baseAddress! + offset).copyMemory(from: base, byteCount: bytes.count)
+                }
+                offset += bytes.count
+            }
+            func append(bigEndian value: UInt32) {
+                withUnsafeBytes(of: value.bigEndian) { append($0) }
+            }
+            associatedData.withUnsafeBytes { append($0) }
+            header.ratchetKey.bytes.withUnsafeBytes { append($0) }
+            append(bigEndian: header.previousChainLength)
+            append(bigEndian: header.messageNumber)
+            return try body(UnsafeRawBufferPointer(start: buffer.baseAddress, count: total))
+        }
+    }
+
     /// Decrypts a message, performing a DH ratchet step when the header carries a new ratchet key
     /// and keeping the keys of skipped messages. On any failure `self` is unchanged.
     public mutating func decrypt(
         header: RatchetHeader, ciphertext: [UInt8], crypto: any CryptoProvider, random: any RandomSource
     ) throws(DecryptionError) -> [UInt8] {
+        // The common case, the next message of the current receiving chain (no skipped keys to
+        // use or store, no DH step): derive, open, and only then advance the chain.
+        if header.ratchetKey == remoteRatchetKey, header.messageNumber == receivingCount, skipped.isEmpty,
+            let chain = receivingChain
+        {
+            let kdf = RatchetKDF(crypto: crypto)
+            let (nextChain, messageKey) = kdf.chainStep(chain)
+            let plaintext = try open(ciphertext, header: header, messageKey: messageKey, kdf: kdf)
+            receivingChain = nextChain
+            receivingCount += 1
+            return plaintext
+        }
         var next = self
         let plaintext = try next.decryptInPlace(header: header, ciphertext: ciphertext, crypto: crypto, random: random)
         self = next
@@ -108,8 +150,10 @@ public struct DoubleRatchet: Sendable, Equatable {
 
     private func open(_ ciphertext: [UInt8], header: RatchetHeader, messageKey: MessageKey, kdf: RatchetKDF) throws(DecryptionError) -> [UInt8] {
         do {
-            let (key, nonce) = try kdf.messageCipher(messageKey)
-            let padded = try kdf.crypto.xChaCha20Poly1305Open(ciphertext, associatedData: associatedData + header.encoded, nonce: nonce, key: key)
+            let keyAndNonce = try kdf.messageKeyAndNonce(messageKey)
+            let padded = try Self.withMessageAssociatedData(associatedData, header: header) { (ad) throws(CryptoError) in
+                try kdf.crypto.xChaCha20Poly1305Open(ciphertext, associatedData: ad, keyAndNonce: keyAndNonce)
+            }
             // A bad padding after a valid tag is as suspicious as a bad tag; say the same thing.
             guard let plaintext = Padding.unpad(padded) else { throw DecryptionError.authenticationFailed }
             return plaintext

@@ -33,15 +33,18 @@ struct RatchetKDF: Sendable {
 
     /// KDF_CK(ck): message key = HMAC-SHA256(ck, 0x01), next chain key = HMAC-SHA256(ck, 0x02).
     func chainStep(_ chainKey: ChainKey) -> (ChainKey, MessageKey) {
-        let messageKey = crypto.hmacSHA256(key: chainKey.secret, message: [0x01])
-        let nextChainKey = crypto.hmacSHA256(key: chainKey.secret, message: [0x02])
+        let messageKey = crypto.hmacSHA256(key: chainKey.secret, message: Self.messageKeyByte)
+        let nextChainKey = crypto.hmacSHA256(key: chainKey.secret, message: Self.chainKeyByte)
         return (ChainKey(secret: nextChainKey), MessageKey(secret: messageKey))
     }
 
+    static let messageKeyByte: [UInt8] = [0x01]
+    static let chainKeyByte: [UInt8] = [0x02]
+
     /// The AEAD key and nonce for a message key: HKDF-SHA256(salt = 32 zero bytes, ikm = mk,
-    /// info = "Parley Message v1", 56 bytes) split 32 + 24.
-    func messageCipher(_ messageKey: MessageKey) throws(CryptoError) -> (key: SymmetricKey, nonce: [UInt8]) {
-        let okm = try crypto.hkdfSHA256(salt: Self.zeroSalt, inputKeyMaterial: messageKey.secret, info: Self.messageInfo, length: 56)
-        return (try SymmetricKey(okm.slice(0..<32)), okm.slice(32..<56).unsafeExportBytes())
+    /// info = "Parley Message v1", 56 bytes), the key the first 32 bytes and the nonce the last
+    /// 24, kept together in one secret and read in place by the AEAD.
+    func messageKeyAndNonce(_ messageKey: MessageKey) throws(CryptoError) -> SecretBytes {
+        try crypto.hkdfSHA256(salt: Self.zeroSalt, inputKeyMaterial: messageKey.secret, info: Self.messageInfo, length: 56)
     }
 }

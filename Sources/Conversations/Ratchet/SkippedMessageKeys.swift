@@ -18,6 +18,8 @@ struct SkippedMessageKeys: Sendable, Equatable {
 
     var count: Int { entries.count }
 
+    var isEmpty: Bool { entries.isEmpty }
+
     mutating func insert(_ key: MessageKey, for slot: Slot) {
         entries.append((slot, key))
         if entries.count > ConversationLimits.maxSkippedMessageKeys {

@@ -49,6 +49,23 @@ public protocol CryptoProvider: Sendable {
         _ ciphertext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey
     ) throws(CryptoError) -> [UInt8]
 
+    /// XChaCha20-Poly1305-IETF with the key and the nonce read in place from one secret: its first
+    /// 32 bytes are the key, the next 24 the nonce (as the Double Ratchet derives them from a
+    /// message key), and the associated data lent in place. Otherwise exactly
+    /// ``xChaCha20Poly1305Seal(_:associatedData:nonce:key:)``: the same bytes out.
+    /// - Throws: ``CryptoError/invalidLength(what:expected:got:)`` if `keyAndNonce` is not 56 bytes.
+    func xChaCha20Poly1305Seal(
+        _ plaintext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
+    ) throws(CryptoError) -> [UInt8]
+
+    /// Opens what ``xChaCha20Poly1305Seal(_:associatedData:keyAndNonce:)`` (or the array form)
+    /// sealed, with the key and nonce read in place from `keyAndNonce` (key || nonce, 56 bytes).
+    /// - Throws: ``CryptoError/authenticationFailed`` on any mismatch;
+    ///   ``CryptoError/invalidLength(what:expected:got:)`` if `keyAndNonce` is not 56 bytes.
+    func xChaCha20Poly1305Open(
+        _ ciphertext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
+    ) throws(CryptoError) -> [UInt8]
+
     /// ChaCha20-Poly1305-IETF (RFC 8439, 12-byte nonce), as Noise's `ChaChaPoly` cipher needs.
     func chaCha20Poly1305Seal(
         _ plaintext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey
@@ -121,6 +138,31 @@ public struct Argon2Cost: Sendable, Hashable, Codable {
 }
 
 extension CryptoProvider {
+    /// The key-and-nonce seal built from the array form, for providers that have nothing faster
+    /// (the key is sliced into its own secret; the nonce is not secret once used).
+    public func xChaCha20Poly1305Seal(
+        _ plaintext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
+    ) throws(CryptoError) -> [UInt8] {
+        let (key, nonce) = try Self.splitKeyAndNonce(keyAndNonce)
+        return try xChaCha20Poly1305Seal(plaintext, associatedData: Array(associatedData), nonce: nonce, key: key)
+    }
+
+    /// The key-and-nonce open built from the array form.
+    public func xChaCha20Poly1305Open(
+        _ ciphertext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
+    ) throws(CryptoError) -> [UInt8] {
+        let (key, nonce) = try Self.splitKeyAndNonce(keyAndNonce)
+        return try xChaCha20Poly1305Open(ciphertext, associatedData: Array(associatedData), nonce: nonce, key: key)
+    }
+
+    private static func splitKeyAndNonce(_ keyAndNonce: SecretBytes) throws(CryptoError) -> (SymmetricKey, [UInt8]) {
+        let expected = SymmetricKey.byteCount + 24
+        guard keyAndNonce.count == expected else {
+            throw CryptoError.invalidLength(what: "AEAD key and nonce", expected: expected, got: keyAndNonce.count)
+        }
+        return (try SymmetricKey(keyAndNonce.slice(0..<SymmetricKey.byteCount)), keyAndNonce.slice(SymmetricKey.byteCount..<expected).unsafeExportBytes())
+    }
+
     /// A fresh X25519 key pair from `random`.
     public func generateX25519KeyPair(using random: some RandomSource) throws(CryptoError) -> X25519KeyPair {
         let secretKey = try X25519SecretKey(random.secret(count: X25519SecretKey.byteCount))
