@@ -6,12 +6,15 @@ import ServerCore
 ///
 /// A batch is one `BEGIN IMMEDIATE ... COMMIT`, hence one fsync of the WAL however many envelopes
 /// it carries (and, through ``commit(enqueue:acknowledge:)``, however many acknowledgements ride
-/// along). The caps are checked in the same transaction from the covering index on (recipient, id,
-/// size), once per distinct recipient in the batch, and from (recipient, sender, size) once per
-/// distinct sender and recipient; later drafts are counted in memory. The total over all mailboxes
-/// is one row kept by triggers (schema version 2), read once per batch. Drafts that name their
-/// recipient's identity key are checked against the accounts and blocks tables in the same
-/// transaction, once per distinct recipient and (recipient, sender) pair.
+/// along). The caps are checked in the same transaction against usage rows (schema version 5):
+/// one (count, bytes) row per recipient's queue, one per (recipient, sender) share of it, and the
+/// total over all mailboxes. The store keeps those rows itself, not through triggers: a
+/// transaction reads each row it needs once, counts its own inserts and deletes in memory
+/// (``UsageLedger``), and writes each changed row once before it commits, so an envelope costs
+/// its INSERT (or DELETE) and its one index entry, and a batch one read and one write per distinct
+/// recipient and (recipient, sender). Drafts that name their recipient's identity key are checked
+/// against the accounts and blocks tables in the same transaction, once per distinct recipient
+/// and (recipient, sender) pair.
 public struct SQLiteMailboxStore: MailboxStore {
     private let database: SQLiteDatabase
     /// The caps every recipient's queue is held to.
@@ -24,26 +27,32 @@ public struct SQLiteMailboxStore: MailboxStore {
 
     public func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome] {
         guard !batch.isEmpty else { return [] }
-        return try database.transaction { connection throws(StoreError) in try insert(batch, connection) }
+        return try database.transaction { connection throws(StoreError) in
+            var ledger = UsageLedger()
+            let outcomes = try insert(batch, &ledger, connection)
+            try ledger.write(connection)
+            return outcomes
+        }
     }
 
     public func commit(enqueue batch: [MailboxEnvelopeDraft], acknowledge acknowledgements: [MailboxAcknowledgement]) throws(StoreError) -> [EnqueueOutcome] {
         let acknowledged = acknowledgements.map { (rowIDs: Self.rowIDs($0.ids), recipient: $0.recipient) }.filter { !$0.rowIDs.isEmpty }
         guard !batch.isEmpty || !acknowledged.isEmpty else { return [] }
         return try database.transaction { connection throws(StoreError) in
+            var ledger = UsageLedger()
             for acknowledgement in acknowledged {
-                _ = try Self.delete(acknowledgement.rowIDs, for: acknowledgement.recipient, connection)
+                _ = try Self.delete(acknowledgement.rowIDs, for: acknowledgement.recipient, &ledger, connection)
             }
-            return try insert(batch, connection)
+            let outcomes = try insert(batch, &ledger, connection)
+            try ledger.write(connection)
+            return outcomes
         }
     }
 
-    /// Inserts `batch` inside the caller's transaction, checking the caps.
-    private func insert(_ batch: [MailboxEnvelopeDraft], _ connection: SQLiteConnection) throws(StoreError) -> [EnqueueOutcome] {
+    /// Inserts `batch` inside the caller's transaction, checking the caps against `ledger` (which
+    /// already counts this transaction's deletes) and counting the inserts in it.
+    private func insert(_ batch: [MailboxEnvelopeDraft], _ ledger: inout UsageLedger, _ connection: SQLiteConnection) throws(StoreError) -> [EnqueueOutcome] {
         guard !batch.isEmpty else { return [] }
-        var usage: [Username: MailboxUsage] = [:]
-        var senderUsage: [[Username]: MailboxUsage] = [:]
-        var totalBytes = try Self.totalBytes(connection)
         var recipients = RecipientChecks()
         var outcomes: [EnqueueOutcome] = []
         outcomes.reserveCapacity(batch.count)
@@ -53,22 +62,11 @@ public struct SQLiteMailboxStore: MailboxStore {
                 outcomes.append(.refused(refusal))
                 continue
             }
-            let current: MailboxUsage
-            if let known = usage[draft.recipient] {
-                current = known
-            } else {
-                current = try Self.usage(for: draft.recipient, connection)
-            }
-            let queue = [draft.recipient, draft.sender]
-            let fromSender: MailboxUsage
-            if let known = senderUsage[queue] {
-                fromSender = known
-            } else {
-                fromSender = try Self.usage(for: draft.recipient, from: draft.sender, connection)
-            }
+            let queue = QueueKey(recipient: draft.recipient, sender: draft.sender)
+            let current = try ledger.usage(of: draft.recipient, connection)
+            let fromSender = try ledger.usage(of: queue, connection)
+            let totalBytes = try ledger.totalBytes(connection)
             if let refusal = limits.refusal(payloadBytes: draft.payload.count, joining: current, fromSender: fromSender, totalBytes: totalBytes) {
-                usage[draft.recipient] = current
-                senderUsage[queue] = fromSender
                 outcomes.append(.refused(refusal))
                 continue
             }
@@ -78,9 +76,7 @@ public struct SQLiteMailboxStore: MailboxStore {
                  .integer(Int64(draft.payload.count)), .blob(draft.payload)])
             // AUTOINCREMENT rowids are positive, so the conversion is exact.
             let id = UInt64(clamping: connection.lastInsertRowID)
-            usage[draft.recipient] = MailboxUsage(count: current.count + 1, bytes: current.bytes + draft.payload.count)
-            senderUsage[queue] = MailboxUsage(count: fromSender.count + 1, bytes: fromSender.bytes + draft.payload.count)
-            totalBytes += draft.payload.count
+            ledger.add(queue, bytes: draft.payload.count)
             outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
         }
         return outcomes
@@ -105,7 +101,12 @@ public struct SQLiteMailboxStore: MailboxStore {
     public func acknowledge(_ ids: [UInt64], for recipient: Username) throws(StoreError) -> Int {
         let rowIDs = Self.rowIDs(ids)
         guard !rowIDs.isEmpty else { return 0 }
-        return try database.transaction { connection throws(StoreError) in try Self.delete(rowIDs, for: recipient, connection) }
+        return try database.transaction { connection throws(StoreError) in
+            var ledger = UsageLedger()
+            let deleted = try Self.delete(rowIDs, for: recipient, &ledger, connection)
+            try ledger.write(connection)
+            return deleted
+        }
     }
 
     /// Ids beyond SQLite's range were never handed out; duplicates are deleted once.
@@ -113,40 +114,46 @@ public struct SQLiteMailboxStore: MailboxStore {
         Set(ids.compactMap { Int64(exactly: $0) })
     }
 
-    private static func delete(_ rowIDs: Set<Int64>, for recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> Int {
+    /// Deletes the recipient's envelopes among `rowIDs`, counting each in `ledger`.
+    private static func delete(_ rowIDs: Set<Int64>, for recipient: Username, _ ledger: inout UsageLedger, _ connection: SQLiteConnection) throws(StoreError) -> Int {
         var deleted = 0
         for rowID in rowIDs {
-            deleted += try connection.execute(
-                "DELETE FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)])
+            // Read, then delete by rowid: `DELETE ... RETURNING` would be one statement, but
+            // SQLite gathers RETURNING rows in an ephemeral table, a zeroed 4 KiB page per
+            // execution (callgrind: ~4,400 more instructions per acknowledged id than this).
+            let found = try connection.queryFirst(
+                "SELECT sender, size FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)]
+            ) { row throws(StoreError) -> (Username, Int) in (try row.username(0), Int(try row.integer(1))) }
+            guard let (sender, size) = found else { continue }
+            try connection.execute("DELETE FROM mailbox WHERE id = ?", [.integer(rowID)])
+            try ledger.remove(QueueKey(recipient: recipient, sender: sender), bytes: size, connection)
+            deleted += 1
         }
         return deleted
     }
 
     public func removeAll(for user: Username) throws(StoreError) {
-        try database.withConnection { connection throws(StoreError) in
-            try connection.execute("DELETE FROM mailbox WHERE recipient = ?", [.username(user)])
+        try database.transaction { connection throws(StoreError) in try Self.removeQueue(of: user, connection) }
+    }
+
+    /// Deletes every envelope waiting for `user` with its usage rows, and takes their bytes off
+    /// the total, inside the caller's transaction (also the account deletion's).
+    static func removeQueue(of user: Username, _ connection: SQLiteConnection) throws(StoreError) {
+        let recipient: [SQLiteValue] = [.username(user)]
+        // From the rows themselves (the covering index on (recipient, id, size)), not the usage row.
+        let bytes = try connection.queryFirst("SELECT coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?", recipient) { row throws(StoreError) in
+            try row.integer(0)
+        } ?? 0
+        try connection.execute("DELETE FROM mailbox WHERE recipient = ?", recipient)
+        try connection.execute("DELETE FROM mailbox_usage WHERE recipient = ?", recipient)
+        try connection.execute("DELETE FROM mailbox_sender_usage WHERE recipient = ?", recipient)
+        if bytes > 0 {
+            try connection.execute("UPDATE mailbox_total SET bytes = max(bytes - ?, 0) WHERE slot = 1", [.integer(bytes)])
         }
     }
 
     public func usage(for recipient: Username) throws(StoreError) -> MailboxUsage {
-        try database.withConnection { connection throws(StoreError) in try Self.usage(for: recipient, connection) }
-    }
-
-    private static func usage(for recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
-        try connection.queryFirst(
-            "SELECT count(*), coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?", [.username(recipient)]
-        ) { row throws(StoreError) in
-            MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
-        } ?? .empty
-    }
-
-    private static func usage(for recipient: Username, from sender: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
-        try connection.queryFirst(
-            "SELECT count(*), coalesce(sum(size), 0) FROM mailbox WHERE recipient = ? AND sender = ?",
-            [.username(recipient), .username(sender)]
-        ) { row throws(StoreError) in
-            MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
-        } ?? .empty
+        try database.withConnection { connection throws(StoreError) in try UsageLedger.stored(recipient, connection) }
     }
 
     /// The recipient checks of one batch (account, identity key, block), read inside its
@@ -183,7 +190,127 @@ public struct SQLiteMailboxStore: MailboxStore {
         }
     }
 
-    private static func totalBytes(_ connection: SQLiteConnection) throws(StoreError) -> Int {
-        Int(try connection.queryFirst("SELECT bytes FROM mailbox_total WHERE slot = 1") { row throws(StoreError) in try row.integer(0) } ?? 0)
+}
+
+/// One queue: a recipient and a sender writing to it.
+private struct QueueKey: Hashable {
+    let recipient: Username
+    let sender: Username
+}
+
+/// The usage rows one transaction touches: each read once when first needed, changed in memory
+/// by the transaction's inserts and deletes, and written once by ``write(_:)`` before the
+/// transaction commits (a row whose count reaches zero is deleted). Only valid inside one
+/// `BEGIN IMMEDIATE` transaction: no other writer can change the rows between the read and the
+/// write.
+private struct UsageLedger {
+    private struct Entry {
+        let stored: MailboxUsage
+        var current: MailboxUsage
+    }
+
+    private var recipients: [Username: Entry] = [:]
+    private var queues: [QueueKey: Entry] = [:]
+    private var total: (stored: Int, current: Int)?
+
+    mutating func usage(of recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
+        if let known = recipients[recipient] { return known.current }
+        let stored = try Self.stored(recipient, connection)
+        recipients[recipient] = Entry(stored: stored, current: stored)
+        return stored
+    }
+
+    mutating func usage(of queue: QueueKey, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
+        if let known = queues[queue] { return known.current }
+        let stored = try connection.queryFirst(
+            "SELECT count, bytes FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?",
+            [.username(queue.recipient), .username(queue.sender)]
+        ) { row throws(StoreError) in
+            MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
+        } ?? .empty
+        queues[queue] = Entry(stored: stored, current: stored)
+        return stored
+    }
+
+    mutating func totalBytes(_ connection: SQLiteConnection) throws(StoreError) -> Int {
+        if let total { return total.current }
+        let stored = Int(try connection.queryFirst("SELECT bytes FROM mailbox_total WHERE slot = 1") { row throws(StoreError) in
+            try row.integer(0)
+        } ?? 0)
+        total = (stored, stored)
+        return stored
+    }
+
+    /// Counts an inserted envelope; the caller read the queue's three rows for the cap check.
+    mutating func add(_ queue: QueueKey, bytes: Int) {
+        recipients[queue.recipient]?.current.add(bytes)
+        queues[queue]?.current.add(bytes)
+        total?.current += bytes
+    }
+
+    /// Counts a deleted envelope, reading its rows first if this transaction has not yet.
+    mutating func remove(_ queue: QueueKey, bytes: Int, _ connection: SQLiteConnection) throws(StoreError) {
+        _ = try usage(of: queue.recipient, connection)
+        _ = try usage(of: queue, connection)
+        _ = try totalBytes(connection)
+        recipients[queue.recipient]?.current.remove(bytes)
+        queues[queue]?.current.remove(bytes)
+        if let known = total { total = (known.stored, max(known.current - bytes, 0)) }
+    }
+
+    /// Writes every changed row.
+    func write(_ connection: SQLiteConnection) throws(StoreError) {
+        for (recipient, entry) in recipients where entry.current != entry.stored {
+            if entry.current.count > 0 {
+                try connection.execute(
+                    """
+                    INSERT INTO mailbox_usage (recipient, count, bytes) VALUES (?, ?, ?)
+                    ON CONFLICT (recipient) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
+                    """,
+                    [.username(recipient), .integer(Int64(entry.current.count)), .integer(Int64(entry.current.bytes))])
+            } else {
+                try connection.execute("DELETE FROM mailbox_usage WHERE recipient = ?", [.username(recipient)])
+            }
+        }
+        for (queue, entry) in queues where entry.current != entry.stored {
+            if entry.current.count > 0 {
+                try connection.execute(
+                    """
+                    INSERT INTO mailbox_sender_usage (recipient, sender, count, bytes) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (recipient, sender) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
+                    """,
+                    [.username(queue.recipient), .username(queue.sender),
+                     .integer(Int64(entry.current.count)), .integer(Int64(entry.current.bytes))])
+            } else {
+                try connection.execute(
+                    "DELETE FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?",
+                    [.username(queue.recipient), .username(queue.sender)])
+            }
+        }
+        if let total, total.current != total.stored {
+            try connection.execute("UPDATE mailbox_total SET bytes = ? WHERE slot = 1", [.integer(Int64(total.current))])
+        }
+    }
+
+    /// A recipient's usage row as stored.
+    static func stored(_ recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
+        try connection.queryFirst(
+            "SELECT count, bytes FROM mailbox_usage WHERE recipient = ?", [.username(recipient)]
+        ) { row throws(StoreError) in
+            MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
+        } ?? .empty
+    }
+}
+
+private extension MailboxUsage {
+    mutating func add(_ envelopeBytes: Int) {
+        count += 1
+        bytes += envelopeBytes
+    }
+
+    /// Never below empty, even if a row was altered behind the adapter's back.
+    mutating func remove(_ envelopeBytes: Int) {
+        count = Swift.max(count - 1, 0)
+        bytes = Swift.max(bytes - envelopeBytes, 0)
     }
 }

@@ -116,6 +116,40 @@ extension SQLiteServerStore {
             """,
             "CREATE UNIQUE INDEX kem_prekeys_last_resort ON kem_prekeys (username) WHERE last_resort = 1",
         ]),
+        // Issue 11: less SQLite work per envelope. Each recipient's queue and each (recipient,
+        // sender) share of it get a usage row (count, bytes), and the mailbox writer keeps those
+        // rows and the total itself, once per batch, in the batch's transaction: the cap check
+        // reads one row instead of scanning the queue (whose cost grew with its length), and an
+        // insert or delete no longer updates a second index (mailbox_by_sender) or fires a
+        // trigger. Usage rows with a count of zero are deleted. The totals of schema 4's data are
+        // recomputed from the rows, not trusted from the old triggers.
+        SQLiteMigration(version: 5, summary: "per-queue mailbox usage rows kept by the writer", statements: [
+            "DROP TRIGGER mailbox_total_insert",
+            "DROP TRIGGER mailbox_total_delete",
+            "DROP INDEX mailbox_by_sender",
+            """
+            CREATE TABLE mailbox_usage (
+                recipient TEXT PRIMARY KEY NOT NULL,
+                count INTEGER NOT NULL CHECK (count > 0),
+                bytes INTEGER NOT NULL CHECK (bytes >= 0)
+            ) STRICT, WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE mailbox_sender_usage (
+                recipient TEXT NOT NULL,
+                sender TEXT NOT NULL,
+                count INTEGER NOT NULL CHECK (count > 0),
+                bytes INTEGER NOT NULL CHECK (bytes >= 0),
+                PRIMARY KEY (recipient, sender)
+            ) STRICT, WITHOUT ROWID
+            """,
+            "INSERT INTO mailbox_usage (recipient, count, bytes) SELECT recipient, count(*), sum(size) FROM mailbox GROUP BY recipient",
+            """
+            INSERT INTO mailbox_sender_usage (recipient, sender, count, bytes)
+            SELECT recipient, sender, count(*), sum(size) FROM mailbox GROUP BY recipient, sender
+            """,
+            "UPDATE mailbox_total SET bytes = (SELECT coalesce(sum(size), 0) FROM mailbox) WHERE slot = 1",
+        ]),
     ]
 
     /// The schema version this build creates and understands.
