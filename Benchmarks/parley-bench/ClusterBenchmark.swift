@@ -29,7 +29,8 @@ struct ClusterBenchmark {
         var postgresCPUSeconds: Double?
         var statements: Double?
         var transactions: Double?
-        var topStatements: [(calls: Double, query: String)] = []
+        /// Calls and execution milliseconds per statement over the window, most called first.
+        var topStatements: [(calls: Double, milliseconds: Double, query: String)] = []
         var cpuPerMessage: Double { serverCPUSeconds.reduce(0, +) / Double(max(outcome.delivered, 1)) * 1e6 }
     }
 
@@ -80,8 +81,11 @@ struct ClusterBenchmark {
             + "(SQLite node \(Report.fixed(singleCPU, 1))); PostgreSQL CPU \(postgresCPU.isEmpty ? "?" : Report.fixed(Measurement.median(postgresCPU), 1)) us per message")
         if let last = cluster.last, last.outcome.delivered > 0 {
             emit("  most frequent statements in the last cluster run's window (calls per delivered message):")
-            for (calls, query) in last.topStatements.prefix(12) {
-                emit("    \(Report.padLeft(Report.fixed(calls / Double(last.outcome.delivered), 3), 7))  \(query)")
+            let delivered = Double(last.outcome.delivered)
+            let executing = last.topStatements.map(\.milliseconds).reduce(0, +)
+            emit("    (PostgreSQL executed statements for \(Report.fixed(executing * 1e3 / delivered, 1)) us per message in all; columns: calls and execution us per message)")
+            for (calls, milliseconds, query) in last.topStatements.prefix(14) {
+                emit("    \(Report.padLeft(Report.fixed(calls / delivered, 3), 7)) \(Report.padLeft(Report.fixed(milliseconds * 1e3 / delivered, 2), 8))  \(query)")
             }
         }
     }
@@ -146,29 +150,29 @@ struct ClusterBenchmark {
         struct Window: Sendable {
             var cpu: [Double] = [0, 0]
             var postgres = 0.0
-            var statements: [String: (calls: Double, query: String)] = [:]
+            var statements: [String: (calls: Double, milliseconds: Double, query: String)] = [:]
             var transactions = 0.0
-            var statementsEnd: [String: (calls: Double, query: String)] = [:]
+            var statementsEnd: [String: (calls: Double, milliseconds: Double, query: String)] = [:]
             var transactionsEnd = 0.0
         }
         let pids = [nodeA.pid, nodeB.pid]
         let window = Shared(Window())
         // Blocking (psql takes some 50 ms): at the start it delays one load task a little; at the
         // end nothing, since the load stops after this callback.
-        @Sendable func snapshot() -> ([String: (calls: Double, query: String)], Double) {
+        @Sendable func snapshot() -> ([String: (calls: Double, milliseconds: Double, query: String)], Double) {
             var statements = ""
             do {
                 statements = try postgres.psql(
-                    "SELECT queryid, calls, regexp_replace(left(query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements "
+                    "SELECT queryid, calls, total_exec_time, regexp_replace(left(query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements "
                         + "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '\(database)')")
             } catch {
                 emit("  (pg_stat_statements could not be read: \(error))")
             }
-            var byID: [String: (calls: Double, query: String)] = [:]
+            var byID: [String: (calls: Double, milliseconds: Double, query: String)] = [:]
             for line in statements.split(separator: "\n") {
-                let parts = line.split(separator: "|", maxSplits: 2, omittingEmptySubsequences: false)
-                guard parts.count == 3, let calls = Double(parts[1]) else { continue }
-                byID[String(parts[0])] = (calls, String(parts[2]))
+                let parts = line.split(separator: "|", maxSplits: 3, omittingEmptySubsequences: false)
+                guard parts.count == 4, let calls = Double(parts[1]), let milliseconds = Double(parts[2]) else { continue }
+                byID[String(parts[0])] = (calls, milliseconds, String(parts[3]))
             }
             let commits = (try? postgres.psql("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '\(database)'"))
                 .flatMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
@@ -199,10 +203,11 @@ struct ClusterBenchmark {
             }
         }
         let measured = window.withLock { $0 }
-        var deltas: [(calls: Double, query: String)] = []
+        var deltas: [(calls: Double, milliseconds: Double, query: String)] = []
         for (id, end) in measured.statementsEnd {
             let calls = end.calls - (measured.statements[id]?.calls ?? 0)
-            if calls > 0 { deltas.append((calls, end.query)) }
+            let milliseconds = end.milliseconds - (measured.statements[id]?.milliseconds ?? 0)
+            if calls > 0 { deltas.append((calls, milliseconds, end.query)) }
         }
         deltas.sort { $0.calls > $1.calls }
         let statements = deltas.map(\.calls).reduce(0, +)

@@ -24,6 +24,8 @@ struct IdleConnectionsBenchmark {
     /// listens on 0.0.0.0 (its accounts get a random password for the run).
     var hosts = ["127.0.0.1"]
     var label = "4. idle connections"
+    /// Stop attempting once this many logins have failed (idle-max: what stops it has been seen).
+    var stopAfterFailures: Int?
 
     struct Result {
         let count: Int
@@ -75,8 +77,20 @@ struct IdleConnectionsBenchmark {
         // Unstructured tasks, not a task group: a login that is never answered must not keep the
         // benchmark from finishing (see waitForAnswers).
         let finished = Counter()
+        var attempted = 0
         do {
             for (index, user) in users.enumerated() {
+                if let stop = stopAfterFailures, failures.current >= stop {
+                    emit("stopped attempting after \(index) attempts: \(failures.current) logins failed (first: \(firstError.withLock { $0 } ?? "?"))")
+                    break
+                }
+                // Out of descriptors, this process traps inside NIO: stop 256 short of the limit.
+                if stopAfterFailures != nil, index % 64 == 0, let open = Self.openDescriptors(getpid()), open >= Self.descriptorLimit() - 256 {
+                    emit("stopped attempting after \(index) attempts: this process has \(open) descriptors open of its limit \(Self.descriptorLimit()); "
+                        + "the server \(Self.openDescriptors(server.pid).map(String.init) ?? "?")")
+                    break
+                }
+                attempted = index + 1
                 if index == users.count / 2 {
                     await Self.waitForAnswers(index, established: established, failures: failures)
                     try await Task.sleep(for: settle)
@@ -101,7 +115,7 @@ struct IdleConnectionsBenchmark {
                     }
                 }
             }
-            stragglers = await Self.waitForAnswers(users.count, established: established, failures: failures)
+            stragglers = await Self.waitForAnswers(attempted, established: established, failures: failures)
             let elapsed = Measurement.seconds(Measurement.clock.now - started)
             loginSeconds = elapsed
             emit("logged in \(established.current) connections in \(Report.fixed(elapsed, 1)) s (\(failures.current) failed\(firstError.withLock { $0 }.map { ": \($0)" } ?? "")\(stragglers > 0 ? "; \(stragglers) logins still unanswered after 60 s" : ""))")
@@ -117,15 +131,27 @@ struct IdleConnectionsBenchmark {
         try await Task.sleep(for: settle)
         let afterClose = try? server.resident()
         let result = Result(
-            count: count, established: established.current, failed: failures.current, firstError: firstError.withLock { $0 }, stragglers: stragglers,
+            count: attempted, established: established.current, failed: failures.current, firstError: firstError.withLock { $0 }, stragglers: stragglers,
             loginSeconds: loginSeconds, residentBefore: before, residentHalfway: residentHalfway,
             residentAfter: residentAfter, residentAfterClose: afterClose, clientResidentDelta: clientAfter - clientBefore)
         emit("after \(result.established) connections: VmRSS \(Report.bytes(residentAfter)); after closing them all: \(afterClose.map(Report.bytes) ?? "?")")
         let verdict = result.bytesPerConnection < 16 * 1024 && result.established == count ? "met" : "MISSED"
         emit("=> server bytes per idle authenticated connection: \(Report.fixed(result.bytesPerConnection, 0)) overall, "
-            + "\(Report.fixed(result.marginalBytesPerConnection, 0)) marginal (second half); target < 16384 -- \(verdict)")
+            + (residentHalfway > 0 ? "\(Report.fixed(result.marginalBytesPerConnection, 0)) marginal (second half)" : "no halfway figure (stopped before half)")
+            + "; target < 16384 -- \(verdict)")
         emit("   (the client side, for comparison: \(Report.fixed(Double(result.clientResidentDelta) / Double(max(result.established, 1)), 0)) bytes per connection in this process)")
         return result
+    }
+
+    /// How many descriptors `pid` has open (from /proc/PID/fd).
+    static func openDescriptors(_ pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")).map(\.count)
+    }
+
+    static func descriptorLimit() -> Int {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        return Int(limit.rlim_cur)
     }
 
     /// Waits until `count` logins have succeeded or failed, for at most 60 s; returns how many are
