@@ -160,13 +160,15 @@ struct ClusterBenchmark {
         // Blocking (psql takes some 50 ms): at the start it delays one load task a little; at the
         // end nothing, since the load stops after this callback.
         @Sendable func snapshot() -> ([String: (calls: Double, milliseconds: Double, query: String)], Double) {
-            var statements = ""
-            do {
-                statements = try postgres.psql(
+            let read = Result {
+                try postgres.psql(
                     "SELECT queryid, calls, total_exec_time, regexp_replace(left(query, 110), '\\s+', ' ', 'g') FROM pg_stat_statements "
                         + "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '\(database)')")
-            } catch {
-                emit("  (pg_stat_statements could not be read: \(error))")
+            }
+            var statements = ""
+            switch read {
+            case .success(let text): statements = text
+            case .failure(let error): emit("  (pg_stat_statements could not be read: \(error))")
             }
             var byID: [String: (calls: Double, milliseconds: Double, query: String)] = [:]
             for line in statements.split(separator: "\n") {

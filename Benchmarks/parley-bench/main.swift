@@ -29,6 +29,13 @@ printMachine(options)
 // --quick is the smoke run CI uses (`make bench QUICK=1`): every benchmark, each cut to a second
 // or two, so that it proves the suite still runs end to end. Its numbers are not for BENCHMARKS.md.
 let quick = options.quick
+// A debug build (CI's smoke run, on make test's build) runs the callgrind scenario smaller still:
+// valgrind runs an unoptimised server some 50 times slower.
+#if DEBUG
+let debugBuild = true
+#else
+let debugBuild = false
+#endif
 if options.selected.contains("crypto") {
     let phase = Phase("crypto")
     defer { phase.end() }
@@ -179,7 +186,7 @@ if options.selected.contains("callgrind") {
     let phase = Phase("callgrind")
     defer { phase.end() }
     try await CallgrindBenchmark(
-        pairs: quick ? 4 : 8, perSender: quick ? 50 : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
+        pairs: quick ? (debugBuild ? 2 : 4) : 8, perSender: quick ? (debugBuild ? 25 : 50) : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
         keepOutputIn: options.keepCallgrind).run()
     BenchResults.write()
 }
