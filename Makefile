@@ -8,7 +8,7 @@ PIP_PACKAGES := pynacl noiseprotocol kyber-py jsonschema
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: help deps build test vectors demo demo-nodes server client bench chaos fuzz fuzz-build fuzz-seeds sanitize asan tsan clean
+.PHONY: help deps build test vectors demo demo-nodes server client bench bench-smoke bench-valgrind chaos fuzz fuzz-build fuzz-seeds sanitize asan tsan clean
 
 help:
 	@echo "make demo    build and run a real server with two clients (the quick start)"
@@ -17,7 +17,7 @@ help:
 	@echo "make build   build the server and client"
 	@echo "make server  run parley-server on 127.0.0.1:50007 (data in ./parley-data)"
 	@echo "make client  run the interactive client against 127.0.0.1:50007"
-	@echo "make bench   build the benchmark suite (release) and run it (~10 min; QUICK=1: a smoke run; see BENCHMARKS.md)"
+	@echo "make bench   build the benchmark suite (release) and run it (~15 min; QUICK=1: a smoke run; see BENCHMARKS.md)"
 	@echo "make chaos   one long seeded chaos run: make chaos SEED=42 STEPS=20000"
 	@echo "make fuzz    build the libFuzzer targets (Fuzz/) and run each for FUZZ_SECONDS (default 60)"
 	@echo "make sanitize  run the test suite under AddressSanitizer, then ThreadSanitizer (slow)"
@@ -35,8 +35,11 @@ deps:
 	@python3 -c "import nacl, noise, kyber_py, jsonschema" 2>/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
 		|| python3 -m pip install -q --break-system-packages $(PIP_PACKAGES)
 
+# The two products only: the benchmark suite (parley-bench, in the same package) is left to
+# `make test` and `make bench`.
 build: deps
-	swift build $(SWIFT_BUILD_FLAGS)
+	swift build $(SWIFT_BUILD_FLAGS) --product parley-server
+	swift build $(SWIFT_BUILD_FLAGS) --product parley
 
 # The independent Python implementation re-derives every committed protocol vector.
 vectors: deps
@@ -82,19 +85,30 @@ server: build
 client: build
 	$$(swift build --show-bin-path)/parley
 
-# The benchmark suite: its own package in Benchmarks/, so `make build` and `make test` never
-# compile or run it. Release build. Writes bench-results.json (one object per figure). BENCH_ARGS
-# selects benchmarks and options, e.g. `make bench BENCH_ARGS="crypto relay-process"`; QUICK=1 is
-# the smoke run of every benchmark that CI runs (see BENCHMARKS.md). The callgrind benchmark needs
-# valgrind, installed here when missing.
+# The benchmark suite: the `parley-bench` target (sources in Benchmarks/parley-bench), built in
+# release next to a release parley-server (the figures in BENCHMARKS.md are release figures).
+# Writes bench-results.json (one object per figure). BENCH_ARGS selects benchmarks and options,
+# e.g. `make bench BENCH_ARGS="crypto relay-process"`; QUICK=1 is a smoke run of every benchmark
+# (see BENCHMARKS.md). The callgrind benchmark needs valgrind, installed here when missing.
 BENCH_ARGS ?=
 QUICK ?=
-bench: deps
+bench: deps bench-valgrind
+	swift build -c release $(SWIFT_BUILD_FLAGS) --product parley-server
+	swift build -c release $(SWIFT_BUILD_FLAGS) --product parley-bench
+	$$(swift build -c release --show-bin-path)/parley-bench $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+# What CI runs after `make test`: the smoke run of every benchmark on the debug build that
+# `make test` has just made (parley-bench is one of its targets, so nothing is compiled here), to
+# notice a benchmark that no longer runs. Its numbers are a debug build's: not for BENCHMARKS.md.
+bench-smoke: deps bench-valgrind
+	swift build $(SWIFT_BUILD_FLAGS) --product parley-bench
+	swift build $(SWIFT_BUILD_FLAGS) --product parley-server
+	$$(swift build --show-bin-path)/parley-bench --quick $(BENCH_ARGS)
+
+bench-valgrind:
 	@dpkg -s valgrind >/dev/null 2>&1 || { $(SUDO) apt-get update -qq; \
 		for try in 1 2 3 4 5; do DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq valgrind && break; \
 			echo "apt busy, retrying ($$try)"; sleep 5; done; }
-	cd Benchmarks && swift build -c release
-	Benchmarks/.build/release/parley-bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 # One long run of the seeded chaos test (Tests/ApplicationTests/ChaosTests.swift). A seed that
 # fails is printed with the steps before the failure; keep it in ChaosTests.regressionSeeds.

@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // ML-KEM-1024 for PQXDH (BoringSSL's FIPS 203 code underneath), behind the KEMProvider port.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        // Latency percentiles in the benchmark suite (parley-bench) only.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: - domain (no I/O; driven through ports declared here)
@@ -105,6 +107,22 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/parley"),
+        // The benchmark suite (BENCHMARKS.md): `make bench` builds it in release; `make test` builds
+        // it in debug with everything else, and CI runs its smoke pass (`parley-bench --quick`) on
+        // that debug build, so a benchmark that no longer runs is noticed. `make build` leaves it out.
+        .executableTarget(
+            name: "parley-bench",
+            dependencies: [
+                "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol",
+                "ServerCore", "ClientCore", "CSodium", "SodiumCrypto", "MLKEMCrypto", "InMemoryStore", "TCPTransport", "SQLiteStore",
+                "PostgresStore", "SystemClock",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Benchmarks/parley-bench"),
 
         // MARK: - tests
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"], path: "Tests/PrimitivesTests"),

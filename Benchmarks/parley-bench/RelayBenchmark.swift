@@ -30,7 +30,7 @@ struct RelayBenchmark {
     func run() async throws -> Summary {
         guard case .saturate(let inFlight) = load.mode else { preconditionFailure("the relay benchmark saturates") }
         Report.heading("2. relay throughput: \(load.pairs) senders -> \(load.pairs) recipients, \(inFlight) sends in flight per sender, "
-            + "\(Measurement.seconds(load.duration)) s after \(Measurement.seconds(load.warmup)) s warm-up, median of \(runs)")
+            + "\(Report.fixed(Measurement.seconds(load.duration), 1)) s after \(Report.fixed(Measurement.seconds(load.warmup), 1)) s warm-up, median of \(runs)")
         emit("database: \(dataRoot) -- \(filesystem(of: dataRoot)); SQLite WAL, synchronous=FULL")
         var inProcess: [RunResult] = []
         for index in 0..<runs {

@@ -29,7 +29,7 @@ struct ServerProcessRelayBenchmark {
     func run() async throws {
         guard case .saturate(let inFlight) = load.mode else { preconditionFailure("the relay benchmark saturates") }
         Report.heading("6. relay throughput, parley-server as a child process: \(load.pairs) senders -> \(load.pairs) recipients, "
-            + "\(inFlight) in flight per sender, \(Measurement.seconds(load.duration)) s after \(Measurement.seconds(load.warmup)) s warm-up, \(runs) runs"
+            + "\(inFlight) in flight per sender, \(Report.fixed(Measurement.seconds(load.duration), 1)) s after \(Report.fixed(Measurement.seconds(load.warmup), 1)) s warm-up, \(runs) runs"
             + (baselineBinary == nil ? "" : ", interleaved with the baseline binary"))
         emit("server: \(serverBinary)" + (baselineBinary.map { "; baseline: \($0)" } ?? ""))
         emit("database: \(dataRoot) -- \(filesystem(of: dataRoot)); SQLite WAL, synchronous=FULL; load generator in this process")
@@ -127,10 +127,16 @@ struct ServerProcessRelayBenchmark {
 func populateRelayAccounts(_ users: [BenchUser], directory: String, crypto: any CryptoProvider) throws {
     let store = try SQLiteServerStore(dataDirectory: directory)
     defer { store.close() }
+    try createRelayAccounts(users, in: store.accounts, crypto: crypto)
+}
+
+/// Creates `users` as accounts in `accounts` (any server store: SQLite, PostgreSQL), as
+/// ``populateRelayAccounts(_:directory:crypto:)`` does.
+func createRelayAccounts(_ users: [BenchUser], in accounts: any AccountStore, crypto: any CryptoProvider) throws {
     let hasher = Argon2idPasswordHasher(crypto: crypto, cost: .minimum)
     let now = SystemWallClock().now()
     for user in users {
-        try store.accounts.create(AccountRecord(
+        try accounts.create(AccountRecord(
             username: user.name, passwordHash: try hasher.hash(user.password), identityKey: user.identity.publicKey,
             identitySignature: user.identitySignature, createdAt: now))
     }

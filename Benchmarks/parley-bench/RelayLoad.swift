@@ -49,6 +49,10 @@ struct RelayLoad: Sendable {
     var logIn = false
     /// Made before anything else (the envelopes take a while); nil makes fresh ones in ``run``.
     var preparedPairs: [BenchPair]?
+    /// A second server (a node of the same cluster, with the same key): pair i's sender then
+    /// connects to `port` and its recipient to this one when i is even, the other way round when
+    /// i is odd, so that every message crosses from one node to the other.
+    var otherNodePort: Int?
 
     /// Registers everyone, loads the server for `warmup`, then measures for `duration`.
     /// `onWindow` is called as the measured window starts and ends.
@@ -63,17 +67,18 @@ struct RelayLoad: Sendable {
         let outcome = Shared(Outcome())
 
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for pair in pairs {
+            for (index, pair) in pairs.enumerated() {
+                let (senderPort, recipientPort) = otherNodePort.map { other in index % 2 == 0 ? (port, other) : (other, port) } ?? (port, port)
                 group.addTask {
                     try await state.failingOpensGates {
-                        try await withWireClient(port: port, serverKey: serverKey, crypto: crypto, random: random) { wire in
+                        try await withWireClient(port: recipientPort, serverKey: serverKey, crypto: crypto, random: random) { wire in
                             try await receive(as: pair.recipient, on: wire, state: state)
                         }
                     }
                 }
                 group.addTask {
                     try await state.failingOpensGates {
-                        try await withWireClient(port: port, serverKey: serverKey, crypto: crypto, random: random) { wire in
+                        try await withWireClient(port: senderPort, serverKey: serverKey, crypto: crypto, random: random) { wire in
                             try await send(pair, on: wire, state: state)
                         }
                     }

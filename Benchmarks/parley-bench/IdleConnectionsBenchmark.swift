@@ -18,10 +18,22 @@ struct IdleConnectionsBenchmark {
     var dataRoot: String
     var concurrentLogins = 64
     var settle: Duration = .seconds(3)
+    /// The addresses the clients connect to, in turn. One host allows at most one connection per
+    /// ephemeral port (28,232 on this machine: `ip_local_port_range` 32768-60999); with several
+    /// loopback addresses (127.0.0.1, 127.0.0.2, ...) each gets its own range, and the server then
+    /// listens on 0.0.0.0 (its accounts get a random password for the run).
+    var hosts = ["127.0.0.1"]
+    var label = "4. idle connections"
+    /// Stop attempting once this many logins have failed (idle-max: what stops it has been seen).
+    var stopAfterFailures: Int?
 
     struct Result {
         let count: Int
         let established: Int
+        let failed: Int
+        let firstError: String?
+        let stragglers: Int
+        let loginSeconds: Double
         let residentBefore: Int
         let residentHalfway: Int
         let residentAfter: Int
@@ -32,14 +44,17 @@ struct IdleConnectionsBenchmark {
     }
 
     func run() async throws -> Result {
-        Report.heading("4. idle connections: \(count) logged-in connections to a parley-server child process")
+        Report.heading("\(label): \(count) logged-in connections to a parley-server child process"
+            + (hosts.count > 1 ? ", to \(hosts.joined(separator: ", ")) in turn" : ""))
+        let password = hosts.count > 1 ? "bench-\(UInt64.random(in: 0...UInt64.max))" : BenchUser.password
         let directory = try makeTemporaryDirectory(in: dataRoot)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let crypto = try SodiumCryptoProvider()
         let random = try SodiumRandomSource()
-        let users = try populate(directory: directory, crypto: crypto, random: random)
+        let users = try populate(directory: directory, password: password, crypto: crypto, random: random)
 
-        let server = try ServerProcess(binary: serverBinary, dataDirectory: directory)
+        let server = try ServerProcess(
+            binary: serverBinary, dataDirectory: directory, host: hosts.count > 1 ? "0.0.0.0" : "127.0.0.1", maxConnections: max(20_000, count + 1_000))
         defer { server.terminate() }
         let (port, serverKey) = try await server.listening()
         try await Task.sleep(for: settle)
@@ -56,12 +71,26 @@ struct IdleConnectionsBenchmark {
         var residentHalfway = 0
         var residentAfter = 0
         var clientAfter = 0
+        var stragglers = 0
+        var loginSeconds = 0.0
 
         // Unstructured tasks, not a task group: a login that is never answered must not keep the
         // benchmark from finishing (see waitForAnswers).
         let finished = Counter()
+        var attempted = 0
         do {
             for (index, user) in users.enumerated() {
+                if let stop = stopAfterFailures, failures.current >= stop {
+                    emit("stopped attempting after \(index) attempts: \(failures.current) logins failed (first: \(firstError.withLock { $0 } ?? "?"))")
+                    break
+                }
+                // Out of descriptors, this process traps inside NIO: stop 256 short of the limit.
+                if stopAfterFailures != nil, index % 64 == 0, let open = Self.openDescriptors(getpid()), open >= Self.descriptorLimit() - 256 {
+                    emit("stopped attempting after \(index) attempts: this process has \(open) descriptors open of its limit \(Self.descriptorLimit()); "
+                        + "the server \(Self.openDescriptors(server.pid).map(String.init) ?? "?")")
+                    break
+                }
+                attempted = index + 1
                 if index == users.count / 2 {
                     await Self.waitForAnswers(index, established: established, failures: failures)
                     try await Task.sleep(for: settle)
@@ -69,11 +98,12 @@ struct IdleConnectionsBenchmark {
                     emit("after \(established.current) connections: VmRSS \(Report.bytes(residentHalfway))")
                 }
                 await slots.acquire()
+                let host = hosts[index % hosts.count]
                 Task {
                     defer { finished.add() }
                     do {
-                        try await withWireClient(port: port, serverKey: serverKey, crypto: crypto, random: random) { wire in
-                            try expectLoggedIn(await wire.request(.login(username: user, password: SecretBytes(copying: BenchUser.password.utf8))), "login of \(user)")
+                        try await withWireClient(host: host, port: port, serverKey: serverKey, crypto: crypto, random: random) { wire in
+                            try expectLoggedIn(await wire.request(.login(username: user, password: SecretBytes(copying: password.utf8))), "login of \(user)")
                             established.add()
                             slots.release()
                             await release.wait()
@@ -85,8 +115,9 @@ struct IdleConnectionsBenchmark {
                     }
                 }
             }
-            let stragglers = await Self.waitForAnswers(users.count, established: established, failures: failures)
+            stragglers = await Self.waitForAnswers(attempted, established: established, failures: failures)
             let elapsed = Measurement.seconds(Measurement.clock.now - started)
+            loginSeconds = elapsed
             emit("logged in \(established.current) connections in \(Report.fixed(elapsed, 1)) s (\(failures.current) failed\(firstError.withLock { $0 }.map { ": \($0)" } ?? "")\(stragglers > 0 ? "; \(stragglers) logins still unanswered after 60 s" : ""))")
             try await Task.sleep(for: settle)
             residentAfter = try server.resident()
@@ -100,14 +131,27 @@ struct IdleConnectionsBenchmark {
         try await Task.sleep(for: settle)
         let afterClose = try? server.resident()
         let result = Result(
-            count: count, established: established.current, residentBefore: before, residentHalfway: residentHalfway,
+            count: attempted, established: established.current, failed: failures.current, firstError: firstError.withLock { $0 }, stragglers: stragglers,
+            loginSeconds: loginSeconds, residentBefore: before, residentHalfway: residentHalfway,
             residentAfter: residentAfter, residentAfterClose: afterClose, clientResidentDelta: clientAfter - clientBefore)
         emit("after \(result.established) connections: VmRSS \(Report.bytes(residentAfter)); after closing them all: \(afterClose.map(Report.bytes) ?? "?")")
         let verdict = result.bytesPerConnection < 16 * 1024 && result.established == count ? "met" : "MISSED"
         emit("=> server bytes per idle authenticated connection: \(Report.fixed(result.bytesPerConnection, 0)) overall, "
-            + "\(Report.fixed(result.marginalBytesPerConnection, 0)) marginal (second half); target < 16384 -- \(verdict)")
+            + (residentHalfway > 0 ? "\(Report.fixed(result.marginalBytesPerConnection, 0)) marginal (second half)" : "no halfway figure (stopped before half)")
+            + "; target < 16384 -- \(verdict)")
         emit("   (the client side, for comparison: \(Report.fixed(Double(result.clientResidentDelta) / Double(max(result.established, 1)), 0)) bytes per connection in this process)")
         return result
+    }
+
+    /// How many descriptors `pid` has open (from /proc/PID/fd).
+    static func openDescriptors(_ pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")).map(\.count)
+    }
+
+    static func descriptorLimit() -> Int {
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        return Int(limit.rlim_cur)
     }
 
     /// Waits until `count` logins have succeeded or failed, for at most 60 s; returns how many are
@@ -124,18 +168,20 @@ struct IdleConnectionsBenchmark {
 
     /// Creates `count` accounts through SQLiteServerStore, with password hashes at Argon2id's minimum
     /// cost (a login verifies with the cost recorded in the hash string).
-    private func populate(directory: String, crypto: any CryptoProvider, random: SodiumRandomSource) throws -> [Username] {
+    private func populate(directory: String, password text: String, crypto: any CryptoProvider, random: SodiumRandomSource) throws -> [Username] {
         let started = Measurement.clock.now
         let store = try SQLiteServerStore(dataDirectory: directory)
         defer { store.close() }
         let hasher = Argon2idPasswordHasher(crypto: crypto, cost: .minimum)
-        let password = SecretBytes(copying: BenchUser.password.utf8)
+        let password = SecretBytes(copying: text.utf8)
+        // One hash for every account (a login verifies with the parameters in the hash string).
+        let hash = try hasher.hash(password)
         let now = SystemWallClock().now()
         var names: [Username] = []
         for index in 0..<count {
             let name = try Username("idle\(index)")
             let identity = try crypto.generateEd25519KeyPair(using: random)
-            try store.accounts.create(AccountRecord(username: name, passwordHash: try hasher.hash(password), identityKey: identity.publicKey, createdAt: now))
+            try store.accounts.create(AccountRecord(username: name, passwordHash: hash, identityKey: identity.publicKey, createdAt: now))
             names.append(name)
         }
         emit("pre-populated \(count) accounts (Argon2id minimum cost) in \(Report.fixed(Measurement.seconds(Measurement.clock.now - started), 1)) s "
@@ -156,17 +202,22 @@ final class ServerProcess: Sendable {
 
     /// Starts `binary`; with a `wrapper` (e.g. `valgrind --tool=callgrind ...`) the server runs
     /// under it, and ``pid`` is the wrapper's process (valgrind runs the program in its own).
-    init(binary: String, dataDirectory: String, wrapper: [String] = [], environment: [String: String] = [:]) throws {
+    /// `extraArguments` are appended to the server's own (e.g. `--database URL --node-id a`);
+    /// `host` is what it listens on, `maxConnections` its connection limits.
+    init(
+        binary: String, dataDirectory: String, wrapper: [String] = [], environment: [String: String] = [:], extraArguments: [String] = [],
+        host: String = "127.0.0.1", maxConnections: Int = 20_000
+    ) throws {
         self.binary = binary
         self.dataDirectory = dataDirectory
         port = try Self.freePort()
         key = try Self.printKey(binary: binary, dataDirectory: dataDirectory)
         let process = Process()
         let serverArguments = [
-            "--data-dir", dataDirectory, "--host", "127.0.0.1", "--port", "\(port)", "--max-connections", "20000",
-            "--max-connections-per-address", "20000", "--logins-per-address", "1000000", "--login-queue", "100000",
+            "--data-dir", dataDirectory, "--host", host, "--port", "\(port)", "--max-connections", "\(maxConnections)",
+            "--max-connections-per-address", "\(maxConnections)", "--logins-per-address", "1000000", "--login-queue", "100000",
             "--log-level", "notice", "--insecure-password-cost-for-benchmarks", "minimum",
-        ]
+        ] + extraArguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -229,7 +280,7 @@ final class ServerProcess: Sendable {
     var terminationStatus: Int32 { process.terminationStatus }
 
     /// A port the kernel has just handed out for 127.0.0.1 (bound, then released).
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw BenchError.setup("socket: \(errno)") }
         defer { close(descriptor) }

@@ -295,11 +295,11 @@ enum BenchError: Error, CustomStringConvertible {
 /// Connects one client (a fresh Noise static key), runs `WireClient` over the connection, and
 /// calls `body` with it; closes when `body` returns.
 func withWireClient<Result: Sendable>(
-    port: Int, serverKey: X25519PublicKey?, crypto: any CryptoProvider, random: SodiumRandomSource,
+    host: String = "127.0.0.1", port: Int, serverKey: X25519PublicKey?, crypto: any CryptoProvider, random: SodiumRandomSource,
     _ body: @Sendable (WireClient) async throws -> Result
 ) async throws -> Result {
     let transport = NIOClientTransport(localStatic: try crypto.generateX25519KeyPair(using: random), crypto: crypto, random: random)
-    return try await transport.withConnection(host: "127.0.0.1", port: port, expectedServerKey: serverKey) { connection, inbound in
+    return try await transport.withConnection(host: host, port: port, expectedServerKey: serverKey) { connection, inbound in
         let wire = WireClient(connection: connection)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await wire.run(inbound: inbound) }

@@ -29,7 +29,16 @@ printMachine(options)
 // --quick is the smoke run CI uses (`make bench QUICK=1`): every benchmark, each cut to a second
 // or two, so that it proves the suite still runs end to end. Its numbers are not for BENCHMARKS.md.
 let quick = options.quick
+// A debug build (CI's smoke run, on make test's build) runs the callgrind scenario smaller still:
+// valgrind runs an unoptimised server some 50 times slower.
+#if DEBUG
+let debugBuild = true
+#else
+let debugBuild = false
+#endif
 if options.selected.contains("crypto") {
+    let phase = Phase("crypto")
+    defer { phase.end() }
     let rows = try CryptoBenchmark(rounds: quick ? 3 : 11, roundTarget: quick ? .milliseconds(4) : .milliseconds(40)).run()
     for row in rows {
         BenchResults.record(ScenarioResult(
@@ -39,6 +48,8 @@ if options.selected.contains("crypto") {
     BenchResults.write()
 }
 if options.selected.contains("session-setup") {
+    let phase = Phase("session-setup")
+    defer { phase.end() }
     let setup = try SessionSetupBenchmark(rounds: quick ? 3 : 9, roundTarget: quick ? .milliseconds(5) : .milliseconds(100)).run()
     for row in setup.rows {
         BenchResults.record(ScenarioResult(
@@ -54,6 +65,8 @@ if options.selected.contains("session-setup") {
     BenchResults.write()
 }
 if options.selected.contains("relay") {
+    let phase = Phase("relay")
+    defer { phase.end() }
     let load = RelayLoad(
         pairs: 64, mode: .saturate(inFlight: 256),
         warmup: quick ? .milliseconds(300) : .seconds(2), duration: quick ? .seconds(1) : .seconds(10),
@@ -79,6 +92,8 @@ if options.selected.contains("relay") {
 // the same run); run before relay-process so that the ratio can be recorded.
 var rawRelayRate: Double?
 if options.selected.contains("raw-relay") {
+    let phase = Phase("raw-relay")
+    defer { phase.end() }
     let rates = try await RawRelayBenchmark(
         warmup: quick ? .milliseconds(300) : .seconds(1), duration: quick ? .seconds(1) : .seconds(5), runs: quick ? 1 : options.runs).run()
     rawRelayRate = Measurement.median(rates)
@@ -86,6 +101,8 @@ if options.selected.contains("raw-relay") {
     BenchResults.write()
 }
 if options.selected.contains("relay-process") {
+    let phase = Phase("relay-process")
+    defer { phase.end() }
     let load = RelayLoad(
         pairs: 64, mode: .saturate(inFlight: 256),
         warmup: quick ? .milliseconds(300) : .seconds(2), duration: quick ? .seconds(1) : .seconds(10),
@@ -96,6 +113,8 @@ if options.selected.contains("relay-process") {
     BenchResults.write()
 }
 if options.selected.contains("latency") {
+    let phase = Phase("latency")
+    defer { phase.end() }
     let rows = try await LatencyBenchmark(
         dataRoot: options.dataRoot, duration: quick ? .seconds(1) : .seconds(10), warmup: quick ? .milliseconds(300) : .seconds(1),
         moderateRate: 2_000, moderatePairs: 16, idleRate: 200).run()
@@ -106,6 +125,8 @@ if options.selected.contains("latency") {
     BenchResults.write()
 }
 if options.selected.contains("idle") {
+    let phase = Phase("idle")
+    defer { phase.end() }
     let result = try await IdleConnectionsBenchmark(
         serverBinary: options.serverBinary, count: options.idleConnections, dataRoot: options.idleDataRoot,
         settle: quick ? .milliseconds(500) : .seconds(3)).run()
@@ -113,24 +134,79 @@ if options.selected.contains("idle") {
         name: "idle.server_bytes_per_connection", unit: "bytes", samples: [result.bytesPerConnection], target: "<= 12288 at 10,000 connections"))
     BenchResults.write()
 }
+// Issue 11: 50,000 idle connections attempted. One loopback address per 25,000 connections (each
+// address has its own range of 28,232 ephemeral ports), so the ports are not what stops it.
+if options.selected.contains("idle-max") {
+    let phase = Phase("idle-max")
+    defer { phase.end() }
+    let hostCount = max(2, (options.idleAttempt + 24_999) / 25_000)
+    var limit = rlimit()
+    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    emit("idle-max: RLIMIT_NOFILE \(limit.rlim_cur) (hard \(limit.rlim_max); raising the hard limit needs CAP_SYS_RESOURCE), for this process and the server; "
+        + "ephemeral ports \((try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?.split(whereSeparator: \.isWhitespace).joined(separator: "-") ?? "?") per destination address")
+    let result = try await IdleConnectionsBenchmark(
+        serverBinary: options.serverBinary, count: options.idleAttempt, dataRoot: options.idleDataRoot,
+        settle: quick ? .milliseconds(500) : .seconds(3), hosts: (1...hostCount).map { "127.0.0.\($0)" }, label: "idle-max",
+        stopAfterFailures: 200).run()
+    emit("   established \(result.established) of \(options.idleAttempt) (\(result.count) attempted) in \(Report.fixed(result.loginSeconds, 1)) s; \(result.failed) failed"
+        + (result.firstError.map { " (first: \($0))" } ?? "") + (result.stragglers > 0 ? "; \(result.stragglers) unanswered" : ""))
+    BenchResults.record(ScenarioResult(
+        name: "idle_max.established_connections", unit: "connections", samples: [Double(result.established)],
+        target: "\(options.idleAttempt) attempted"))
+    BenchResults.record(ScenarioResult(name: "idle_max.server_bytes_per_connection", unit: "bytes", samples: [result.bytesPerConnection]))
+    BenchResults.write()
+}
+if options.selected.contains("growth") {
+    let phase = Phase("growth")
+    defer { phase.end() }
+    try await GrowthBenchmark(
+        runs: quick ? 1 : max(3, options.runs), offline: options.growthOffline, backlog: options.growthBacklog, senders: quick ? 4 : 16,
+        inFlight: quick ? 16 : 64, enqueues: quick ? 400 : 32_000, probes: quick ? 8 : 100, probeQueue: quick ? 20 : 200,
+        dataRoot: options.dataRoot, serverBinary: options.serverBinary).run()
+    BenchResults.write()
+}
+if options.selected.contains("cluster") {
+    let phase = Phase("cluster")
+    defer { phase.end() }
+    let load = RelayLoad(
+        pairs: quick ? 8 : 64, mode: .saturate(inFlight: quick ? 32 : 256),
+        warmup: quick ? .milliseconds(300) : .seconds(2), duration: quick ? .seconds(1) : .seconds(10),
+        envelopesPerPair: quick ? 64 : 512)
+    try await ClusterBenchmark(runs: quick ? 1 : options.runs, load: load, dataRoot: options.dataRoot, serverBinary: options.serverBinary).run()
+    BenchResults.write()
+}
 if options.selected.contains("idle-transport") {
+    let phase = Phase("idle-transport")
+    defer { phase.end() }
     let result = try await TransportIdleBenchmark(count: quick ? 100 : 1_000).run()
     BenchResults.record(ScenarioResult(name: "idle_transport.bytes_per_pair", unit: "bytes", samples: [result.bytesPerPair]))
     BenchResults.write()
 }
 if options.selected.contains("callgrind") {
+    let phase = Phase("callgrind")
+    defer { phase.end() }
     try await CallgrindBenchmark(
-        pairs: quick ? 4 : 8, perSender: quick ? 50 : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
+        pairs: quick ? (debugBuild ? 2 : 4) : 8, perSender: quick ? (debugBuild ? 25 : 50) : 250, dataRoot: options.dataRoot, serverBinary: options.serverBinary, baselineBinary: options.baselineServer,
         keepOutputIn: options.keepCallgrind).run()
     BenchResults.write()
 }
 if options.selected.contains("locks") {
+    let phase = Phase("locks")
+    defer { phase.end() }
     LockBenchmark(rounds: options.quick ? 5 : 11, roundTarget: options.quick ? .milliseconds(10) : .milliseconds(40)).run()
 }
 BenchResults.write()
 emit("")
 emit("results: \(options.resultsPath)")
 emit("done.")
+
+/// Prints how long one benchmark took (wall clock), so that the smoke run's cost is visible.
+struct Phase {
+    let name: String
+    let started = Measurement.clock.now
+    init(_ name: String) { self.name = name }
+    func end() { emit("(\(name): \(Report.fixed(Measurement.seconds(Measurement.clock.now - started), 1)) s)") }
+}
 
 /// A result name from a report label: "XChaCha20-Poly1305 seal 256 B" -> "xchacha20_poly1305_seal_256_b".
 func slug(_ label: String) -> String {
@@ -145,7 +221,10 @@ func slug(_ label: String) -> String {
 // MARK: - Options
 
 struct BenchOptions {
-    static let all = ["crypto", "session-setup", "relay", "raw-relay", "relay-process", "latency", "idle", "idle-transport", "callgrind", "locks"]
+    static let all = [
+        "crypto", "session-setup", "relay", "raw-relay", "relay-process", "latency", "idle", "idle-max", "idle-transport", "growth", "cluster",
+        "callgrind", "locks",
+    ]
     var selected: Set<String> = []
     var quick = false
     var runs = 3
@@ -153,6 +232,11 @@ struct BenchOptions {
     var dataRoot = "/tmp"
     var idleDataRoot = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : "/tmp"
     var idleConnections = 10_000
+    /// How many idle connections `idle-max` attempts (issue 11: 50,000).
+    var idleAttempt = 50_000
+    /// `growth`: envelopes queued for `growthOffline` offline recipients (issue 11: 100,000 for 1,000).
+    var growthBacklog = 100_000
+    var growthOffline = 1_000
     var executable: String
     var serverBinary: String
     /// Another `parley-server` build to measure alternately with ``serverBinary`` (relay-process,
@@ -179,6 +263,9 @@ struct BenchOptions {
             case "--data-root": dataRoot = try value(argument)
             case "--idle-data-root": idleDataRoot = try value(argument)
             case "--idle-connections": idleConnections = Int(try value(argument)) ?? idleConnections
+            case "--idle-attempt": idleAttempt = Int(try value(argument)) ?? idleAttempt
+            case "--growth-backlog": growthBacklog = Int(try value(argument)) ?? growthBacklog
+            case "--growth-offline": growthOffline = Int(try value(argument)) ?? growthOffline
             case "--server-binary": serverBinary = try value(argument)
             case "--baseline-server": baselineServer = try value(argument)
             case "--results": resultsPath = try value(argument)
@@ -188,7 +275,12 @@ struct BenchOptions {
             }
         }
         if selected.isEmpty { selected = Set(Self.all) }
-        if quick { idleConnections = min(idleConnections, 200) }
+        if quick {
+            idleConnections = min(idleConnections, 200)
+            idleAttempt = min(idleAttempt, 300)
+            growthBacklog = min(growthBacklog, 2_000)
+            growthOffline = min(growthOffline, 100)
+        }
     }
 }
 
@@ -240,9 +332,18 @@ struct RelayClientCommand {
 
 // MARK: - The machine
 
+/// Raises RLIMIT_NOFILE (inherited by the servers the benchmarks start): to 200,000 where the
+/// process may raise its hard limit (root: up to `fs.nr_open`), else to the hard limit.
 func raiseOpenFileLimit() {
     var limit = rlimit()
     guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    let ceiling = (try? String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8))
+        .flatMap { rlim_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? limit.rlim_max
+    let wanted = min(200_000, ceiling)
+    if limit.rlim_max < wanted {
+        var raised = rlimit(rlim_cur: wanted, rlim_max: wanted)
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { return }
+    }
     limit.rlim_cur = limit.rlim_max
     _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
 }

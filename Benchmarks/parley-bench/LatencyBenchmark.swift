@@ -22,7 +22,7 @@ struct LatencyBenchmark {
     }
 
     func run() async throws -> [Row] {
-        Report.heading("3. delivery latency: send -> push on loopback (ms), \(Measurement.seconds(duration)) s after \(Measurement.seconds(warmup)) s warm-up")
+        Report.heading("3. delivery latency: send -> push on loopback (ms), \(Report.fixed(Measurement.seconds(duration), 1)) s after \(Report.fixed(Measurement.seconds(warmup), 1)) s warm-up")
         emit("from just before the sender's WireClient.request(.send) to the recipient's WireClient yielding the push; "
             + "includes both clients' Noise and codec work and the commit (one fsync) before the push")
         var rows: [Row] = []
