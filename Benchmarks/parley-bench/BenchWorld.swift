@@ -122,7 +122,7 @@ final class CountingMailboxStore: MailboxStore {
     }
 
     private let base: any MailboxStore
-    private let window = Mutex(Window())
+    private let window = LockedValue(Window())
 
     init(_ base: any MailboxStore) { self.base = base }
 

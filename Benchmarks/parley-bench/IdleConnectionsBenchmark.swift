@@ -314,9 +314,9 @@ final class ServerProcess: Sendable {
 
 /// A counting semaphore for tasks.
 final class AsyncSemaphore: Sendable {
-    private let state: Mutex<(available: Int, waiters: [CheckedContinuation<Void, Never>])>
+    private let state: LockedValue<(available: Int, waiters: [CheckedContinuation<Void, Never>])>
 
-    init(_ permits: Int) { state = Mutex((permits, [])) }
+    init(_ permits: Int) { state = LockedValue((permits, [])) }
 
     func acquire() async {
         await withCheckedContinuation { continuation in

@@ -1,4 +1,5 @@
 import Foundation
+import Primitives
 import Synchronization
 
 /// Timing helpers shared by the benchmarks: wall time from `ContinuousClock`, medians over
@@ -99,7 +100,7 @@ enum Report {
 
 /// A one-shot gate: tasks wait until it opens; once open it stays open.
 final class Gate: Sendable {
-    private let state = Mutex<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = LockedValue<(isOpen: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     var isOpen: Bool { state.withLock { $0.isOpen } }
 
@@ -131,10 +132,10 @@ final class Counter: Sendable {
     var current: Int { value.load(ordering: .relaxed) }
 }
 
-/// A value many tasks read and write under a lock (a `Mutex` that closures can capture).
+/// A value many tasks read and write under a lock that closures can capture.
 final class Shared<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
+    private let mutex: LockedValue<Value>
+    init(_ value: Value) { mutex = LockedValue(value) }
     func withLock<R: Sendable>(_ body: (inout sending Value) -> sending R) -> R { mutex.withLock(body) }
 }
 

@@ -226,13 +226,13 @@ final class LoadState: Sendable {
     let delivered = Counter()
     let accepted = Counter()
     let failed = Counter()
-    let firstError = Mutex<String?>(nil)
-    let windowStart = Mutex<ContinuousClock.Instant?>(nil)
+    let firstError = LockedValue<String?>(nil)
+    let windowStart = LockedValue<ContinuousClock.Instant?>(nil)
     let windowOpen = Atomic<Bool>(true)
-    let latency = Mutex(Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
+    let latency = LockedValue(Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three))
     private let registrations = Counter()
     /// Send instants of envelopes in flight, keyed by the envelope's last 16 bytes (its AEAD tag).
-    private let sentAt = Mutex<[EnvelopeKey: ContinuousClock.Instant]>([:])
+    private let sentAt = LockedValue<[EnvelopeKey: ContinuousClock.Instant]>([:])
 
     init(connections: Int) { self.connections = connections }
 

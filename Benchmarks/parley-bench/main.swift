@@ -22,7 +22,19 @@ if arguments.first == "relay-client" {
     exit(0)
 }
 
-let options = try BenchOptions(arguments: arguments)
+if arguments.contains("--help") || arguments.contains("-h") {
+    print("usage: parley-bench [--quick] [--runs N] [SCENARIO ...] (options and scenarios: BENCHMARKS.md)")
+    print("scenarios: \(BenchOptions.all.joined(separator: " "))")
+    exit(0)
+}
+let options: BenchOptions
+do {
+    options = try BenchOptions(arguments: arguments)
+} catch {
+    // A mistyped argument is a usage error with a message, not a trap.
+    FileHandle.standardError.write(Data("parley-bench: \(error)\n".utf8))
+    exit(64)
+}
 BenchResults.path = options.resultsPath
 printMachine(options)
 
@@ -255,17 +267,22 @@ struct BenchOptions {
             guard let next = remaining.popFirst() else { throw BenchError.setup("\(flag) needs a value") }
             return next
         }
+        func number(_ flag: String) throws -> Int {
+            let text = try value(flag)
+            guard let number = Int(text), number > 0 else { throw BenchError.setup("\(flag) needs a positive whole number, not \(text)") }
+            return number
+        }
         while let argument = remaining.popFirst() {
             switch argument {
             case "--quick": quick = true
-            case "--runs": runs = Int(try value(argument)) ?? runs
+            case "--runs": runs = try number(argument)
             case "--no-child-process": childProcess = false
             case "--data-root": dataRoot = try value(argument)
             case "--idle-data-root": idleDataRoot = try value(argument)
-            case "--idle-connections": idleConnections = Int(try value(argument)) ?? idleConnections
-            case "--idle-attempt": idleAttempt = Int(try value(argument)) ?? idleAttempt
-            case "--growth-backlog": growthBacklog = Int(try value(argument)) ?? growthBacklog
-            case "--growth-offline": growthOffline = Int(try value(argument)) ?? growthOffline
+            case "--idle-connections": idleConnections = try number(argument)
+            case "--idle-attempt": idleAttempt = try number(argument)
+            case "--growth-backlog": growthBacklog = try number(argument)
+            case "--growth-offline": growthOffline = try number(argument)
             case "--server-binary": serverBinary = try value(argument)
             case "--baseline-server": baselineServer = try value(argument)
             case "--results": resultsPath = try value(argument)
