@@ -206,7 +206,9 @@ struct ConnectionHygieneTests {
     @Test("a connection that never logs in is closed at the login deadline; one that logs in stays")
     func loginDeadline() async throws {
         var configuration = ServerConfiguration()
-        configuration.loginDeadline = .milliseconds(300)
+        // Long enough for the other connection's registration (Argon2id, 100 prekeys of each kind,
+        // a debug build) on two loaded cores: 300 ms was not, in CI.
+        configuration.loginDeadline = .seconds(5)
         let world = try TestWorld(configuration: configuration)
         let idle = try world.connect(try world.device("nobody"))
         let active = try world.connect(try world.device("mia"))
