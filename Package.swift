@@ -107,7 +107,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/parley"),
-        // The benchmark suite (BENCHMARKS.md): `make bench` builds it in release; `make test` builds
+        // The benchmark suite (BENCHMARKS.md; its cluster scenario starts PostgreSQL with the tests'
+        // PostgresTestCluster library): `make bench` builds it in release; `make test` builds
         // it in debug with everything else, and CI runs its smoke pass (`parley-bench --quick`) on
         // that debug build, so a benchmark that no longer runs is noticed. `make build` leaves it out.
         .executableTarget(
@@ -115,7 +116,7 @@ let package = Package(
             dependencies: [
                 "Primitives", "Accounts", "Prekeys", "Envelope", "Conversations", "SecureChannel", "WireProtocol",
                 "ServerCore", "ClientCore", "CSodium", "SodiumCrypto", "MLKEMCrypto", "InMemoryStore", "TCPTransport", "SQLiteStore",
-                "PostgresStore", "SystemClock",
+                "PostgresStore", "PostgresTestCluster", "SystemClock",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -26,12 +26,35 @@ import Glibc
 ///   so nothing outlives a hung run. Every wait is bounded (`pg_ctl -t`).
 /// - A machine without the binaries skips the PostgreSQL tests, except where they are required
 ///   (`PARLEY_REQUIRE_INTEROP=1` or `CI` set, as in `.ci/run`): there they fail.
+/// - The benchmarks' cluster scenario starts its own the same way, with ``Settings`` for a real
+///   disk and PostgreSQL's durable defaults.
 public final class PostgresCluster: Sendable {
+    /// How a private cluster is made.
+    public struct Settings: Sendable {
+        /// The folder its temporary directory is made in (nil: the system's temporary folder).
+        public var root: String?
+        /// PostgreSQL's defaults (`fsync` on, a synced `initdb`) rather than a test cluster's
+        /// `fsync=off`: for measurements, where the fsyncs are part of what is measured.
+        public var durable: Bool
+        /// Further `-c name=value` settings of the server.
+        public var extraSettings: [String]
+
+        public init(root: String? = nil, durable: Bool = false, extraSettings: [String] = []) {
+            self.root = root
+            self.durable = durable
+            self.extraSettings = extraSettings
+        }
+    }
+
+    /// The tests' settings: a temporary folder, `fsync=off`.
+    public static let testSettings = Settings()
+
     public let directory: String
     public let port: Int
     public let binaries: String
     private let currentPostmaster: LockedValue<Int32>
     private let runAs: [String]
+    private let settings: Settings
     private let databases = Atomic<Int>(0)
 
     /// The superuser the cluster is made with (trust authentication on 127.0.0.1 only).
@@ -64,7 +87,7 @@ public final class PostgresCluster: Sendable {
     public static func shared() throws -> PostgresCluster {
         try started.withLock { started in
             if let started { return try started.get() }
-            let result = Result<PostgresCluster, PostgresClusterError> { () throws(PostgresClusterError) in try start() }
+            let result = Result<PostgresCluster, PostgresClusterError> { () throws(PostgresClusterError) in try start(testSettings) }
             started = result
             if case .success(let cluster) = result {
                 atexit { PostgresCluster.stopShared() }
@@ -124,22 +147,23 @@ public final class PostgresCluster: Sendable {
 
     /// Starts the server again on the same port and data after ``stopServer()``.
     public func startServer() throws(PostgresClusterError) {
-        try Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", Self.options(port: port, directory: directory),
+        try Self.run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", Self.options(port: port, directory: directory, settings: settings),
                               "-l", "\(directory)/log", "-w", "-t", "60", "start"], timeout: 90)
         guard let pid = Self.readPostmasterPID(directory: directory) else { throw PostgresClusterError("the postmaster started but wrote no PID") }
         currentPostmaster.withLock { $0 = pid }
     }
 
-    /// A cluster of the caller's own (not the shared one), for a test that stops and starts it;
-    /// the caller must ``stop()`` it (the watchdog covers a dying process).
-    public static func startPrivate() throws(PostgresClusterError) -> PostgresCluster {
-        try start()
+    /// A cluster of the caller's own (not the shared one), for a test that stops and starts it or
+    /// a benchmark; the caller must ``stop()`` it (the watchdog covers a dying process).
+    public static func startPrivate(_ settings: Settings = testSettings) throws(PostgresClusterError) -> PostgresCluster {
+        try start(settings)
     }
 
-    private static func options(port: Int, directory: String) -> String {
-        // fsync off: a test cluster is thrown away, and the stores' durability setting
+    private static func options(port: Int, directory: String, settings: Settings) -> String {
+        // fsync off for tests: a test cluster is thrown away, and the stores' durability setting
         // (synchronous_commit) is still the one they ask for.
-        "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
+        (["-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c max_connections=400"]
+            + (settings.durable ? [] : ["-c fsync=off"]) + settings.extraSettings.map { "-c \($0)" }).joined(separator: " ")
     }
 
     private static func readPostmasterPID(directory: String) -> Int32? {
@@ -149,22 +173,24 @@ public final class PostgresCluster: Sendable {
 
     // MARK: Starting
 
-    private init(directory: String, port: Int, binaries: String, postmasterPID: Int32, runAs: [String]) {
+    private init(directory: String, port: Int, binaries: String, postmasterPID: Int32, runAs: [String], settings: Settings) {
         self.directory = directory
         self.port = port
         self.binaries = binaries
         self.currentPostmaster = LockedValue(postmasterPID)
         self.runAs = runAs
+        self.settings = settings
     }
 
-    private static func start() throws(PostgresClusterError) -> PostgresCluster {
+    private static func start(_ settings: Settings) throws(PostgresClusterError) -> PostgresCluster {
         guard let binaries = binaryDirectory else {
             throw PostgresClusterError(
                 "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): `make deps` installs Debian's postgresql")
         }
         let asRoot = getuid() == 0
         let runAs = asRoot ? ["/usr/sbin/runuser", "-u", "nobody", "--"] : []
-        var template = Array((NSTemporaryDirectory() + "parley-pg-XXXXXX").utf8CString)
+        let root = settings.root.map { $0.hasSuffix("/") ? $0 : $0 + "/" } ?? NSTemporaryDirectory()
+        var template = Array((root + "parley-pg-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw PostgresClusterError("mkdtemp failed: \(String(cString: strerror(errno)))") }
         let directory = String(cString: made)
         do {
@@ -176,11 +202,11 @@ public final class PostgresCluster: Sendable {
             }
             chmod(directory, 0o700)
             try run(runAs + ["\(binaries)/initdb", "-D", "\(directory)/data", "-A", "trust", "-U", superuser, "-E", "UTF8",
-                             "--locale=C", "--no-sync", "--no-instructions"], timeout: 120)
+                             "--locale=C", "--no-instructions"] + (settings.durable ? [] : ["--no-sync"]), timeout: 120)
             var lastError = PostgresClusterError("no attempt")
             for _ in 0..<3 {
                 let port = try freePort()
-                let options = options(port: port, directory: directory)
+                let options = options(port: port, directory: directory, settings: settings)
                 do {
                     try run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/log",
                                      "-w", "-t", "60", "start"], timeout: 90)
@@ -190,7 +216,7 @@ public final class PostgresCluster: Sendable {
                 }
                 guard let pid = readPostmasterPID(directory: directory) else { throw PostgresClusterError("the postmaster started but wrote no PID") }
                 startWatchdog(directory: directory, binaries: binaries, runAs: runAs)
-                return PostgresCluster(directory: directory, port: port, binaries: binaries, postmasterPID: pid, runAs: runAs)
+                return PostgresCluster(directory: directory, port: port, binaries: binaries, postmasterPID: pid, runAs: runAs, settings: settings)
             }
             let log = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
             throw PostgresClusterError("PostgreSQL did not start: \(lastError.message)\n\(log.suffix(2000))")
