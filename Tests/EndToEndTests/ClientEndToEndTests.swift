@@ -241,12 +241,15 @@ struct ClientEndToEndTests {
         let secret = "PARLEY-E2E-PLAINTEXT-\(UUID().uuidString.prefix(8))"
         let needles = [secret, "kate-password-123", "liam-password-123"].map { Data($0.utf8) }
         #expect(try await world.parley("kate", ["send", "liam", secret]).status == 0)
-        // While the server runs and a client is connected and waiting (WAL files, journals and
-        // anything else they keep open are on disk now): scan until the client has finished.
+        #expect(try await world.parley("liam", ["receive", "--wait", "5"]).stdout.contains(secret))
+        // While the server runs and the client that holds the message is connected and waiting
+        // (its database open: WAL files, journals and anything else they keep open are on disk
+        // now): scan until it stops waiting. It waits the full 4 s (nothing more arrives), so the
+        // scans do not race a client that exits as soon as it has read what was queued.
         let finished = LockedValue(false)
         let waiting = Task {
             defer { finished.withLock { $0 = true } }
-            return try await world.parley("liam", ["receive", "--wait", "3"])
+            return try await world.parley("liam", ["receive", "--wait", "4"])
         }
         var scansWhileRunning = 0
         var seenWhileRunning: Set<String> = []
@@ -255,7 +258,7 @@ struct ClientEndToEndTests {
             scansWhileRunning += 1
             try await Task.sleep(for: .milliseconds(100))
         } while !finished.withLock({ $0 })
-        #expect(try await waiting.value.stdout.contains(secret))
+        #expect(try await waiting.value.status == 0)
         #expect(scansWhileRunning >= 2)
         #expect(try await world.parley("liam", ["send", "kate", "reply " + secret]).status == 0)
         #expect(try await world.parley("kate", ["receive", "--wait", "5"]).status == 0)
