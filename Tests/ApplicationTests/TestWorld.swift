@@ -79,7 +79,7 @@ final class TestWorld: Sendable {
         let clientKey = try crypto.generateX25519KeyPair(using: random)
         let (clientEnd, serverEnd) = InMemoryConnection.pair(id: id, serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
         let serverTask = Task { [server] in await server.serve(serverEnd.0, inbound: serverEnd.1) }
-        let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10))
+        let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10) * LoginFloodTests.sanitizerSlowdown)
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
             wire: wire, stores: device.stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: clock,

@@ -59,7 +59,7 @@ struct ClientTimeoutTests {
                         }
                     }
                     group.addTask {
-                        try await Task.sleep(for: .seconds(10))
+                        try await Task.sleep(for: .seconds(10) * sanitizerSlowdown)
                         return .stillWaiting
                     }
                     let first = try await group.next() ?? .stillWaiting
@@ -76,7 +76,7 @@ struct ClientTimeoutTests {
                             return .failed(error)
                         }
                     }
-                    let deadline = ContinuousClock.now + .seconds(10)
+                    let deadline = ContinuousClock.now + .seconds(10) * sanitizerSlowdown
                     while handler.received.count < 2, ContinuousClock.now < deadline {
                         try await Task.sleep(for: .milliseconds(10))
                     }

@@ -37,7 +37,7 @@ extension IntegrationEnvironment {
         port: Int, serverKey: X25519PublicKey, stores: ClientStores, _ body: (ApplicationClient) async throws -> Result
     ) async throws -> Result {
         try await clientTransport().withConnection(host: "127.0.0.1", port: port, expectedServerKey: serverKey) { connection, inbound in
-            let wire = WireClient(connection: connection, requestTimeout: .seconds(15))
+            let wire = WireClient(connection: connection, requestTimeout: .seconds(15) * sanitizerSlowdown)
             let client = ParleyClient(
                 wire: wire, stores: stores, crypto: crypto, kem: SwiftCryptoMLKEM(), random: random, clock: SystemWallClock(),
                 imageValidator: LibPNGImageValidator())

@@ -1,4 +1,5 @@
 import ClientCore
+import Foundation
 import Primitives
 import SecureChannel
 import TCPTransport
@@ -40,7 +41,7 @@ extension IntegrationEnvironment {
         port: Int, serverKey: X25519PublicKey, _ body: (WireSession) async throws -> Result
     ) async throws -> Result {
         try await clientTransport().withConnection(host: "127.0.0.1", port: port, expectedServerKey: serverKey) { connection, inbound in
-            let wire = WireClient(connection: connection, requestTimeout: .seconds(15))
+            let wire = WireClient(connection: connection, requestTimeout: .seconds(15) * sanitizerSlowdown)
             let session = WireSession(wire: wire, pushes: Observed())
             return try await withThrowingTaskGroup(of: Void.self, returning: Result.self) { group in
                 group.addTask { await wire.run(inbound: inbound) }
@@ -75,3 +76,7 @@ func isDisconnected(_ error: ClientConnectionError) -> Bool {
     if case .disconnected = error { return true }
     return false
 }
+
+/// How much longer request timeouts are under a sanitizer (`make sanitize` sets
+/// `PARLEY_SANITIZER`): a 2-3x slower build with the whole suite on two cores.
+let sanitizerSlowdown = ProcessInfo.processInfo.environment["PARLEY_SANITIZER"] == nil ? 1 : 10
