@@ -78,7 +78,7 @@ final class TestWorld: Sendable {
         let id = nextConnection.withLock { $0 += 1; return $0 }
         let clientKey = try crypto.generateX25519KeyPair(using: random)
         let (clientEnd, serverEnd) = InMemoryConnection.pair(id: id, serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
-        let serverTask = Task { [server] in await server.serve(serverEnd.0, inbound: serverEnd.1) }
+        let serverTask = Task { [server] in await serverEnd.0.serve(server, inbound: serverEnd.1) }
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10) * LoginFloodTests.sanitizerSlowdown)
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
