@@ -210,7 +210,10 @@ final class FrameEventChannelHandler: ChannelDuplexHandler {
         noise.allowLargeInboundFrames(allowed)
     }
 
+    /// Flushes what was written (a last push such as signed-in-elsewhere goes out first: NIO
+    /// drops unflushed writes at close), then closes.
     func close() {
+        flushIfNeeded()
         context?.close(promise: nil)
     }
 }
