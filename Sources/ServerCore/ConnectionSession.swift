@@ -56,6 +56,8 @@ final class ConnectionSession: FrameEventReceiver, @unchecked Sendable {
     private var inFlightBytes = 0
     /// Closes the connection unless an account logs in on it first; armed whenever none is.
     private var loginDeadline: ScheduledWork?
+    /// The deadline passed while a login or registration was running: its answer decides.
+    private var deadlinePassed = false
     /// Delivery that waits for the connection to become writable again.
     private var pausedDelivery: PausedDelivery?
 
@@ -289,6 +291,11 @@ final class ConnectionSession: FrameEventReceiver, @unchecked Sendable {
         guard !isClosed else { return }
         applyFrameLimit()
         reply(requestID, body)
+        if deadlinePassed {
+            deadlinePassed = false
+            // The login that outlived the deadline failed: the refusal goes out, then the close.
+            guard account != nil else { return closeForMissedDeadline() }
+        }
         // Deliveries follow the login answer, never precede it.
         if case .loggedIn = body { beginDelivery() }
         resumeIfReady()
@@ -439,9 +446,19 @@ final class ConnectionSession: FrameEventReceiver, @unchecked Sendable {
         loginDeadline = connection.schedule(after: deps.configuration.loginDeadline) { [self] in
             loginDeadline = nil
             guard !isClosed, account == nil else { return }
-            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
-            connection.close()
+            // Without an account only a login or a registration can be running: let its answer
+            // decide, rather than close under a password check that a loaded server is slow at.
+            if requestRunning {
+                deadlinePassed = true
+                return
+            }
+            closeForMissedDeadline()
         }
+    }
+
+    private func closeForMissedDeadline() {
+        logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
+        connection.close()
     }
 
     /// Pushes what is waiting in the mailbox, a page at a time, then follows the account's events.

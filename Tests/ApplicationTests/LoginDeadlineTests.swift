@@ -37,4 +37,29 @@ struct LoginDeadlineTests {
         }
         #expect(closed, "a logged-out connection must not escape the login deadline")
     }
+
+    @Test("a login still being checked when the deadline passes is answered, and the connection stays once it succeeds")
+    func theDeadlineWaitsForALoginInProgress() async throws {
+        let gate = MailboxGate()
+        var configuration = ServerConfiguration()
+        configuration.loginDeadline = Self.deadline
+        let world = try TestWorld(configuration: configuration, wrapMailbox: { GatedMailboxStore(inner: $0, gate: gate, gatesUsage: true) })
+        let device = try world.device("alice")
+        let first = try world.connect(device)
+        try await first.client.register(username: name("alice"), password: password())
+        await first.disconnect()
+
+        gate.close()
+        let second = try world.connect(device)
+        let login = Task { try await second.wire.request(.login(username: name("alice"), password: password())) }
+        // The password has been checked; the login's last read (the pending count) is held.
+        for _ in 0..<1_000 where gate.heldCommits == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(gate.heldCommits == 1)
+        // Past the deadline while the login is still running: before, the deadline closed the
+        // connection under it (a slow login on a loaded server lost its connection).
+        try await Task.sleep(for: Self.deadline + .milliseconds(500))
+        gate.open()
+        #expect(try await login.value == .loggedIn(pending: 0))
+        #expect(try await second.wire.request(.ping) == .pong)
+    }
 }

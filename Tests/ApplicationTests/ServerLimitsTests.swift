@@ -151,6 +151,8 @@ final class MailboxGate: Sendable {
 struct GatedMailboxStore: MailboxStore {
     let inner: InMemoryMailboxStore
     let gate: MailboxGate
+    /// Whether queue-usage reads (the login answer's pending count) wait at the gate too.
+    var gatesUsage = false
 
     func enqueue(_ batch: [MailboxEnvelopeDraft]) throws(StoreError) -> [EnqueueOutcome] {
         gate.pass()
@@ -168,7 +170,10 @@ struct GatedMailboxStore: MailboxStore {
 
     func acknowledge(_ ids: [UInt64], for recipient: Username) throws(StoreError) -> Int { try inner.acknowledge(ids, for: recipient) }
     func removeAll(for user: Username) throws(StoreError) { try inner.removeAll(for: user) }
-    func usage(for recipient: Username) throws(StoreError) -> MailboxUsage { try inner.usage(for: recipient) }
+    func usage(for recipient: Username) throws(StoreError) -> MailboxUsage {
+        if gatesUsage { gate.pass() }
+        return try inner.usage(for: recipient)
+    }
 }
 
 @Suite("Prekey pool limit", .shutsDownConnections, .timeLimit(.minutes(2)))
