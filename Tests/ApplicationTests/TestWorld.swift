@@ -1,3 +1,4 @@
+import Accounts
 import MLKEMCrypto
 import ClientCore
 import Conversations
@@ -33,7 +34,8 @@ final class TestWorld: Sendable {
         configuration base: ServerConfiguration = ServerConfiguration(),
         passwordCost: Argon2Cost = .minimum,
         serverClock: any Clock = SystemWallClock(),
-        wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 }
+        wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 },
+        wrapAccounts: (InMemoryAccountStore) -> any AccountStore = { $0 }
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
@@ -42,7 +44,7 @@ final class TestWorld: Sendable {
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = passwordCost
         server = try ParleyServer(
-            accounts: accounts, prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks,
+            accounts: wrapAccounts(accounts), prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks,
             accountDeletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks),
             events: InMemoryEventBus(),
             crypto: crypto, random: random, clock: serverClock, configuration: configuration,
