@@ -70,25 +70,3 @@ final class ConnectionInboundBytes: Sendable {
         }
     }
 }
-
-/// The application's inbound frames, giving each frame's bytes back to the budget as it is taken.
-struct BudgetedInbound<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == [UInt8] {
-    typealias Element = [UInt8]
-    let base: Base
-    let bytes: ConnectionInboundBytes
-
-    func makeAsyncIterator() -> Iterator {
-        Iterator(base: base.makeAsyncIterator(), bytes: bytes)
-    }
-
-    struct Iterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let bytes: ConnectionInboundBytes
-
-        mutating func next() async throws -> [UInt8]? {
-            guard let frame = try await base.next() else { return nil }
-            _ = bytes.adjust(by: -frame.count)
-            return frame
-        }
-    }
-}

@@ -28,7 +28,7 @@ import SecureChannel
 /// `deadPeerTimeout`; `send` suspends under back-pressure; any malformed input closes only the
 /// connection that sent it.
 public struct NIOServerTransport: Sendable {
-    private let listener: NIOAsyncChannel<AcceptedConnection, Never>
+    private let listener: NIOAsyncChannel<ServerConnection, Never>
     private let logger: Logger
     private let admission: ConnectionAdmission
     private let inboundBudget: InboundByteBudget
@@ -64,7 +64,7 @@ public struct NIOServerTransport: Sendable {
         let admission = ConnectionAdmission(limits: limits)
         let inboundBudget = InboundByteBudget(limit: limits.maxBufferedInboundBytes)
         let nextID = ManagedCounter()
-        let listener: NIOAsyncChannel<AcceptedConnection, Never>
+        let listener: NIOAsyncChannel<ServerConnection, Never>
         do {
             listener = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
@@ -94,10 +94,9 @@ public struct NIOServerTransport: Sendable {
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "connection"] = "\(id)"
                     return channel.eventLoop.makeCompletedFuture {
-                        try AcceptedConnection(
-                            configuring: channel, id: id, role: .responder, localStatic: localStatic, expectedRemoteStaticKey: nil,
-                            crypto: crypto, random: random, limits: limits, logger: connectionLogger,
-                            inboundBytes: ConnectionInboundBytes(budget: inboundBudget), remoteAddress: address)
+                        try ServerConnection(
+                            configuring: channel, id: id, localStatic: localStatic, crypto: crypto, random: random, limits: limits,
+                            logger: connectionLogger, inboundBytes: ConnectionInboundBytes(budget: inboundBudget), remoteAddress: address)
                     }
                 }
         } catch {
@@ -119,58 +118,126 @@ public struct NIOServerTransport: Sendable {
     /// ``ChannelLimits/maxBufferedInboundBytes``).
     public var bufferedInboundBytes: Int { inboundBudget.current }
 
-    /// Accepts connections and serves each authenticated one with `handler`, each in its own child
-    /// task, until the calling task is cancelled; then stops listening, and returns once every
-    /// handler has returned. Call it once.
+    /// Accepts connections and serves each authenticated one with `handler`, driven by events on
+    /// its channel's event loop (see ``FrameEventConnection``), until the calling task is
+    /// cancelled; then stops listening, closes every connection, and returns once all are closed
+    /// (each receiver has heard ``FrameEventReceiver/closed()``). Call it once.
     ///
     /// - Throws: only if the listening socket itself fails, translated to ``ConnectionError``.
+    public func serve(_ handler: some FrameEventHandler) async throws {
+        try await accept(.events(handler))
+    }
+
+    /// Serves each authenticated connection with a task-per-connection `handler` (tests and
+    /// tools): its frames as an ``InboundFrames`` sequence, its sends through a
+    /// ``FrameConnection`` that waits for the socket. Returns, once cancelled, after every
+    /// handler's task has returned.
     public func serve(_ handler: some FrameConnectionHandler) async throws {
+        let bridge = AsyncFrameBridge(handler)
+        do {
+            try await accept(.bridged(bridge))
+        } catch {
+            await bridge.stop()
+            throw error
+        }
+        await bridge.stop()
+    }
+
+    private func accept(_ application: FrameEventChannelHandler.Application) async throws {
+        let live = LiveConnections()
         do {
             try await listener.executeThenClose { accepted in
-                try await withThrowingDiscardingTaskGroup { group in
+                try await withTaskCancellationHandler {
                     for try await connection in accepted {
-                        group.addTask {
-                            await Self.serve(connection, with: handler, logger: logger)
+                        guard live.insert(connection) else {
+                            connection.channel.close(promise: nil)
+                            continue
                         }
+                        let events = connection.events
+                        connection.channel.eventLoop.execute { events.value.attach(application) }
                     }
+                } onCancel: {
+                    live.closeAll()
                 }
             }
         } catch {
+            live.closeAll()
+            await live.waitUntilClosed()
             throw ConnectionError.translating(error)
         }
-    }
-
-    private static func serve(_ connection: AcceptedConnection, with handler: some FrameConnectionHandler, logger: Logger) async {
-        let channel = connection.channel.channel
-        let outcome: HandshakeOutcome
-        do {
-            // EventLoopFuture.get() ignores cancellation; closing the channel completes it.
-            outcome = try await withTaskCancellationHandler {
-                try await connection.handshake.get()
-            } onCancel: {
-                channel.close(promise: nil)
-            }
-        } catch {
-            try? await connection.channel.executeThenClose { _, _ in }
-            return
-        }
-        defer { connection.inboundBytes?.end() }
-        do {
-            try await connection.channel.executeThenClose { inbound, _ in
-                let frameConnection = NIOFrameConnection(
-                    id: connection.id, remoteStaticKey: outcome.remoteStaticKey,
-                    handshakeHash: outcome.handshakeHash, maxFrameBytes: connection.maxFrameBytes,
-                    channel: channel, remoteAddress: connection.remoteAddress)
-                let frames = connection.inboundBytes.map { InboundFrames(BudgetedInbound(base: inbound, bytes: $0), translateError: ConnectionError.translating) }
-                await handler.serve(frameConnection, inbound: frames ?? InboundFrames(inbound))
-            }
-        } catch {
-            logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
-        }
+        live.closeAll()
+        await live.waitUntilClosed()
     }
 }
 
-/// A connection the listener accepted: the async channel, and the handshake it is still running.
+/// The connections a serving transport has handed out and not yet seen close, so that shutdown
+/// can close them all and wait for them.
+private final class LiveConnections: Sendable {
+    private struct State {
+        var channels: [ObjectIdentifier: any Channel] = [:]
+        var closing = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Tracks `connection` until it closes; false once shutdown has begun.
+    func insert(_ connection: ServerConnection) -> Bool {
+        let channel = connection.channel
+        let key = ObjectIdentifier(channel)
+        let added = state.withLockedValue { state -> Bool in
+            guard !state.closing else { return false }
+            state.channels[key] = channel
+            return true
+        }
+        guard added else { return false }
+        channel.closeFuture.whenComplete { _ in
+            self.state.withLockedValue { _ = $0.channels.removeValue(forKey: key) }
+        }
+        return true
+    }
+
+    func closeAll() {
+        let channels = state.withLockedValue { state -> [any Channel] in
+            state.closing = true
+            return Array(state.channels.values)
+        }
+        for channel in channels { channel.close(promise: nil) }
+    }
+
+    func waitUntilClosed() async {
+        let channels = state.withLockedValue { Array($0.channels.values) }
+        for channel in channels { try? await channel.closeFuture.get() }
+    }
+}
+
+/// A server connection the listener accepted: its channel, with the pipeline built by
+/// ``init(configuring:id:localStatic:crypto:random:limits:logger:inboundBytes:remoteAddress:)``.
+struct ServerConnection: Sendable {
+    let channel: any Channel
+    /// The pipeline's last handler; touched only on the channel's event loop.
+    let events: NIOLoopBound<FrameEventChannelHandler>
+
+    /// u16-framed Noise messages, the Noise handler as the responder, and the event handler that
+    /// drives the application. Runs on the channel's event loop, inside the bootstrap's initialiser.
+    init(
+        configuring channel: any Channel, id: ConnectionID, localStatic: X25519KeyPair, crypto: any CryptoProvider,
+        random: any RandomSource, limits: ChannelLimits, logger: Logger, inboundBytes: ConnectionInboundBytes, remoteAddress: SourceAddress?
+    ) throws {
+        let handshake = try HandshakeState(role: .responder, localStatic: localStatic, crypto: crypto, random: random)
+        let noise = NoiseChannelHandler(
+            handshake: handshake, limits: limits, expectedRemoteStaticKey: nil, eventLoop: channel.eventLoop, logger: logger,
+            inboundBytes: inboundBytes)
+        let events = FrameEventChannelHandler(
+            id: id, remoteAddress: remoteAddress, noise: noise, inboundBytes: inboundBytes, limits: limits, logger: logger)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
+        try channel.pipeline.syncOperations.addHandler(noise)
+        try channel.pipeline.syncOperations.addHandler(events)
+        self.channel = channel
+        self.events = NIOLoopBound(events, eventLoop: channel.eventLoop)
+    }
+}
+
+/// A client connection: the async channel, and the handshake it is still running.
 struct AcceptedConnection: Sendable {
     let id: ConnectionID
     let channel: NIOAsyncChannel<[UInt8], [UInt8]>

@@ -5,37 +5,79 @@ import Primitives
 import SecureChannel
 import WireProtocol
 
-/// One connection's state, in one place: who is logged in on it, its subscription to the
-/// account's events, which deliveries it has pushed, its sends in flight and their answers. It
-/// decodes each frame, dispatches requests to the stateless ``RequestHandlers``, applies what
-/// changes this state (sessions start and end here), hands sends to the mailbox writer and
-/// pushes deliveries (catch-up at login, then the account's events).
-actor ConnectionSession {
-    private let connection: any FrameConnection
+/// One connection's state machine, owned by the connection's context (on TCP, its channel's
+/// event loop; see ``FrameEventConnection``): who is logged in on it, its subscription to the
+/// account's events, which deliveries it has pushed, its sends and acknowledgements in flight and
+/// their answers, and the login deadline. The transport feeds it frames and writability changes;
+/// it decodes each frame, answers what needs no storage at once, hands sends and acknowledgements
+/// to the mailbox writer, runs every other request's storage or hashing work in a task that hops
+/// back to the context with its result, and pushes deliveries (catch-up at login, then the
+/// account's events).
+///
+/// An idle logged-in connection is this object and its subscription: no task, no stream, no
+/// actor, no timer (the transport's keep-alive tick aside). Work from other threads reaches it
+/// only through ``FrameEventConnection/execute(_:)``: the mailbox writer's answers and the event
+/// bus's events go through a ``DrainQueue`` each, so a burst costs one hop and one flush.
+///
+/// Ordering, as before this was a state machine: a request other than a send, an
+/// acknowledgement or a ping is answered before the next frame is taken (the transport holds
+/// frames meanwhile); sends and acknowledgements are pipelined, answered in the order the writer
+/// commits them, up to ``ServerConfiguration/maxInFlightSendsPerConnection`` of them and
+/// ``ServerConfiguration/maxInFlightSendBytesPerConnection`` payload bytes; deliveries follow the
+/// login answer. While the peer does not read (the connection is not writable) no frame is
+/// taken and no event or catch-up page is written, so a slow reader cannot make the server
+/// buffer without bound.
+///
+/// `@unchecked Sendable`: its mutable state is touched only on the connection's context (the
+/// blocks passed to `execute` and the receiver callbacks); what other threads touch is behind
+/// the two locks.
+final class ConnectionSession: FrameEventReceiver, @unchecked Sendable {
+    private let connection: any FrameEventConnection
     private let deps: ParleyServer.Dependencies
     /// The stateless request handlers this session dispatches to.
     private let handlers: RequestHandlers
     private let sessionCount: SessionCounter
-    private let inFlightSends: AsyncLimiter
-    /// The payload bytes of those sends: a connection holds at most this much unacknowledged mail.
-    private let inFlightSendBytes: AsyncLimiter
 
+    // Context-only state.
     private var account: AuthenticatedAccount?
     private var token: SessionToken?
     private var subscription: AccountEventHandlerSubscription?
-    /// The account's events, queued by the bus's handler and handled in order on this actor by
-    /// a task that runs only while some are waiting (no task, no stream, per idle connection).
-    private let events = LockedValue(EventQueue())
-    /// Whether an account is logged in (or registered) on this connection now. False again after
-    /// a logout, so the login deadline applies again (see ``ParleyServer/serve(_:inbound:)``).
-    var isLoggedIn: Bool { account != nil }
+    private var isClosed = false
     /// Whether the transport accepts large frames on this connection (only while logged in).
     private var largeFramesAllowed = false
     /// The highest envelope id pushed on this session; later events skip what catch-up sent.
     private var lastPushedID: UInt64 = 0
-    /// Answers to sends, queued by the mailbox writer as batches commit and written, in order, by
-    /// at most one task at a time: one task per burst of answers, not one per answer.
-    private let answers = LockedValue(DrainQueue<[UInt8]>())
+    /// A request with work off the context is running; no frame is taken until it is answered.
+    private var requestRunning = false
+    /// A send that arrived while its bytes did not fit the in-flight budget.
+    private var heldSend: Request?
+    /// Sends and acknowledgements handed to the writer and not answered yet, and the sends' bytes.
+    private var inFlight = 0
+    private var inFlightBytes = 0
+    /// Closes the connection unless an account logs in on it first; armed whenever none is.
+    private var loginDeadline: ScheduledWork?
+    /// The deadline passed while a login or registration was running: its answer decides.
+    private var deadlinePassed = false
+    /// Delivery that waits for the connection to become writable again.
+    private var pausedDelivery: PausedDelivery?
+
+    private enum PausedDelivery {
+        case catchUp(user: Username, generation: UInt64)
+        case events(generation: UInt64)
+    }
+
+    // Shared with other threads.
+    /// The account's events, queued by the bus's handler on the publisher's thread and handled in
+    /// order on the context once catch-up is done.
+    private let events = LockedValue(EventQueue())
+    /// Answers to sends and acknowledgements, queued by the mailbox writer as batches commit.
+    private let answers = LockedValue(DrainQueue<Answer>())
+
+    private struct Answer: Sendable {
+        let frame: [UInt8]
+        /// Payload bytes the answered send held in the in-flight budget (0 for an acknowledgement).
+        let bytes: Int
+    }
 
     private struct EventQueue {
         var events = DrainQueue<AccountEvent>()
@@ -54,100 +96,218 @@ actor ConnectionSession {
         }
     }
 
-    init(connection: any FrameConnection, dependencies: ParleyServer.Dependencies, sessionCount: SessionCounter) {
+    /// Called by ``ParleyServer/accept(_:)`` on the connection's context.
+    init(connection: any FrameEventConnection, dependencies: ParleyServer.Dependencies, sessionCount: SessionCounter) {
         self.connection = connection
         deps = dependencies
         handlers = RequestHandlers(deps: dependencies)
         self.sessionCount = sessionCount
-        inFlightSends = AsyncLimiter(limit: dependencies.configuration.maxInFlightSendsPerConnection)
-        inFlightSendBytes = AsyncLimiter(limit: dependencies.configuration.maxInFlightSendBytesPerConnection)
+        armLoginDeadline()
     }
 
     private var logger: Logger { deps.logger }
 
-    // MARK: Frames
+    // MARK: FrameEventReceiver
 
-    /// Handles one frame; returns whether an account is logged in on this connection afterwards.
-    @discardableResult
-    func receive(_ frame: [UInt8]) async -> Bool {
-        await handleFrame(frame)
-        return isLoggedIn
+    var wantsFrames: Bool {
+        !isClosed && !requestRunning && heldSend == nil && inFlight < deps.configuration.maxInFlightSendsPerConnection
+            && connection.isWritable
     }
 
-    private func handleFrame(_ frame: [UInt8]) async {
+    func received(_ frame: [UInt8]) {
+        guard !isClosed else { return }
         let message: WireMessage
         do {
             message = try WireCodec.decode(frame)
         } catch {
-            // A frame we cannot read is answered, not fatal: the channel itself is intact.
-            logger.info("malformed request", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
-            let id = WireCodec.requestID(ofUndecodable: frame) ?? 0
-            if WireCodec.isRetiredRequest(frame) {
-                // A client from before the identity binding: tell it to update, in words it can read.
-                await reply(id, .error(WireError(.unsupportedVersion, "this client is too old to register here: update it")))
-                return
-            }
-            await reply(id, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
+            reply(0, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
             return
         }
         guard case .request(let request) = message else {
-            await reply(0, .error(WireError(.malformedRequest, "clients send requests only")))
+            reply(0, .error(WireError(.malformedRequest, "clients send requests only")))
             return
         }
-        if case let .send(recipient, recipientIdentity, envelope) = request.body {
-            await send(envelope, to: recipient, identity: recipientIdentity, requestID: request.id)
-            return
-        }
-        let body = await answer(request.body)
-        // Lifted before the login answer goes out (the client may send a large frame as soon as it
-        // reads it), restored after a logout.
-        if isLoggedIn != largeFramesAllowed {
-            largeFramesAllowed = isLoggedIn
-            await connection.allowLargeInboundFrames(isLoggedIn)
-        }
-        await reply(request.id, body)
-        // Deliveries follow the login answer, never precede it.
-        if case .loggedIn = body { await beginDelivery() }
-    }
-
-    private func reply(_ requestID: UInt32, _ body: Response.Body) async {
-        try? await connection.send(WireCodec.encode(.response(Response(requestID: requestID, body: body))))
-    }
-
-    private func push(_ push: Push) async {
-        try? await connection.send(WireCodec.encode(.push(push)))
-    }
-
-    // MARK: Requests
-
-    /// Answers a request other than a send: the ones a logged-in connection makes all the time
-    /// (acknowledgements, pings) right here, every other one in a task of its own, awaited.
-    ///
-    /// Why the task: Swift's task allocator keeps the slabs a task's deepest call needed until the
-    /// task ends, and ``handle(_:)``'s async frame (the registration's and login's paths) takes one
-    /// of ~15 KiB. Run on the connection's serve task, that slab stayed allocated for as long as
-    /// the connection was open: valgrind massif, 1,000 idle logged-in connections, 15,664 of the
-    /// ~41,000 heap bytes each. A child task gives it back when the request is answered. The
-    /// request is still answered before the next frame is read, and cancelling the serve task
-    /// cancels it.
-    private func answer(_ body: Request.Body) async -> Response.Body {
-        switch body {
-        case .ping:
-            return .pong
+        switch request.body {
+        case .send(_, _, let envelope):
+            if fitsInFlight(envelope.count) {
+                send(request)
+            } else {
+                heldSend = request
+            }
         case .acknowledge(let ids):
-            do {
-                return try await handlers.acknowledge(ids, for: try requireAccount().username)
-            } catch {
-                return Self.answer(for: error, connection: connection.id, logger: logger)
+            acknowledge(ids, requestID: request.id)
+        case .ping:
+            reply(request.id, .pong)
+        case .logout:
+            endSession()
+            applyFrameLimit()
+            reply(request.id, .ok)
+        default:
+            start(request)
+        }
+    }
+
+    func writabilityChanged(_ isWritable: Bool) {
+        guard isWritable, !isClosed else { return }
+        if let paused = pausedDelivery {
+            pausedDelivery = nil
+            switch paused {
+            case let .catchUp(user, generation): catchUp(user, generation: generation)
+            case .events(let generation): drainEvents(generation: generation)
+            }
+        }
+        resumeIfReady()
+    }
+
+    func closed() {
+        guard !isClosed else { return }
+        isClosed = true
+        loginDeadline?.cancel()
+        loginDeadline = nil
+        pausedDelivery = nil
+        heldSend = nil
+        endSession()
+    }
+
+    /// Lets the transport hand over frames again once this session takes them.
+    private func resumeIfReady() {
+        if wantsFrames { connection.resumeReading() }
+    }
+
+    private func reply(_ requestID: UInt32, _ body: Response.Body) {
+        connection.write(WireCodec.encode(.response(Response(requestID: requestID, body: body))))
+    }
+
+    // MARK: Requests with work off the context
+
+    /// What a request's work produced, applied on the context by ``finish(_:_:)``.
+    private enum Outcome: Sendable {
+        case answer(Response.Body)
+        case authenticated(AuthenticatedAccount, pending: UInt32)
+        case deleted(Username)
+    }
+
+    /// Runs a request's storage or hashing work in a task; no frame is taken until it is answered.
+    /// What the request needs to know about the connection is read here, on the context; what it
+    /// changes is applied when the answer comes back.
+    private func start(_ request: Request) {
+        let account = self.account
+        switch request.body {
+        case .register:
+            guard account == nil else {
+                reply(request.id, .error(WireError(.alreadyAuthenticated, "log out before registering another account")))
+                return
+            }
+        case .login:
+            guard account == nil else {
+                reply(request.id, .error(WireError(.alreadyAuthenticated, "already logged in; log out first")))
+                return
             }
         default:
-            let task = Task { await self.handle(body) }
-            return await withTaskCancellationHandler {
-                await task.value
-            } onCancel: {
-                task.cancel()
+            guard account != nil else {
+                reply(request.id, .error(WireError(.notAuthenticated, "log in first")))
+                return
             }
         }
+        requestRunning = true
+        let handlers = self.handlers
+        let address = connection.remoteAddress
+        let id = connection.id
+        let logger = self.logger
+        deps.work.run {
+            let outcome: Outcome
+            do {
+                outcome = try await Self.perform(request.body, account: account, handlers: handlers, address: address, connection: id)
+            } catch {
+                outcome = .answer(Self.answer(for: error, connection: id, logger: logger))
+            }
+            self.connection.execute { self.finish(request.id, outcome) }
+        }
+    }
+
+    /// The work of a request other than a send, an acknowledgement, a ping or a logout, with what
+    /// the connection knew when it arrived. Runs off the context.
+    private static func perform(
+        _ body: Request.Body, account: AuthenticatedAccount?, handlers: RequestHandlers, address: SourceAddress?, connection: ConnectionID
+    ) async throws -> Outcome {
+        func requireAccount() throws(WireError) -> AuthenticatedAccount {
+            guard let account else { throw WireError(.notAuthenticated, "log in first") }
+            return account
+        }
+        switch body {
+        case let .register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys):
+            let registered = try await handlers.register(
+                username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys, from: address, connection: connection)
+            return .authenticated(registered, pending: 0)
+        case let .login(username, password):
+            let authenticated = try await handlers.logIn(username, password, from: address, connection: connection)
+            let pending = try await handlers.pendingCount(for: authenticated.username)
+            return .authenticated(authenticated, pending: pending)
+        case .deleteAccount(let password):
+            return .deleted(try await handlers.deleteAccount(try requireAccount(), password: password, from: address))
+        case let .publishPrekeys(signedPrekey, oneTimePrekeys):
+            return .answer(try await handlers.publishPrekeys(signedPrekey, oneTimePrekeys, for: try requireAccount()))
+        case .fetchBundle(let username):
+            return .answer(try await handlers.fetchBundle(username, requester: try requireAccount().username))
+        case .identity(let username):
+            return .answer(try await handlers.identity(of: username))
+        case .prekeyCount:
+            return .answer(try await handlers.prekeyCount(for: try requireAccount().username))
+        case .prekeyStatus:
+            return .answer(try await handlers.prekeyStatus(for: try requireAccount().username))
+        case let .publishKEMPrekeys(lastResort, oneTime):
+            return .answer(try await handlers.publishKEMPrekeys(lastResort, oneTime, for: try requireAccount()))
+        case .kemPrekeyStatus:
+            return .answer(try await handlers.kemPrekeyStatus(for: try requireAccount().username))
+        case .block(let username):
+            return .answer(try await handlers.block(username, by: try requireAccount().username))
+        case .unblock(let username):
+            return .answer(try await handlers.unblock(username, by: try requireAccount().username))
+        case .send, .acknowledge, .ping, .logout:
+            // Answered on the context by ``received(_:)``; never started as a task.
+            return .answer(.error(WireError(.internalError, "the server could not complete the request")))
+        }
+    }
+
+    /// Applies a request's outcome on the context and answers it.
+    private func finish(_ requestID: UInt32, _ outcome: Outcome) {
+        requestRunning = false
+        let body: Response.Body
+        switch outcome {
+        case .answer(let answer):
+            body = answer
+        case let .authenticated(authenticated, pending):
+            // A connection that closed while the password was checked gets no session.
+            guard !isClosed else { return }
+            startSession(authenticated)
+            logger.info("logged in", metadata: ["user": "\(authenticated.username)", "pending": "\(pending)"])
+            body = .loggedIn(pending: pending)
+        case .deleted(let deleted):
+            endSession()
+            deps.events.publish(.accountDeleted, to: deleted)
+            logger.info("account deleted", metadata: ["user": "\(deleted)"])
+            body = .ok
+        }
+        guard !isClosed else { return }
+        applyFrameLimit()
+        reply(requestID, body)
+        if deadlinePassed {
+            deadlinePassed = false
+            // The login that outlived the deadline failed: the refusal goes out, then the close.
+            guard account != nil else { return closeForMissedDeadline() }
+        }
+        // Deliveries follow the login answer, never precede it.
+        if case .loggedIn = body { beginDelivery() }
+        resumeIfReady()
+    }
+
+    /// Lifts the transport's small frame limit while logged in, restores it after a logout;
+    /// before the login answer goes out (the client may send a large frame as soon as it reads it).
+    private func applyFrameLimit() {
+        let loggedIn = account != nil
+        guard loggedIn != largeFramesAllowed else { return }
+        largeFramesAllowed = loggedIn
+        connection.allowLargeInboundFrames(loggedIn)
     }
 
     /// A request's failure as its answer: a `WireError` as it is, a storage failure as
@@ -160,91 +320,33 @@ actor ConnectionSession {
         return .error(WireError(.internalError, "the server could not complete the request"))
     }
 
-    /// Dispatches a request to ``RequestHandlers`` with what this connection knows, and applies
-    /// what changes the connection's state (log in, log out, account deleted) here.
-    private func handle(_ body: Request.Body) async -> Response.Body {
-        do {
-            switch body {
-            case .ping:
-                return .pong
-            case let .register(username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys):
-                guard account == nil else { throw WireError(.alreadyAuthenticated, "log out before registering another account") }
-                let registered = try await handlers.register(
-                    username, password, identityKey, identitySignature, signedPrekey, oneTimePrekeys,
-                    from: connection.remoteAddress, connection: connection.id)
-                startSession(registered)
-                return .loggedIn(pending: 0)
-            case let .login(username, password):
-                guard account == nil else { throw WireError(.alreadyAuthenticated, "already logged in; log out first") }
-                let authenticated = try await handlers.logIn(username, password, from: connection.remoteAddress, connection: connection.id)
-                startSession(authenticated)
-                let pending = try await handlers.pendingCount(for: authenticated.username)
-                logger.info("logged in", metadata: ["user": "\(authenticated.username)", "pending": "\(pending)"])
-                return .loggedIn(pending: pending)
-            case .logout:
-                endSession()
-                return .ok
-            case .deleteAccount(let password):
-                let deleted = try await handlers.deleteAccount(try requireAccount(), password: password, from: connection.remoteAddress)
-                endSession()
-                deps.events.publish(.accountDeleted, to: deleted)
-                logger.info("account deleted", metadata: ["user": "\(deleted)"])
-                return .ok
-            case let .publishPrekeys(signedPrekey, oneTimePrekeys):
-                return try await handlers.publishPrekeys(signedPrekey, oneTimePrekeys, for: try requireAccount())
-            case .fetchBundle(let username):
-                return try await handlers.fetchBundle(username, requester: try requireAccount().username)
-            case .identity(let username):
-                _ = try requireAccount()
-                return try await handlers.identity(of: username)
-            case .prekeyCount:
-                return try await handlers.prekeyCount(for: try requireAccount().username)
-            case .prekeyStatus:
-                return try await handlers.prekeyStatus(for: try requireAccount().username)
-            case let .publishKEMPrekeys(lastResort, oneTime):
-                return try await handlers.publishKEMPrekeys(lastResort, oneTime, for: try requireAccount())
-            case .kemPrekeyStatus:
-                return try await handlers.kemPrekeyStatus(for: try requireAccount().username)
-            case .acknowledge(let ids):
-                return try await handlers.acknowledge(ids, for: try requireAccount().username)
-            case .block(let username):
-                return try await handlers.block(username, by: try requireAccount().username)
-            case .unblock(let username):
-                return try await handlers.unblock(username, by: try requireAccount().username)
-            case .send:
-                return .error(WireError(.internalError, "send is handled separately"))
-            }
-        } catch {
-            return Self.answer(for: error, connection: connection.id, logger: logger)
-        }
-    }
+    // MARK: Sends and acknowledgements
 
-    private func requireAccount() throws(WireError) -> AuthenticatedAccount {
-        guard let account else { throw WireError(.notAuthenticated, "log in first") }
-        return account
+    /// Whether a send of `bytes` fits the in-flight byte budget now (one larger than the whole
+    /// budget waits until nothing else is in flight, rather than forever).
+    private func fitsInFlight(_ bytes: Int) -> Bool {
+        let limit = deps.configuration.maxInFlightSendBytesPerConnection
+        return inFlightBytes + min(bytes, limit) <= limit || inFlight == 0
     }
-
-    // MARK: Sending
 
     /// Queues an envelope for the mailbox writer; the answer is sent once the batch holding it is
     /// on disk. The recipient check (the account exists, has the identity key the sender
     /// encrypted for, and does not block the sender) is made by the store inside that batch's
     /// transaction, as the caps are: one hop per send, and nothing can change between the check
-    /// and the insertion. (It used to be a read on the storage queue first: a second hop, and a
-    /// gap in which the recipient could be deleted or re-registered.) Later requests are read
-    /// meanwhile, so one connection can have many sends in flight.
-    private func send(_ envelope: [UInt8], to recipient: Username, identity: Ed25519PublicKey, requestID: UInt32) async {
+    /// and the insertion. Later frames are taken meanwhile, so one connection can have many sends
+    /// in flight.
+    private func send(_ request: Request) {
+        guard case let .send(recipient, identity, envelope) = request.body else { return }
         guard let sender = account?.username else {
-            await reply(requestID, .error(WireError(.notAuthenticated, "log in first")))
+            reply(request.id, .error(WireError(.notAuthenticated, "log in first")))
             return
         }
-        await inFlightSends.acquire()
-        await inFlightSendBytes.acquire(envelope.count)
+        let bytes = min(envelope.count, deps.configuration.maxInFlightSendBytesPerConnection)
+        inFlight += 1
+        inFlightBytes += bytes
         let draft = MailboxEnvelopeDraft(sender: sender, recipient: recipient, recipientIdentity: identity, payload: envelope, acceptedAt: deps.clock.now())
-        let limiter = inFlightSends
-        let byteLimiter = inFlightSendBytes
-        let bytes = envelope.count
         let logger = self.logger
+        let requestID = request.id
         deps.batcher.submit(draft) { [self] result in
             let body: Response.Body
             switch result {
@@ -254,26 +356,56 @@ actor ConnectionSession {
                 body = .error(RequestHandlers.wireError(for: refusal, recipient: recipient))
             case .failure(let error):
                 logger.error("mailbox commit failed", metadata: ["error": "\(error)"])
-                body = .error(WireError(.unavailable, "storage unavailable: the server could not store the message; try again"))
+                body = .error(RequestHandlers.wireError(for: error))
             }
-            byteLimiter.release(bytes)
-            limiter.release()
-            self.queueAnswer(WireCodec.encode(.response(Response(requestID: requestID, body: body))))
+            queueAnswer(Answer(frame: WireCodec.encode(.response(Response(requestID: requestID, body: body))), bytes: bytes))
         }
     }
 
-    /// Queues an answer; starts the writing task unless one is running. Called on the writer.
-    private nonisolated func queueAnswer(_ frame: [UInt8]) {
-        if answers.withLock({ $0.append(frame) }) { Task { await self.writeAnswers() } }
+    /// Hands `ids` to the mailbox writer, which deletes them in its next transaction; answered
+    /// once that has committed.
+    private func acknowledge(_ ids: [UInt64], requestID: UInt32) {
+        guard let user = account?.username else {
+            reply(requestID, .error(WireError(.notAuthenticated, "log in first")))
+            return
+        }
+        inFlight += 1
+        let id = connection.id
+        let logger = self.logger
+        deps.batcher.acknowledge(ids, for: user) { [self] result in
+            let body: Response.Body
+            switch result {
+            case .success: body = .ok
+            case .failure(let error): body = Self.answer(for: error, connection: id, logger: logger)
+            }
+            queueAnswer(Answer(frame: WireCodec.encode(.response(Response(requestID: requestID, body: body))), bytes: 0))
+        }
     }
 
-    /// Writes queued answers, all that are waiting at a time with one flush, until none is left.
-    private nonisolated func writeAnswers() async {
+    /// Queues an answer; the caller that finds no drain running starts one on the context.
+    /// Called on the writer.
+    private func queueAnswer(_ answer: Answer) {
+        if answers.withLock({ $0.append(answer) }) { connection.execute { self.writeAnswers() } }
+    }
+
+    /// Writes every queued answer (one flush for all, at the end of this block), gives their room
+    /// back, and takes the held send or more frames if there is room now.
+    private func writeAnswers() {
         while true {
-            let frames = answers.withLock { $0.take() }
-            guard !frames.isEmpty else { return }
-            try? await connection.send(contentsOf: frames)
+            let batch = answers.withLock { $0.take() }
+            guard !batch.isEmpty else { break }
+            for answer in batch {
+                inFlight -= 1
+                inFlightBytes -= answer.bytes
+                connection.write(answer.frame)
+            }
         }
+        guard !isClosed else { return }
+        if let held = heldSend, case .send(_, _, let envelope) = held.body, fitsInFlight(envelope.count) {
+            heldSend = nil
+            send(held)
+        }
+        resumeIfReady()
     }
 
     // MARK: Sessions and delivery
@@ -284,6 +416,8 @@ actor ConnectionSession {
         token = newToken
         lastPushedID = 0
         sessionCount.add(1)
+        loginDeadline?.cancel()
+        loginDeadline = nil
         // Subscribe before announcing, so nothing stored from now on can be missed.
         let generation = events.withLock { $0.reset() }
         subscription = deps.events.subscribe(authenticated.username) { [weak self] event in
@@ -293,39 +427,109 @@ actor ConnectionSession {
         deps.events.publish(.sessionClaimed(newToken), to: authenticated.username)
     }
 
-    /// Pushes what is waiting in the mailbox, then follows the account's events.
-    private func beginDelivery() async {
-        guard let user = account?.username, subscription != nil else { return }
-        let generation = events.withLock { $0.generation }
-        let pageSize = deps.configuration.catchUpPageSize
-        while account?.username == user {
-            let after = lastPushedID
-            guard let page = try? await handlers.pending(for: user, after: after, limit: pageSize) else { break }
-            // A page is written with one flush, not one per envelope.
-            await deliver(page)
-            if page.count < pageSize { break }
+    private func endSession() {
+        if account != nil { sessionCount.add(-1) }
+        account = nil
+        token = nil
+        subscription?.cancel()
+        subscription = nil
+        pausedDelivery = nil
+        _ = events.withLock { $0.reset() }
+        armLoginDeadline()
+    }
+
+    /// The login deadline runs whenever no account is logged in on the connection: from the
+    /// handshake, and again from every logout, so that one account cannot log in, log out and keep
+    /// the connection (and its slot) forever. While logged in there is no timer at all.
+    private func armLoginDeadline() {
+        guard !isClosed, account == nil, loginDeadline == nil else { return }
+        loginDeadline = connection.schedule(after: deps.configuration.loginDeadline) { [self] in
+            loginDeadline = nil
+            guard !isClosed, account == nil else { return }
+            // Without an account only a login or a registration can be running: let its answer
+            // decide, rather than close under a password check that a loaded server is slow at.
+            if requestRunning {
+                deadlinePassed = true
+                return
+            }
+            closeForMissedDeadline()
         }
-        // Events stored meanwhile were queued; from now on they are handled as they come.
+    }
+
+    private func closeForMissedDeadline() {
+        logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
+        connection.close()
+    }
+
+    /// Pushes what is waiting in the mailbox, a page at a time, then follows the account's events.
+    private func beginDelivery() {
+        guard let user = account?.username, subscription != nil else { return }
+        catchUp(user, generation: events.withLock { $0.generation })
+    }
+
+    /// Reads the next catch-up page off the context and pushes it when it comes back.
+    private func catchUp(_ user: Username, generation: UInt64) {
+        guard isCurrent(generation), account?.username == user else { return }
+        let handlers = self.handlers
+        let after = lastPushedID
+        let pageSize = deps.configuration.catchUpPageSize
+        deps.work.run {
+            let page = try? await handlers.pending(for: user, after: after, limit: pageSize)
+            self.connection.execute { self.caughtUp(page, user: user, generation: generation, pageSize: pageSize) }
+        }
+    }
+
+    private func caughtUp(_ page: [MailboxEnvelope]?, user: Username, generation: UInt64, pageSize: Int) {
+        guard !isClosed, isCurrent(generation), account?.username == user else { return }
+        guard let page else {
+            startEvents(generation: generation)
+            return
+        }
+        // A page is written with one flush, not one per envelope.
+        deliver(page)
+        guard page.count == pageSize else {
+            startEvents(generation: generation)
+            return
+        }
+        if connection.isWritable {
+            catchUp(user, generation: generation)
+        } else {
+            pausedDelivery = .catchUp(user: user, generation: generation)
+        }
+    }
+
+    private func isCurrent(_ generation: UInt64) -> Bool {
+        events.withLock { $0.generation } == generation
+    }
+
+    /// Catch-up is done: events stored meanwhile were queued; from now on they are handled as
+    /// they come.
+    private func startEvents(generation: UInt64) {
         let start = events.withLock { queue -> Bool in
             guard queue.generation == generation else { return false }
             queue.delivering = true
             return queue.events.claim()
         }
-        if start { Task { await self.handleEvents(generation: generation) } }
+        if start { drainEvents(generation: generation) }
     }
 
     /// Called by the event bus, on the publisher's thread.
-    private nonisolated func queueEvent(_ event: AccountEvent, generation: UInt64) {
+    private func queueEvent(_ event: AccountEvent, generation: UInt64) {
         let start = events.withLock { queue -> Bool in
             guard queue.generation == generation else { return false }
             return queue.events.append(event, startAllowed: queue.delivering)
         }
-        if start { Task { await self.handleEvents(generation: generation) } }
+        if start { connection.execute { self.drainEvents(generation: generation) } }
     }
 
-    /// Handles queued events in order until none is left, or the subscription has ended.
-    private func handleEvents(generation: UInt64) async {
-        while true {
+    /// Handles queued events in order until none is left, the subscription has ended, or the peer
+    /// stops reading (then the turn is kept and resumed when it reads again).
+    private func drainEvents(generation: UInt64) {
+        while !isClosed {
+            guard connection.isWritable else {
+                pausedDelivery = .events(generation: generation)
+                return
+            }
             let batch = events.withLock { queue -> [AccountEvent] in
                 // A later generation owns the queue (and its turn); this drain just stops.
                 guard queue.generation == generation else { return [] }
@@ -333,56 +537,44 @@ actor ConnectionSession {
             }
             guard !batch.isEmpty else { return }
             for event in batch {
-                guard events.withLock({ $0.generation }) == generation else { return }
-                await handle(event)
+                guard !isClosed, isCurrent(generation) else { return }
+                handle(event)
             }
         }
     }
 
-    /// Pushes the envelopes not pushed yet, in order, with one flush; later events skip them.
-    private func deliver(_ envelopes: [MailboxEnvelope]) async {
-        var frames: [[UInt8]] = []
-        frames.reserveCapacity(envelopes.count)
+    /// Pushes the envelopes not pushed yet, in order; later events skip them.
+    private func deliver(_ envelopes: [MailboxEnvelope]) {
         for envelope in envelopes where envelope.id > lastPushedID {
             lastPushedID = envelope.id
-            frames.append(Self.deliveryFrame(envelope))
+            connection.write(Self.deliveryFrame(envelope))
         }
-        try? await connection.send(contentsOf: frames)
     }
 
     private static func deliveryFrame(_ envelope: MailboxEnvelope) -> [UInt8] {
         WireCodec.encode(.push(.delivery(Delivery(id: envelope.id, sender: envelope.sender, acceptedAt: envelope.acceptedAt, envelope: envelope.payload))))
     }
 
-    private func handle(_ event: AccountEvent) async {
+    private func push(_ push: Push) {
+        connection.write(WireCodec.encode(.push(push)))
+    }
+
+    private func handle(_ event: AccountEvent) {
         switch event {
         case .envelopesStored(let envelopes):
             // The batch's deliveries for this account, written together (one flush).
-            await deliver(envelopes)
+            deliver(envelopes)
         case .sessionClaimed(let claimant):
             guard claimant != token else { return }
             logger.info("signed in elsewhere", metadata: ["connection": "\(connection.id)"])
-            await push(.signedInElsewhere)
+            push(.signedInElsewhere)
             endSession()
-            await connection.close()
+            connection.close()
         case .prekeysLow(let remaining):
-            await push(.prekeysLow(remaining: remaining))
+            push(.prekeysLow(remaining: remaining))
         case .accountDeleted:
             endSession()
-            await connection.close()
+            connection.close()
         }
-    }
-
-    private func endSession() {
-        if account != nil { sessionCount.add(-1) }
-        account = nil
-        token = nil
-        subscription?.cancel()
-        subscription = nil
-        _ = events.withLock { $0.reset() }
-    }
-
-    func end() {
-        endSession()
     }
 }

@@ -12,7 +12,7 @@ import WireProtocol
 /// and keeps all state in the store ports, so that nothing a second node would need lives only in
 /// this process except the live connections themselves. It never sees a plaintext or a user's
 /// private key: envelopes are opaque, prekeys are public halves, passwords are hashed at once.
-public final class ParleyServer: FrameConnectionHandler {
+public final class ParleyServer: FrameEventHandler {
     struct Dependencies: Sendable {
         let accounts: any AccountStore
         let accountService: AccountService
@@ -39,6 +39,8 @@ public final class ParleyServer: FrameConnectionHandler {
         let bundleFetches: BundleFetchLimiter
         /// The server-wide registration budget.
         let registrations: RegistrationLimiter
+        /// Connections' request and catch-up work, in tasks that nothing else awaits.
+        let work = WorkTracker()
     }
 
     private let dependencies: Dependencies
@@ -71,6 +73,7 @@ public final class ParleyServer: FrameConnectionHandler {
     /// Waits until every accepted send is committed and every store call has returned, so the
     /// stores can be closed. Call after the transport has stopped.
     public func drain() async {
+        await dependencies.work.drain()
         await dependencies.hashing.drain()
         await dependencies.batcher.drain()
         await dependencies.storage.drain()
@@ -79,42 +82,13 @@ public final class ParleyServer: FrameConnectionHandler {
     /// Logged-in sessions on this node.
     public var activeSessions: Int { sessionCount.current }
 
-    /// The stateless request handlers over this server's stores (what each connection's session
+    /// The stateless request handlers over this server's stores (what each connection's state machine
     /// dispatches to); for tests that exercise a handler without a connection.
     var requestHandlers: RequestHandlers { RequestHandlers(deps: dependencies) }
 
-    public func serve(_ connection: any FrameConnection, inbound: InboundFrames) async {
-        let session = ConnectionSession(connection: connection, dependencies: dependencies, sessionCount: sessionCount)
-        // The login deadline runs whenever no account is logged in on the connection: from the
-        // handshake, and again from every logout, so that one account cannot log in, log out and
-        // keep the connection (and its slot) forever. While logged in there is no watch at all,
-        // rather than a sleeping task and its timer per idle connection.
-        var loginWatch: Task<Void, Never>? = watchLogin(on: connection, session)
-        defer { loginWatch?.cancel() }
-        do {
-            for try await frame in inbound {
-                if await session.receive(frame) {
-                    loginWatch?.cancel()
-                    loginWatch = nil
-                } else if loginWatch == nil {
-                    loginWatch = watchLogin(on: connection, session)
-                }
-            }
-        } catch {
-            dependencies.logger.debug("connection ended", metadata: ["connection": "\(connection.id)", "reason": "\(error)"])
-        }
-        await session.end()
-    }
-
-    /// Closes `connection` after the login deadline unless an account is logged in on it by then.
-    private func watchLogin(on connection: any FrameConnection, _ session: ConnectionSession) -> Task<Void, Never> {
-        let deadline = dependencies.configuration.loginDeadline
-        let logger = dependencies.logger
-        return Task {
-            try? await Task.sleep(for: deadline)
-            guard !Task.isCancelled, await !session.isLoggedIn else { return }
-            logger.info("closing a connection that did not log in", metadata: ["connection": "\(connection.id)"])
-            await connection.close()
-        }
+    /// Makes the state machine of a new connection (see ``ConnectionSession``); the transport
+    /// calls it on the connection's context once the handshake is done.
+    public func accept(_ connection: any FrameEventConnection) -> any FrameEventReceiver {
+        ConnectionSession(connection: connection, dependencies: dependencies, sessionCount: sessionCount)
     }
 }

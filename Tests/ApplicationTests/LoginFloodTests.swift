@@ -194,7 +194,7 @@ final class WireConnections: Sendable {
         let (clientEnd, serverEnd) = InMemoryConnection.pair(
             id: id, serverKey: world.serverKey.publicKey, clientKey: clientKey.publicKey, clientAddress: address)
         let server = world.server
-        let serverTask = Task { await server.serve(serverEnd.0, inbound: serverEnd.1) }
+        let serverTask = Task { await serverEnd.0.serve(server, inbound: serverEnd.1) }
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(5) * LoginFloodTests.sanitizerSlowdown)
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         open.withLock { $0.append((wire, [serverTask, wireTask])) }

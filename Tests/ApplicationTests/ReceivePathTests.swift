@@ -265,7 +265,7 @@ extension TestWorld {
     func connect(_ device: Device, gate: ConnectionGate) throws -> GatedConnected {
         let clientKey = try crypto.generateX25519KeyPair(using: random)
         let (clientEnd, serverEnd) = InMemoryConnection.pair(id: UInt64.random(in: 1 << 40...1 << 50), serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
-        let serverTask = Task { [server] in await server.serve(serverEnd.0, inbound: serverEnd.1) }
+        let serverTask = Task { [server] in await serverEnd.0.serve(server, inbound: serverEnd.1) }
         let wire = WireClient(connection: GatedConnection(inner: clientEnd.0, gate: gate), requestTimeout: .seconds(10) * LoginFloodTests.sanitizerSlowdown)
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(

@@ -88,12 +88,50 @@ struct ServerLimitsTests {
             }
         }
     }
+
+    @Test("an acknowledgement waiting for its commit does not hold up the connection's next request")
+    func acknowledgementsArePipelined() async throws {
+        let gate = MailboxGate()
+        let world = try TestWorld(wrapMailbox: { GatedMailboxStore(inner: $0, gate: gate) })
+        let bob = try world.connect(try world.device("bob"))
+        try await bob.client.register(username: name("bob"), password: password())
+        let wire = bob.wire
+        gate.close()
+        // Whatever happens below, the writer is never left waiting at the gate.
+        defer { gate.open() }
+        let acknowledged = LockedValue(false)
+        let acknowledgement = Task {
+            let answer = try? await wire.request(.acknowledge(ids: [1, 2, 3]))
+            acknowledged.withLock { $0 = true }
+            return answer
+        }
+        // The acknowledgement has reached the writer, which holds it.
+        for _ in 0..<1_000 where gate.heldCommits == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(gate.heldCommits == 1)
+        // Answered on the connection's loop while the writer is held: before the state machine,
+        // the connection read nothing more until the acknowledgement had committed.
+        guard case .pong = try await wire.request(.ping) else {
+            Issue.record("a ping is answered while an acknowledgement waits for the writer")
+            gate.open()
+            return
+        }
+        #expect(!acknowledged.withLock { $0 }, "the acknowledgement is still waiting for its commit")
+        gate.open()
+        guard case .ok? = await acknowledgement.value else {
+            Issue.record("the acknowledgement is answered once the writer commits")
+            return
+        }
+    }
 }
 
 /// Holds the mailbox writer's commits while closed.
 final class MailboxGate: Sendable {
     private let closed = LockedValue(false)
+    private let held = LockedValue(0)
     private let semaphore = DispatchSemaphore(value: 0)
+
+    /// How many commits have waited at the gate so far.
+    var heldCommits: Int { held.withLock { $0 } }
 
     func close() { closed.withLock { $0 = true } }
 
@@ -105,6 +143,7 @@ final class MailboxGate: Sendable {
     /// Blocks the calling (writer) thread while the gate is closed.
     func pass() {
         guard closed.withLock({ $0 }) else { return }
+        held.withLock { $0 += 1 }
         semaphore.wait()
         semaphore.signal()
     }

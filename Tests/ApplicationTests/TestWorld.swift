@@ -1,3 +1,4 @@
+import Accounts
 import MLKEMCrypto
 import ClientCore
 import Conversations
@@ -33,7 +34,8 @@ final class TestWorld: Sendable {
         configuration base: ServerConfiguration = ServerConfiguration(),
         passwordCost: Argon2Cost = .minimum,
         serverClock: any Clock = SystemWallClock(),
-        wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 }
+        wrapMailbox: (InMemoryMailboxStore) -> any MailboxStore = { $0 },
+        wrapAccounts: (InMemoryAccountStore) -> any AccountStore = { $0 }
     ) throws {
         crypto = try SodiumCryptoProvider()
         random = try SodiumRandomSource()
@@ -42,7 +44,7 @@ final class TestWorld: Sendable {
         configuration.mailboxLimits = mailboxLimits
         configuration.passwordCost = passwordCost
         server = try ParleyServer(
-            accounts: accounts, prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks,
+            accounts: wrapAccounts(accounts), prekeys: prekeys, mailbox: wrapMailbox(mailbox), blocks: blocks,
             accountDeletion: InMemoryAccountDeletionStore(accounts: accounts, prekeys: prekeys, mailbox: mailbox, blocks: blocks),
             events: InMemoryEventBus(),
             crypto: crypto, random: random, clock: serverClock, configuration: configuration,
@@ -78,7 +80,7 @@ final class TestWorld: Sendable {
         let id = nextConnection.withLock { $0 += 1; return $0 }
         let clientKey = try crypto.generateX25519KeyPair(using: random)
         let (clientEnd, serverEnd) = InMemoryConnection.pair(id: id, serverKey: serverKey.publicKey, clientKey: clientKey.publicKey)
-        let serverTask = Task { [server] in await server.serve(serverEnd.0, inbound: serverEnd.1) }
+        let serverTask = Task { [server] in await serverEnd.0.serve(server, inbound: serverEnd.1) }
         let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(10) * LoginFloodTests.sanitizerSlowdown)
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         let client = ParleyClient(
