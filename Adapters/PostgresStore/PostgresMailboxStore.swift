@@ -29,7 +29,11 @@ import ServerCore
 /// it locks every node's row (after the heads, in node order), checks against the true total
 /// (the sum of the rows) and shares what is left of the cap out evenly among the rows. So the cap
 /// is as exact as with one total row: a draft is refused ``MailboxRefusal/serverFull`` only
-/// against the true total, and the rows can never sum past the cap.
+/// against the true total, and the rows can never sum past the cap. (The nodes of one database
+/// are meant to share one cap; a node with a smaller one still accepts within the allowance a
+/// node with a larger one shared out, until it shares the cap out itself.) Near the cap the
+/// allowances are small and batches take the exact path more often, which serialises them as
+/// one row did; far from it (the usual case) they never do.
 ///
 /// Drafts that name their recipient's identity key are checked against the accounts and blocks
 /// tables in the same transaction: two queries per batch (the recipients' identity keys, read
