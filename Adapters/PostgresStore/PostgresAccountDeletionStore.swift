@@ -3,9 +3,10 @@ import Primitives
 import ServerCore
 
 /// ``AccountDeletionStore`` over PostgreSQL; vended by ``PostgresServerStore``: the user's rows in
-/// every table deleted in one transaction (this node's mailbox total row adjusted in it; the user's mailbox head locked first, see `PostgresMailboxStore`), and the session
-/// owner row turned into a tombstone (no token, the next generation), so that a node re-checking
-/// its sessions after a listener outage ends the deleted account's ones. Passes
+/// every table deleted in one transaction (the user's mailbox head row locked first and this
+/// node's mailbox total row adjusted, see `PostgresMailboxStore`), and the session owner row
+/// turned into a tombstone (no token, the next generation), so that a node re-checking its
+/// sessions after a listener outage ends the deleted account's ones. Passes
 /// `AccountDeletionStoreContract`. Blocks its thread until PostgreSQL answers.
 public struct PostgresAccountDeletionStore: AccountDeletionStore {
     let pool: PostgresConnectionPool

@@ -29,7 +29,7 @@ extension PostgresServerStore {
     ///
     /// Byte total per node (schema 5): `mailbox_totals` has one row per node (`node`, the
     /// `--node-id`; '' for the total migrated from schema 4): `bytes`, what that node added less
-    /// what it deleted (its sum over the rows is the total; one row may be negative), and
+    /// what it deleted (the rows sum to the total; one row may be negative), and
     /// `allowance`, how far that row's `bytes` may grow. The allowances never sum past the cap:
     /// a batch locks only its own node's row and accepts within its allowance; one that needs
     /// more locks every row (in node order, after the heads, before the accounts: one order for
