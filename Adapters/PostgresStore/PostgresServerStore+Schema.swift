@@ -24,9 +24,17 @@ extension PostgresServerStore {
     /// 11 commit before 10 and skip 10 for ever. The head row is never deleted, so ids are not
     /// reused. Schemas 1 and 2 drew the ids from one sequence (`mailbox_ids`) under the same
     /// lock: increasing per recipient but with gaps; step 3 keeps every stored id and continues
-    /// each recipient from its head. `mailbox_total` is the byte total over all mailboxes (the
-    /// server-wide cap); every transaction that changes it locks it after the heads and before
-    /// touching mailbox rows, one order for all, so they cannot deadlock.
+    /// each recipient from its head. Schemas 1-4 kept the byte total over all mailboxes (the
+    /// server-wide cap) in one `mailbox_total` row, which every transaction that changed it locked.
+    ///
+    /// Byte total per node (schema 5): `mailbox_totals` has one row per node (`node`, the
+    /// `--node-id`; '' for the total migrated from schema 4): `bytes`, what that node added less
+    /// what it deleted (the rows sum to the total; one row may be negative), and
+    /// `allowance`, how far that row's `bytes` may grow. The allowances never sum past the cap:
+    /// a batch locks only its own node's row and accepts within its allowance; one that needs
+    /// more locks every row (in node order, after the heads, before the accounts: one order for
+    /// all transactions, so they cannot deadlock), checks the true total and sets each row's
+    /// allowance to its bytes plus an even share of what is left (see `PostgresMailboxStore`).
     ///
     /// Session owners (schema 4): per account the session that won the last login (its token and
     /// node, and a generation bumped by every write to the row), written by `PostgresEventBus` in
@@ -133,6 +141,21 @@ extension PostgresServerStore {
                 CHECK ((token IS NULL) = (node IS NULL))
             )
             """,
+        ]),
+        // Cluster throughput: the one `mailbox_total` row, which every batch of every node locked,
+        // becomes one row per node with an allowance (see the notes above). The stored total is
+        // kept as the row of no node (''), whose allowance is its bytes: a node's first batch
+        // that needs room shares the rest of the cap out among the rows.
+        PostgresMigration(version: 5, summary: "the mailbox byte total per node", statements: [
+            """
+            CREATE TABLE mailbox_totals (
+                node text COLLATE "C" PRIMARY KEY,
+                bytes bigint NOT NULL,
+                allowance bigint NOT NULL
+            )
+            """,
+            "INSERT INTO mailbox_totals (node, bytes, allowance) SELECT '', bytes, bytes FROM mailbox_total",
+            "DROP TABLE mailbox_total",
         ]),
     ]
 

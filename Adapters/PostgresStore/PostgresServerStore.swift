@@ -43,6 +43,10 @@ public final class PostgresServerStore: Sendable {
         pool = PostgresConnectionPool(url: url, applicationName: "parley-server \(nodeID)", maxConnections: maxConnections, logger: logger)
         do throws(StoreError) {
             try Self.migrate(pool)
+            // This node's row of the mailbox byte total, so that its batches always have one to lock.
+            try pool.withSession { session throws(StoreError) in
+                try session.execute("INSERT INTO mailbox_totals (node, bytes, allowance) VALUES (\(nodeID), 0, 0) ON CONFLICT (node) DO NOTHING")
+            }
         } catch {
             pool.close()
             throw error
@@ -51,7 +55,7 @@ public final class PostgresServerStore: Sendable {
         prekeys = PostgresPrekeyStore(pool: pool)
         mailbox = PostgresMailboxStore(pool: pool, limits: mailboxLimits, nodeID: nodeID)
         blocks = PostgresBlockStore(pool: pool)
-        accountDeletion = PostgresAccountDeletionStore(pool: pool)
+        accountDeletion = PostgresAccountDeletionStore(pool: pool, nodeID: nodeID)
     }
 
     /// The schema version recorded in the database.

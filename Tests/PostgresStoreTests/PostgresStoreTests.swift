@@ -125,6 +125,141 @@ struct PostgresStoreTests {
         }
     }
 
+    @Test func aVersion4DatabaseKeepsItsMailAndItsByteTotalWhichStillCountsAgainstTheCap() async throws {
+        try await withTestDatabase { database in
+            // A schema-4 database as a build of schema 4 left it (steps 1-4 are that build's DDL):
+            // bob holds 30 + 30 bytes, carol 20, and the one total row says 80.
+            let cluster = try PostgresCluster.shared()
+            let oldDDL = PostgresServerStore.migrations.filter { $0.version <= 4 }.flatMap(\.statements)
+            try cluster.psql(
+                (["CREATE TABLE parley_schema (version integer PRIMARY KEY, summary text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"]
+                    + oldDDL
+                    + [
+                        "INSERT INTO parley_schema (version, summary) VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')",
+                        """
+                        INSERT INTO mailbox (recipient, id, sender, accepted_at, size, payload) VALUES
+                            ('bob', 1, 'alice', 10, 30, decode(repeat('01', 30), 'hex')), ('bob', 2, 'alice', 11, 30, decode(repeat('02', 30), 'hex')),
+                            ('carol', 1, 'alice', 12, 20, decode(repeat('03', 20), 'hex'))
+                        """,
+                        "INSERT INTO mailbox_heads (recipient, last_id) VALUES ('bob', 2), ('carol', 1)",
+                        "UPDATE mailbox_total SET bytes = 80",
+                    ]).joined(separator: ";\n"),
+                database: database.url.database)
+            let limits = MailboxLimits(maxEnvelopes: 100, maxBytes: 1 << 20, maxPayloadBytes: 1024, maxTotalBytes: 100)
+            let store = try database.store(nodeID: "node-a", mailboxLimits: limits)
+            #expect(try store.schemaVersion() == 5)
+            #expect(try cluster.psql("SELECT node, bytes, allowance FROM mailbox_totals ORDER BY node", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "|80|80\nnode-a|0|0", "the stored total is kept, as the row of no node")
+            #expect(try cluster.psql("SELECT count(*) FROM pg_class WHERE relname = 'mailbox_total'", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the one total row is gone")
+            let (alice, bob, dave) = (try Username("alice"), try Username("bob"), try Username("dave"))
+            let stored = try store.mailbox.pending(for: bob, after: nil, limit: 10)
+            #expect(stored.map(\.id) == [1, 2] && stored.map(\.payload) == [[UInt8](repeating: 1, count: 30), [UInt8](repeating: 2, count: 30)])
+            #expect(try store.mailbox.usage(for: try Username("carol")) == MailboxUsage(count: 1, bytes: 20))
+            // The 80 migrated bytes count: 21 more do not fit in the cap of 100, 20 do.
+            let draft = { (size: Int) in MailboxEnvelopeDraft(sender: alice, recipient: dave, payload: [UInt8](repeating: 9, count: size), acceptedAt: Timestamp(millisecondsSinceEpoch: 20)) }
+            #expect(try store.mailbox.enqueue([draft(21)]) == [.refused(.serverFull)])
+            #expect(try store.mailbox.enqueue([draft(20)]).first?.acceptedEnvelope?.id == 1)
+            #expect(try store.mailbox.enqueue([draft(1)]) == [.refused(.serverFull)])
+            // Deleting migrated mail frees room (on this node's row); bob's ids go on from his head.
+            #expect(try store.mailbox.acknowledge([1], for: bob) == 1)
+            #expect(try store.mailbox.enqueue([draft(30)]).first?.acceptedEnvelope != nil)
+            #expect(try store.mailbox.enqueue([draft(1)]) == [.refused(.serverFull)])
+            let toBob = MailboxEnvelopeDraft(sender: alice, recipient: bob, payload: [], acceptedAt: Timestamp(millisecondsSinceEpoch: 21))
+            #expect(try store.mailbox.enqueue([toBob]).first?.acceptedEnvelope?.id == 3)
+            #expect(try cluster.psql("SELECT sum(bytes) FROM mailbox_totals", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "100")
+        }
+    }
+
+    @Test func twoNodesFillingTheServerWideCapAtOnceStopExactlyAtItAndFreedRoomMovesBetweenThem() async throws {
+        try await withTestDatabase { database in
+            // A cap of 1,000 bytes, envelopes of 10: exactly 100 fit, whichever node takes them.
+            // Each node accepts within its own allowance and shares the cap out again only when a
+            // draft does not fit there, against the true total: never more than the cap, and never
+            // a refusal while the true total has room.
+            let limits = MailboxLimits(maxEnvelopes: 1000, maxBytes: 1 << 20, maxPayloadBytes: 1024, maxTotalBytes: 1000)
+            let nodes = [try database.store(nodeID: "node-a", mailboxLimits: limits), try database.store(nodeID: "node-b", mailboxLimits: limits)]
+            let accepted = Atomic<Int>(0)
+            let wrongRefusals = LockedValue<[EnqueueOutcome]>([])
+            try await onThreads(4) { index throws(StoreError) in
+                let node = nodes[index % nodes.count]
+                for round in 0..<30 {
+                    let batch = try (0..<2).map { item throws(StoreError) in
+                        MailboxEnvelopeDraft(
+                            sender: try Self.user("sender\(index)"), recipient: try Self.user("r\(index)x\(round)x\(item)"),
+                            payload: [UInt8](repeating: 1, count: 10), acceptedAt: Timestamp(millisecondsSinceEpoch: 1))
+                    }
+                    for outcome in try node.mailbox.enqueue(batch) {
+                        if outcome.acceptedEnvelope != nil { accepted.add(1, ordering: .relaxed) } else if outcome != .refused(.serverFull) {
+                            wrongRefusals.withLock { $0.append(outcome) }
+                        }
+                    }
+                }
+            }
+            #expect(accepted.load(ordering: .relaxed) == 100, "exactly the cap's worth accepted")
+            #expect(wrongRefusals.withLock { $0 } == [])
+            let cluster = try PostgresCluster.shared()
+            let sums = { try cluster.psql("SELECT sum(bytes), sum(allowance) FROM mailbox_totals", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) }
+            #expect(try sums() == "1000|1000")
+            #expect(try cluster.psql("SELECT sum(size) FROM mailbox", database: database.url.database)
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "1000")
+            // Room freed on node A is room for node B (through the exact path), 30 bytes of it.
+            let full = try cluster.psql("SELECT recipient FROM mailbox ORDER BY recipient LIMIT 3", database: database.url.database)
+                .split(separator: "\n").map { try Username(String($0)) }
+            for recipient in full { #expect(try nodes[0].mailbox.acknowledge([1], for: recipient) == 1) }
+            let draft = MailboxEnvelopeDraft(sender: try Username("zed"), recipient: try Username("zoe"), payload: [UInt8](repeating: 2, count: 10),
+                                             acceptedAt: Timestamp(millisecondsSinceEpoch: 2))
+            let outcomes = try nodes[1].mailbox.enqueue([draft, draft, draft, draft])
+            #expect(outcomes.map { $0.acceptedEnvelope?.id } == [1, 2, 3, nil])
+            #expect(outcomes[3] == .refused(.serverFull))
+            #expect(try sums() == "1000|1000")
+        }
+    }
+
+    @Test func aBatchInFlightOnOneNodeDoesNotHoldUpAnotherNodesBatchForOtherRecipients() async throws {
+        try await withTestDatabase { database in
+            let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
+            // Node A's batch from "slowpoke" sleeps inside its INSERT, holding every lock it takes
+            // for 5 s; node B's batch for another recipient must not wait for it (with one row of
+            // the server-wide total locked by every batch, it did).
+            try PostgresCluster.shared().psql(
+                """
+                CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.sender = 'slowpoke' THEN PERFORM pg_sleep(5); END IF; RETURN NEW; END $$;
+                CREATE TRIGGER slow_insert BEFORE INSERT ON mailbox FOR EACH ROW EXECUTE FUNCTION slow_insert()
+                """, database: database.url.database)
+            let draft: @Sendable (String, String) throws(StoreError) -> MailboxEnvelopeDraft = { sender, recipient throws(StoreError) in
+                MailboxEnvelopeDraft(sender: try Self.user(sender), recipient: try Self.user(recipient), payload: [1], acceptedAt: Timestamp(millisecondsSinceEpoch: 1))
+            }
+            // Both nodes have shared the cap out once (their first batches go the exact way).
+            for (index, node) in nodes.enumerated() { _ = try node.mailbox.enqueue([try draft("alice", "warmup\(index)")]) }
+            let slowDone = Atomic<Bool>(false)
+            let fastFinishedFirst = Atomic<Bool>(false)
+            try await onThreads(2) { index throws(StoreError) in
+                if index == 0 {
+                    #expect(try nodes[0].mailbox.enqueue([try draft("slowpoke", "bob")]).first?.acceptedEnvelope != nil)
+                    slowDone.store(true, ordering: .releasing)
+                    return
+                }
+                // Wait (up to 20 s) until node A's batch is asleep inside its transaction.
+                let deadline = Date().addingTimeInterval(20)
+                while Date() < deadline {
+                    let sleeping = try nodes[1].pool.withSession { session throws(StoreError) in
+                        try session.query("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").first?.value(Int64.self)
+                    }
+                    if sleeping == 1 { break }
+                    Thread.sleep(forTimeInterval: 0.01)
+                }
+                #expect(try nodes[1].mailbox.enqueue([try draft("alice", "carol")]).first?.acceptedEnvelope != nil)
+                fastFinishedFirst.store(!slowDone.load(ordering: .acquiring), ordering: .releasing)
+            }
+            let finishedFirst = fastFinishedFirst.load(ordering: .acquiring)
+            #expect(finishedFirst, "node B's batch committed while node A's was still in flight")
+        }
+    }
+
     @Test func twoNodesFetchingBundlesAtOnceNeverShareAOneTimePrekey() async throws {
         try await withTestDatabase { database in
             let nodes = [try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b")]
@@ -199,6 +334,9 @@ struct PostgresStoreTests {
             let cluster = try PostgresCluster.shared()
             try cluster.psql("""
                 DROP TABLE kem_prekeys; DROP TABLE session_owners; CREATE SEQUENCE mailbox_ids AS bigint MINVALUE 1;
+                DROP TABLE mailbox_totals;
+                CREATE TABLE mailbox_total (slot integer PRIMARY KEY CHECK (slot = 1), bytes bigint NOT NULL);
+                INSERT INTO mailbox_total (slot, bytes) VALUES (1, 0);
                 DELETE FROM parley_schema WHERE version >= 2
                 """, database: database.url.database)
             let upgraded = try database.store(nodeID: "node-b")
@@ -354,4 +492,11 @@ func onThreads(
     writers.notify(queue: .global()) { whenWritersFinish() }
     await withCheckedContinuation { continuation in all.notify(queue: .global()) { continuation.resume() } }
     if let failure = failures.withLock({ $0.first }) { throw failure }
+}
+
+extension EnqueueOutcome {
+    /// The stored envelope, or nil when refused.
+    var acceptedEnvelope: MailboxEnvelope? {
+        if case .accepted(let envelope) = self { envelope } else { nil }
+    }
 }
