@@ -6,16 +6,12 @@ import ServerCore
 ///
 /// A batch is one `BEGIN IMMEDIATE ... COMMIT`, hence one fsync of the WAL however many envelopes
 /// it carries (and, through ``commit(enqueue:acknowledge:)``, however many acknowledgements ride
-/// along). The envelopes are one `WITHOUT ROWID` table keyed by (recipient, id) (schema version
-/// 6), so a recipient's queue is a run of adjacent rows and every statement here walks that key;
-/// ids come from `mailbox_sequence` (the last id handed out, read and written once per batch by
-/// ``EnvelopeSequence``), global and never reused. The caps are checked in the same transaction
-/// against usage rows (schema version 5):
+/// along). The caps are checked in the same transaction against usage rows (schema version 5):
 /// one (count, bytes) row per recipient's queue, one per (recipient, sender) share of it, and the
 /// total over all mailboxes. The store keeps those rows itself, not through triggers: a
 /// transaction reads each row it needs once, counts its own inserts and deletes in memory
 /// (``UsageLedger``), and writes each changed row once before it commits, so an envelope costs
-/// its INSERT (or DELETE) into the one b-tree, and a batch one read and one write per distinct
+/// its INSERT (or DELETE) and its one index entry, and a batch one read and one write per distinct
 /// recipient and (recipient, sender). Drafts that name their recipient's identity key are checked
 /// against the accounts and blocks tables in the same transaction, once per distinct recipient
 /// and (recipient, sender) pair.
@@ -33,10 +29,8 @@ public struct SQLiteMailboxStore: MailboxStore {
         guard !batch.isEmpty else { return [] }
         return try database.transaction { connection throws(StoreError) in
             var ledger = UsageLedger()
-            var sequence = EnvelopeSequence()
-            let outcomes = try insert(batch, &ledger, &sequence, connection)
+            let outcomes = try insert(batch, &ledger, connection)
             try ledger.write(connection)
-            try sequence.write(connection)
             return outcomes
         }
     }
@@ -49,20 +43,15 @@ public struct SQLiteMailboxStore: MailboxStore {
             for acknowledgement in acknowledged {
                 _ = try Self.delete(acknowledgement.rowIDs, for: acknowledgement.recipient, &ledger, connection)
             }
-            var sequence = EnvelopeSequence()
-            let outcomes = try insert(batch, &ledger, &sequence, connection)
+            let outcomes = try insert(batch, &ledger, connection)
             try ledger.write(connection)
-            try sequence.write(connection)
             return outcomes
         }
     }
 
     /// Inserts `batch` inside the caller's transaction, checking the caps against `ledger` (which
-    /// already counts this transaction's deletes) and counting the inserts in it; ids come from
-    /// `sequence`, in batch order.
-    private func insert(
-        _ batch: [MailboxEnvelopeDraft], _ ledger: inout UsageLedger, _ sequence: inout EnvelopeSequence, _ connection: SQLiteConnection
-    ) throws(StoreError) -> [EnqueueOutcome] {
+    /// already counts this transaction's deletes) and counting the inserts in it.
+    private func insert(_ batch: [MailboxEnvelopeDraft], _ ledger: inout UsageLedger, _ connection: SQLiteConnection) throws(StoreError) -> [EnqueueOutcome] {
         guard !batch.isEmpty else { return [] }
         var recipients = RecipientChecks()
         var outcomes: [EnqueueOutcome] = []
@@ -81,14 +70,14 @@ public struct SQLiteMailboxStore: MailboxStore {
                 outcomes.append(.refused(refusal))
                 continue
             }
-            let id = try sequence.next(connection)
             try connection.execute(
                 Statements.insert,
-                [.username(draft.recipient), .integer(id), .username(draft.sender), .timestamp(draft.acceptedAt),
+                [.username(draft.recipient), .username(draft.sender), .timestamp(draft.acceptedAt),
                  .integer(Int64(draft.payload.count)), .blob(draft.payload)])
+            // AUTOINCREMENT rowids are positive, so the conversion is exact.
+            let id = UInt64(clamping: connection.lastInsertRowID)
             ledger.add(queue, bytes: draft.payload.count)
-            // The sequence hands out positive ids only, so the conversion is exact.
-            outcomes.append(.accepted(MailboxEnvelope(id: UInt64(id), draft: draft)))
+            outcomes.append(.accepted(MailboxEnvelope(id: id, draft: draft)))
         }
         return outcomes
     }
@@ -129,13 +118,14 @@ public struct SQLiteMailboxStore: MailboxStore {
     private static func delete(_ rowIDs: Set<Int64>, for recipient: Username, _ ledger: inout UsageLedger, _ connection: SQLiteConnection) throws(StoreError) -> Int {
         var deleted = 0
         for rowID in rowIDs {
-            // Read, then delete by key: `DELETE ... RETURNING` would be one statement, but
+            // Read, then delete by rowid: `DELETE ... RETURNING` would be one statement, but
             // SQLite gathers RETURNING rows in an ephemeral table, a zeroed 4 KiB page per
             // execution (callgrind: ~4,400 more instructions per acknowledged id than this).
-            let key: [SQLiteValue] = [.username(recipient), .integer(rowID)]
-            let found = try connection.queryFirst(Statements.find, key) { row throws(StoreError) -> (Username, Int) in (try row.username(0), Int(try row.integer(1))) }
+            let found = try connection.queryFirst(Statements.find, [.integer(rowID), .username(recipient)]) { row throws(StoreError) -> (Username, Int) in
+                (try row.username(0), Int(try row.integer(1)))
+            }
             guard let (sender, size) = found else { continue }
-            try connection.execute(Statements.delete, key)
+            try connection.execute(Statements.delete, [.integer(rowID)])
             try ledger.remove(QueueKey(recipient: recipient, sender: sender), bytes: size, connection)
             deleted += 1
         }
@@ -150,7 +140,7 @@ public struct SQLiteMailboxStore: MailboxStore {
     /// the total, inside the caller's transaction (also the account deletion's).
     static func removeQueue(of user: Username, _ connection: SQLiteConnection) throws(StoreError) {
         let recipient: [SQLiteValue] = [.username(user)]
-        // From the rows themselves (the recipient's run of the primary key), not the usage row.
+        // From the rows themselves (the covering index on (recipient, id, size)), not the usage row.
         let bytes = try connection.queryFirst(Statements.queueBytes, recipient) { row throws(StoreError) in try row.integer(0) } ?? 0
         try connection.execute(Statements.deleteQueue, recipient)
         try connection.execute(Statements.deleteQueueUsage, recipient)
@@ -166,10 +156,10 @@ public struct SQLiteMailboxStore: MailboxStore {
 
     /// The statements the store runs, named so that a test can check each one's query plan.
     enum Statements {
-        static let insert = "INSERT INTO mailbox (recipient, id, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?, ?)"
+        static let insert = "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)"
         static let pending = "SELECT id, sender, accepted_at, payload FROM mailbox WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?"
-        static let find = "SELECT sender, size FROM mailbox WHERE recipient = ? AND id = ?"
-        static let delete = "DELETE FROM mailbox WHERE recipient = ? AND id = ?"
+        static let find = "SELECT sender, size FROM mailbox WHERE id = ? AND recipient = ?"
+        static let delete = "DELETE FROM mailbox WHERE id = ?"
         static let queueBytes = "SELECT coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?"
         static let deleteQueue = "DELETE FROM mailbox WHERE recipient = ?"
         static let deleteQueueUsage = "DELETE FROM mailbox_usage WHERE recipient = ?"
@@ -188,15 +178,13 @@ public struct SQLiteMailboxStore: MailboxStore {
             ON CONFLICT (recipient, sender) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
             """
         static let deleteSenderUsage = "DELETE FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?"
-        static let lastID = "SELECT last_id FROM mailbox_sequence WHERE slot = 1"
-        static let setLastID = "UPDATE mailbox_sequence SET last_id = ? WHERE slot = 1"
         static let identityKey = "SELECT identity_key FROM accounts WHERE username = ?"
         static let isBlocked = "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?"
 
         /// Every statement that finds rows by a key (the inserts have no plan to check).
         static let keyed: [String] = [
             pending, find, delete, queueBytes, deleteQueue, deleteQueueUsage, deleteQueueSenderUsage, subtractTotal,
-            queueUsage, senderUsage, totalBytes, setTotal, deleteSenderUsage, lastID, setLastID, identityKey, isBlocked,
+            queueUsage, senderUsage, totalBytes, setTotal, deleteSenderUsage, identityKey, isBlocked,
         ]
     }
 
@@ -232,36 +220,6 @@ public struct SQLiteMailboxStore: MailboxStore {
         }
     }
 
-}
-
-/// The last envelope id handed out (`mailbox_sequence`, schema 6), as one transaction sees it:
-/// read when its first envelope needs an id, advanced in memory, and written once by
-/// ``write(_:)`` before the transaction commits. Only valid inside one `BEGIN IMMEDIATE`
-/// transaction, so ids are never handed out twice and increase in commit order; a rolled-back
-/// batch hands its ids out again, which is harmless since nobody saw them.
-private struct EnvelopeSequence {
-    private var last: (stored: Int64, current: Int64)?
-
-    /// The next id: positive, greater than every id handed out before.
-    mutating func next(_ connection: SQLiteConnection) throws(StoreError) -> Int64 {
-        let known: (stored: Int64, current: Int64)
-        if let last {
-            known = last
-        } else {
-            let found = try connection.queryFirst(SQLiteMailboxStore.Statements.lastID) { row throws(StoreError) in try row.integer(0) }
-            guard let stored = found else { throw .corrupt("the mailbox id sequence row is missing") }
-            guard stored >= 0 else { throw .corrupt("the mailbox id sequence is negative (\(stored))") }
-            known = (stored, stored)
-        }
-        guard known.current < Int64.max else { throw .limitReached("every envelope id has been handed out") }
-        last = (known.stored, known.current + 1)
-        return known.current + 1
-    }
-
-    func write(_ connection: SQLiteConnection) throws(StoreError) {
-        guard let last, last.current != last.stored else { return }
-        try connection.execute(SQLiteMailboxStore.Statements.setLastID, [.integer(last.current)])
-    }
 }
 
 /// One queue: a recipient and a sender writing to it.

@@ -150,49 +150,6 @@ extension SQLiteServerStore {
             """,
             "UPDATE mailbox_total SET bytes = (SELECT coalesce(sum(size), 0) FROM mailbox) WHERE slot = 1",
         ]),
-        // Issue 11, growth: the mailbox clustered by recipient. Schema 5's rowid table kept each
-        // envelope twice over (the row in id order, and its entry in mailbox_by_recipient); a
-        // WITHOUT ROWID table keyed by (recipient, id) is one b-tree in which a recipient's
-        // envelopes share pages, and pending(), acknowledge, the delete of a queue and the sum of
-        // its sizes all walk its primary key. Ids are no longer the rowid: mailbox_sequence holds
-        // the last id handed out (the writer reads it once per batch and writes it back once),
-        // so ids stay global, never reused and increasing in commit order, as AUTOINCREMENT
-        // made them. It starts from the larger of AUTOINCREMENT's high-water mark (ids of mail
-        // already acknowledged and deleted are not handed out again) and the largest stored id.
-        // Every envelope keeps its id, sender, time, size and payload; the usage rows and the
-        // total are about the same rows and stay as they are.
-        SQLiteMigration(version: 6, summary: "the mailbox clustered by recipient", statements: [
-            """
-            CREATE TABLE mailbox_sequence (
-                slot INTEGER PRIMARY KEY CHECK (slot = 1),
-                last_id INTEGER NOT NULL CHECK (last_id >= 0)
-            ) STRICT
-            """,
-            """
-            INSERT INTO mailbox_sequence (slot, last_id) SELECT 1, max(
-                coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'mailbox'), 0),
-                coalesce((SELECT max(id) FROM mailbox), 0))
-            """,
-            // size before payload: the sum of a queue's sizes reads no overflow page.
-            """
-            CREATE TABLE mailbox_by_recipient_id (
-                recipient TEXT NOT NULL,
-                id INTEGER NOT NULL CHECK (id > 0),
-                sender TEXT NOT NULL,
-                accepted_at INTEGER NOT NULL,
-                size INTEGER NOT NULL,
-                payload BLOB NOT NULL,
-                PRIMARY KEY (recipient, id)
-            ) STRICT, WITHOUT ROWID
-            """,
-            """
-            INSERT INTO mailbox_by_recipient_id (recipient, id, sender, accepted_at, size, payload)
-            SELECT recipient, id, sender, accepted_at, size, payload FROM mailbox ORDER BY recipient, id
-            """,
-            // Drops mailbox_by_recipient with it.
-            "DROP TABLE mailbox",
-            "ALTER TABLE mailbox_by_recipient_id RENAME TO mailbox",
-        ]),
     ]
 
     /// The schema version this build creates and understands.
