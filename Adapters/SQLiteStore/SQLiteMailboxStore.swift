@@ -71,7 +71,7 @@ public struct SQLiteMailboxStore: MailboxStore {
                 continue
             }
             try connection.execute(
-                "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)",
+                Statements.insert,
                 [.username(draft.recipient), .username(draft.sender), .timestamp(draft.acceptedAt),
                  .integer(Int64(draft.payload.count)), .blob(draft.payload)])
             // AUTOINCREMENT rowids are positive, so the conversion is exact.
@@ -88,7 +88,7 @@ public struct SQLiteMailboxStore: MailboxStore {
         guard limit > 0, let after = Int64(exactly: id ?? 0) else { return [] }
         return try database.withConnection { connection throws(StoreError) in
             try connection.query(
-                "SELECT id, sender, accepted_at, payload FROM mailbox WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?",
+                Statements.pending,
                 [.username(recipient), .integer(after), .integer(Int64(limit))]
             ) { row throws(StoreError) in
                 MailboxEnvelope(
@@ -121,11 +121,11 @@ public struct SQLiteMailboxStore: MailboxStore {
             // Read, then delete by rowid: `DELETE ... RETURNING` would be one statement, but
             // SQLite gathers RETURNING rows in an ephemeral table, a zeroed 4 KiB page per
             // execution (callgrind: ~4,400 more instructions per acknowledged id than this).
-            let found = try connection.queryFirst(
-                "SELECT sender, size FROM mailbox WHERE id = ? AND recipient = ?", [.integer(rowID), .username(recipient)]
-            ) { row throws(StoreError) -> (Username, Int) in (try row.username(0), Int(try row.integer(1))) }
+            let found = try connection.queryFirst(Statements.find, [.integer(rowID), .username(recipient)]) { row throws(StoreError) -> (Username, Int) in
+                (try row.username(0), Int(try row.integer(1)))
+            }
             guard let (sender, size) = found else { continue }
-            try connection.execute("DELETE FROM mailbox WHERE id = ?", [.integer(rowID)])
+            try connection.execute(Statements.delete, [.integer(rowID)])
             try ledger.remove(QueueKey(recipient: recipient, sender: sender), bytes: size, connection)
             deleted += 1
         }
@@ -141,19 +141,51 @@ public struct SQLiteMailboxStore: MailboxStore {
     static func removeQueue(of user: Username, _ connection: SQLiteConnection) throws(StoreError) {
         let recipient: [SQLiteValue] = [.username(user)]
         // From the rows themselves (the covering index on (recipient, id, size)), not the usage row.
-        let bytes = try connection.queryFirst("SELECT coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?", recipient) { row throws(StoreError) in
-            try row.integer(0)
-        } ?? 0
-        try connection.execute("DELETE FROM mailbox WHERE recipient = ?", recipient)
-        try connection.execute("DELETE FROM mailbox_usage WHERE recipient = ?", recipient)
-        try connection.execute("DELETE FROM mailbox_sender_usage WHERE recipient = ?", recipient)
+        let bytes = try connection.queryFirst(Statements.queueBytes, recipient) { row throws(StoreError) in try row.integer(0) } ?? 0
+        try connection.execute(Statements.deleteQueue, recipient)
+        try connection.execute(Statements.deleteQueueUsage, recipient)
+        try connection.execute(Statements.deleteQueueSenderUsage, recipient)
         if bytes > 0 {
-            try connection.execute("UPDATE mailbox_total SET bytes = max(bytes - ?, 0) WHERE slot = 1", [.integer(bytes)])
+            try connection.execute(Statements.subtractTotal, [.integer(bytes)])
         }
     }
 
     public func usage(for recipient: Username) throws(StoreError) -> MailboxUsage {
         try database.withConnection { connection throws(StoreError) in try UsageLedger.stored(recipient, connection) }
+    }
+
+    /// The statements the store runs, named so that a test can check each one's query plan.
+    enum Statements {
+        static let insert = "INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES (?, ?, ?, ?, ?)"
+        static let pending = "SELECT id, sender, accepted_at, payload FROM mailbox WHERE recipient = ? AND id > ? ORDER BY id LIMIT ?"
+        static let find = "SELECT sender, size FROM mailbox WHERE id = ? AND recipient = ?"
+        static let delete = "DELETE FROM mailbox WHERE id = ?"
+        static let queueBytes = "SELECT coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?"
+        static let deleteQueue = "DELETE FROM mailbox WHERE recipient = ?"
+        static let deleteQueueUsage = "DELETE FROM mailbox_usage WHERE recipient = ?"
+        static let deleteQueueSenderUsage = "DELETE FROM mailbox_sender_usage WHERE recipient = ?"
+        static let subtractTotal = "UPDATE mailbox_total SET bytes = max(bytes - ?, 0) WHERE slot = 1"
+        static let queueUsage = "SELECT count, bytes FROM mailbox_usage WHERE recipient = ?"
+        static let senderUsage = "SELECT count, bytes FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?"
+        static let totalBytes = "SELECT bytes FROM mailbox_total WHERE slot = 1"
+        static let setTotal = "UPDATE mailbox_total SET bytes = ? WHERE slot = 1"
+        static let upsertQueueUsage = """
+            INSERT INTO mailbox_usage (recipient, count, bytes) VALUES (?, ?, ?)
+            ON CONFLICT (recipient) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
+            """
+        static let upsertSenderUsage = """
+            INSERT INTO mailbox_sender_usage (recipient, sender, count, bytes) VALUES (?, ?, ?, ?)
+            ON CONFLICT (recipient, sender) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
+            """
+        static let deleteSenderUsage = "DELETE FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?"
+        static let identityKey = "SELECT identity_key FROM accounts WHERE username = ?"
+        static let isBlocked = "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?"
+
+        /// Every statement that finds rows by a key (the inserts have no plan to check).
+        static let keyed: [String] = [
+            pending, find, delete, queueBytes, deleteQueue, deleteQueueUsage, deleteQueueSenderUsage, subtractTotal,
+            queueUsage, senderUsage, totalBytes, setTotal, deleteSenderUsage, identityKey, isBlocked,
+        ]
     }
 
     /// The recipient checks of one batch (account, identity key, block), read inside its
@@ -169,7 +201,7 @@ public struct SQLiteMailboxStore: MailboxStore {
             if let known = identityKeys[recipient] {
                 key = known
             } else {
-                key = try connection.queryFirst("SELECT identity_key FROM accounts WHERE username = ?", [.username(recipient)]) { row throws(StoreError) in
+                key = try connection.queryFirst(Statements.identityKey, [.username(recipient)]) { row throws(StoreError) in
                     try row.blob(0)
                 }
                 identityKeys[recipient] = .some(key)
@@ -181,9 +213,7 @@ public struct SQLiteMailboxStore: MailboxStore {
             if let known = blocks[pair] {
                 blocked = known
             } else {
-                blocked = try connection.queryFirst(
-                    "SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?", [.username(recipient), .username(sender)]
-                ) { _ in true } ?? false
+                blocked = try connection.queryFirst(Statements.isBlocked, [.username(recipient), .username(sender)]) { _ in true } ?? false
                 blocks[pair] = blocked
             }
             return blocked ? .blockedByRecipient : nil
@@ -223,8 +253,7 @@ private struct UsageLedger {
     mutating func usage(of queue: QueueKey, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
         if let known = queues[queue] { return known.current }
         let stored = try connection.queryFirst(
-            "SELECT count, bytes FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?",
-            [.username(queue.recipient), .username(queue.sender)]
+            SQLiteMailboxStore.Statements.senderUsage, [.username(queue.recipient), .username(queue.sender)]
         ) { row throws(StoreError) in
             MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
         } ?? .empty
@@ -234,9 +263,7 @@ private struct UsageLedger {
 
     mutating func totalBytes(_ connection: SQLiteConnection) throws(StoreError) -> Int {
         if let total { return total.current }
-        let stored = Int(try connection.queryFirst("SELECT bytes FROM mailbox_total WHERE slot = 1") { row throws(StoreError) in
-            try row.integer(0)
-        } ?? 0)
+        let stored = Int(try connection.queryFirst(SQLiteMailboxStore.Statements.totalBytes) { row throws(StoreError) in try row.integer(0) } ?? 0)
         total = (stored, stored)
         return stored
     }
@@ -263,40 +290,31 @@ private struct UsageLedger {
         for (recipient, entry) in recipients where entry.current != entry.stored {
             if entry.current.count > 0 {
                 try connection.execute(
-                    """
-                    INSERT INTO mailbox_usage (recipient, count, bytes) VALUES (?, ?, ?)
-                    ON CONFLICT (recipient) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
-                    """,
+                    SQLiteMailboxStore.Statements.upsertQueueUsage,
                     [.username(recipient), .integer(Int64(entry.current.count)), .integer(Int64(entry.current.bytes))])
             } else {
-                try connection.execute("DELETE FROM mailbox_usage WHERE recipient = ?", [.username(recipient)])
+                try connection.execute(SQLiteMailboxStore.Statements.deleteQueueUsage, [.username(recipient)])
             }
         }
         for (queue, entry) in queues where entry.current != entry.stored {
             if entry.current.count > 0 {
                 try connection.execute(
-                    """
-                    INSERT INTO mailbox_sender_usage (recipient, sender, count, bytes) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (recipient, sender) DO UPDATE SET count = excluded.count, bytes = excluded.bytes
-                    """,
+                    SQLiteMailboxStore.Statements.upsertSenderUsage,
                     [.username(queue.recipient), .username(queue.sender),
                      .integer(Int64(entry.current.count)), .integer(Int64(entry.current.bytes))])
             } else {
                 try connection.execute(
-                    "DELETE FROM mailbox_sender_usage WHERE recipient = ? AND sender = ?",
-                    [.username(queue.recipient), .username(queue.sender)])
+                    SQLiteMailboxStore.Statements.deleteSenderUsage, [.username(queue.recipient), .username(queue.sender)])
             }
         }
         if let total, total.current != total.stored {
-            try connection.execute("UPDATE mailbox_total SET bytes = ? WHERE slot = 1", [.integer(Int64(total.current))])
+            try connection.execute(SQLiteMailboxStore.Statements.setTotal, [.integer(Int64(total.current))])
         }
     }
 
     /// A recipient's usage row as stored.
     static func stored(_ recipient: Username, _ connection: SQLiteConnection) throws(StoreError) -> MailboxUsage {
-        try connection.queryFirst(
-            "SELECT count, bytes FROM mailbox_usage WHERE recipient = ?", [.username(recipient)]
-        ) { row throws(StoreError) in
+        try connection.queryFirst(SQLiteMailboxStore.Statements.queueUsage, [.username(recipient)]) { row throws(StoreError) in
             MailboxUsage(count: Int(try row.integer(0)), bytes: Int(try row.integer(1)))
         } ?? .empty
     }

@@ -90,26 +90,14 @@ struct SQLiteFileTests {
         let signature = RawSQLite.literal([UInt8](repeating: 3, count: 64))
         // Schema 1 exactly as the previous build created it, with mallory's copy of alice's key.
         try RawSQLite.execute(
-            """
-            PRAGMA application_id = \(0x5052_4C53);
-            CREATE TABLE accounts (username TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL, identity_key BLOB NOT NULL,
-                created_at INTEGER NOT NULL, failed_login_count INTEGER NOT NULL DEFAULT 0, locked_until INTEGER) STRICT;
-            CREATE TABLE signed_prekeys (username TEXT PRIMARY KEY NOT NULL, id INTEGER NOT NULL, public_key BLOB NOT NULL,
-                signature BLOB NOT NULL) STRICT;
-            CREATE TABLE one_time_prekeys (username TEXT NOT NULL, id INTEGER NOT NULL, public_key BLOB NOT NULL,
-                PRIMARY KEY (username, id)) STRICT, WITHOUT ROWID;
-            CREATE TABLE mailbox (id INTEGER PRIMARY KEY AUTOINCREMENT, recipient TEXT NOT NULL, sender TEXT NOT NULL,
-                accepted_at INTEGER NOT NULL, size INTEGER NOT NULL, payload BLOB NOT NULL) STRICT;
-            CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id, size);
-            CREATE TABLE blocks (blocker TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (blocker, blocked)) STRICT, WITHOUT ROWID;
-            CREATE INDEX blocks_by_blocked ON blocks (blocked);
+            ServerSchemaHistory.schema(upTo: 1) + """
+
             INSERT INTO accounts (username, password_hash, identity_key, created_at) VALUES
                 ('alice', 'h', \(shared), 1000), ('mallory', 'h', \(shared), 2000), ('bob', 'h', \(own), 1500);
             INSERT INTO signed_prekeys VALUES ('alice', 1, \(spk), \(signature)), ('mallory', 1, \(spk), \(signature));
             INSERT INTO one_time_prekeys VALUES ('mallory', 1, \(spk)), ('alice', 1, \(spk));
             INSERT INTO mailbox (recipient, sender, accepted_at, size, payload) VALUES ('mallory', 'bob', 1, 1, x'01'), ('alice', 'bob', 1, 1, x'02');
             INSERT INTO blocks VALUES ('mallory', 'bob'), ('bob', 'mallory');
-            PRAGMA user_version = 1;
             """, onDatabaseAt: path)
 
         let store = try SQLiteServerStore(path: path)
