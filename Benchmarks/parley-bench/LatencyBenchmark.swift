@@ -107,7 +107,7 @@ struct LatencyBenchmark {
         let commits = run.commits
         if let commits {
             describeCommits(label, durations: commits.map { Double($0.durationNanoseconds) / 1e9 }.sorted(),
-                envelopes: commits.map(\.envelopes), acknowledgements: commits.map(\.acknowledgements).reduce(0, +))
+                envelopes: commits.map(\.envelopes), acknowledgements: commits.map(\.acknowledgements).reduce(0, +), windowSeconds: outcome.seconds)
         } else {
             emit("  \(label): commit times not available (the server wrote no --commit-times-file; did it stop cleanly?)")
         }
@@ -138,14 +138,21 @@ struct LatencyBenchmark {
 
     /// One line on the window's commits: how many, their mean batch, and their duration's
     /// distribution (`durations` sorted, in seconds).
-    private func describeCommits(_ label: String, durations: [Double], envelopes: [Int], acknowledgements: Int, acknowledgeTransactions: Int? = nil) {
+    /// `windowSeconds`: the measured window, for the share of it the writer spent committing (nil
+    /// for the in-process rows, whose commits are counted from the server's start, warm-up included).
+    private func describeCommits(
+        _ label: String, durations: [Double], envelopes: [Int], acknowledgements: Int, acknowledgeTransactions: Int? = nil, windowSeconds: Double? = nil
+    ) {
         guard !durations.isEmpty else {
             emit("  \(label): no mailbox commits in the window")
             return
         }
         func at(_ fraction: Double) -> String { Report.fixed(durations[min(durations.count - 1, Int(Double(durations.count) * fraction))] * 1e3, 2) }
         emit("  \(label): \(durations.count) mailbox commits (batch mean \(Report.fixed(Double(envelopes.reduce(0, +)) / Double(durations.count), 1))), "
-            + "commit time p50 \(at(0.5)) ms, p90 \(at(0.9)) ms, p99 \(at(0.99)) ms, max \(Report.fixed(durations.last! * 1e3, 2)) ms; "
+            + "commit time p50 \(at(0.5)) ms, p90 \(at(0.9)) ms, p99 \(at(0.99)) ms, max \(Report.fixed(durations.last! * 1e3, 2)) ms, "
+            + "mean \(Report.fixed(durations.reduce(0, +) / Double(durations.count) * 1e3, 2)) ms, "
+            + (windowSeconds.map { "committing \(Report.fixed(durations.reduce(0, +) / $0 * 100, 0))% of the window" } ?? "from the server's start")
+            + "; "
             + (acknowledgeTransactions.map { "\($0) ack transactions, " } ?? "") + "\(acknowledgements) acknowledgements folded into commits")
     }
 }
