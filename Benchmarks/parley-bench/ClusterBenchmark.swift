@@ -91,29 +91,8 @@ struct ClusterBenchmark {
     }
 
     private func measureSingle(index: Int, crypto: SodiumCryptoProvider, random: SodiumRandomSource) async throws -> RunResult {
-        var load = self.load
-        load.prefix = "s\(index)"
-        load.logIn = true
-        let pairs = try load.makePairs(crypto: crypto, random: random)
-        load.preparedPairs = pairs
-        let directory = try makeTemporaryDirectory(in: dataRoot)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try populateRelayAccounts(pairs.flatMap { [$0.sender, $0.recipient] }, directory: directory, crypto: crypto)
-        let server = try ServerProcess(binary: serverBinary, dataDirectory: directory)
-        defer { server.terminate() }
-        let (port, key) = try await server.listening()
-        let pid = server.pid
-        let window = Shared<(start: Double, cpu: Double)>((0, 0))
-        let outcome = try await load.run(port: port, serverKey: key) { event in
-            let now = Measurement.cpuSeconds(ofProcess: pid) ?? 0
-            window.withLock { window in
-                switch event {
-                case .start: window.start = now
-                case .end: window.cpu = now - window.start
-                }
-            }
-        }
-        return RunResult(outcome: outcome, serverCPUSeconds: [window.withLock { $0.cpu }])
+        let run = try await ServerProcessRun(binary: serverBinary, load: load, dataRoot: dataRoot, prefix: "s\(index)").run(crypto: crypto, random: random)
+        return RunResult(outcome: run.outcome, serverCPUSeconds: [run.serverCPUSeconds])
     }
 
     private func measureCluster(index: Int, postgres: BenchPostgres, crypto: SodiumCryptoProvider, random: SodiumRandomSource) async throws -> RunResult {
@@ -136,16 +115,15 @@ struct ClusterBenchmark {
             try? FileManager.default.removeItem(atPath: directoryA)
             try? FileManager.default.removeItem(atPath: directoryB)
         }
-        let nodeA = try ServerProcess(binary: serverBinary, dataDirectory: directoryA, extraArguments: ["--database", "\(url)", "--node-id", "node-a"])
+        let nodeA = try await startServerProcess(binary: serverBinary, directory: directoryA, extraArguments: ["--database", "\(url)", "--node-id", "node-a"])
         defer { nodeA.terminate() }
         // One cluster, one static key: node B gets node A's key file.
         try FileManager.default.copyItem(atPath: directoryA + "/server-static-key", toPath: directoryB + "/server-static-key")
-        let nodeB = try ServerProcess(binary: serverBinary, dataDirectory: directoryB, extraArguments: ["--database", "\(url)", "--node-id", "node-b"])
+        let nodeB = try await startServerProcess(binary: serverBinary, directory: directoryB, extraArguments: ["--database", "\(url)", "--node-id", "node-b"])
         defer { nodeB.terminate() }
-        let (portA, key) = try await nodeA.listening()
-        let (portB, keyB) = try await nodeB.listening()
-        guard key == keyB else { throw BenchError.setup("the two nodes have different keys") }
-        load.otherNodePort = portB
+        let (portA, key) = (nodeA.port, nodeA.key)
+        guard key == nodeB.key else { throw BenchError.setup("the two nodes have different keys") }
+        load.otherNodePort = nodeB.port
 
         struct Window: Sendable {
             var cpu: [Double] = [0, 0]

@@ -84,9 +84,9 @@ struct GrowthBenchmark {
         let directory = try makeTemporaryDirectory(in: dataRoot)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let accounts = try populate(directory: directory, withBacklog: withBacklog, crypto: crypto, random: random)
-        let server = try ServerProcess(binary: serverBinary, dataDirectory: directory)
+        let server = try await startServerProcess(binary: serverBinary, directory: directory)
         defer { server.terminate() }
-        let (port, key) = try await server.listening()
+        let (port, key) = (server.port, server.key)
         try await Task.sleep(for: .milliseconds(500))
         let residentAfterStart = try server.resident()
 

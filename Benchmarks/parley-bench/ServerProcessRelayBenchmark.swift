@@ -20,13 +20,12 @@ struct ServerProcessRelayBenchmark {
     /// The raw NIO relay's frames/s measured earlier in this run, for the ratio.
     var rawRelayRate: Double?
 
-    struct RunResult {
-        var outcome: RelayLoad.Outcome
-        var serverCPUSeconds: Double
-        var serverCPUPerMessage: Double { serverCPUSeconds / Double(max(outcome.delivered, 1)) }
-    }
+    typealias RunResult = ServerProcessRun.Result
 
-    func run() async throws {
+    /// Returns the current binary's median delivered messages/s (the maximum the latency scenario
+    /// takes half of).
+    @discardableResult
+    func run() async throws -> Double {
         guard case .saturate(let inFlight) = load.mode else { preconditionFailure("the relay benchmark saturates") }
         Report.heading("6. relay throughput, parley-server as a child process: \(load.pairs) senders -> \(load.pairs) recipients, "
             + "\(inFlight) in flight per sender, \(Report.fixed(Measurement.seconds(load.duration), 1)) s after \(Report.fixed(Measurement.seconds(load.warmup), 1)) s warm-up, \(runs) runs"
@@ -66,50 +65,11 @@ struct ServerProcessRelayBenchmark {
         BenchResults.record(ScenarioResult(
             name: "relay-process.server_cpu_per_message", unit: "us", samples: cpu, baseline: baseCPU,
             baselineName: "baseline parley-server, same run", target: "<= 30"))
+        return Measurement.median(rate)
     }
 
     private func measure(binary: String, index: Int, label: String, crypto: SodiumCryptoProvider, random: SodiumRandomSource) async throws -> RunResult {
-        var load = self.load
-        load.prefix = "\(label)\(index)"
-        load.logIn = true
-        let pairs = try load.makePairs(crypto: crypto, random: random)
-        load.preparedPairs = pairs
-        let directory = try makeTemporaryDirectory(in: dataRoot)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try populateRelayAccounts(pairs.flatMap { [$0.sender, $0.recipient] }, directory: directory, crypto: crypto)
-        let (server, port, key) = try await startServer(binary: binary, directory: directory)
-        defer { server.terminate() }
-        let pid = server.pid
-        let window = Shared<(start: Double, cpu: Double)>((0, 0))
-        let outcome = try await load.run(port: port, serverKey: key) { event in
-            let now = Measurement.cpuSeconds(ofProcess: pid) ?? 0
-            window.withLock { window in
-                switch event {
-                case .start: window.start = now
-                case .end: window.cpu = now - window.start
-                }
-            }
-        }
-        return RunResult(outcome: outcome, serverCPUSeconds: window.withLock { $0.cpu })
-    }
-
-    /// Starts the server; tries again (up to three times) when it exits at start-up: the port is
-    /// picked free, released and handed to the server, and another process on this shared machine
-    /// can take it in between.
-    private func startServer(binary: String, directory: String) async throws -> (ServerProcess, Int, X25519PublicKey) {
-        var attempt = 1
-        while true {
-            let server = try ServerProcess(binary: binary, dataDirectory: directory)
-            do {
-                let (port, key) = try await server.listening()
-                return (server, port, key)
-            } catch {
-                server.terminate()
-                guard attempt < 3 else { throw error }
-                emit("  (the server did not start: \(error); trying again)")
-                attempt += 1
-            }
-        }
+        try await ServerProcessRun(binary: binary, load: load, dataRoot: dataRoot, prefix: "\(label)\(index)").run(crypto: crypto, random: random)
     }
 
     private func printRun(_ label: String, _ result: RunResult) {

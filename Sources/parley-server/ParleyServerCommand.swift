@@ -76,6 +76,12 @@ struct ParleyServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("insecure-password-cost-for-benchmarks"), help: .hidden)
     var insecurePasswordCost: String?
 
+    /// Hidden, for benchmarks only: record the start and duration of every mailbox commit and write
+    /// them to this file when the server stops (``CommitTimesRecorder``), so that a benchmark
+    /// driving this process from outside can report the commit-time distribution.
+    @Option(name: .customLong("commit-times-file"), help: .hidden)
+    var commitTimesFile: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical") }
@@ -94,6 +100,7 @@ struct ParleyServerCommand: AsyncParsableCommand {
         guard insecurePasswordCost == nil || insecurePasswordCost == "minimum" else {
             throw ValidationError("--insecure-password-cost-for-benchmarks accepts only \"minimum\"")
         }
+        if let commitTimesFile, commitTimesFile.isEmpty { throw ValidationError("--commit-times-file needs a path") }
     }
 
     func run() async throws {
@@ -132,9 +139,16 @@ struct ParleyServerCommand: AsyncParsableCommand {
             configuration.passwordCost = .minimum
             logger.warning("password hashing at the minimum Argon2id cost: for benchmarks only, never for real accounts")
         }
+        let commitTimes: CommitTimesRecorder?
+        do {
+            commitTimes = try commitTimesFile.map { try CommitTimesRecorder(path: $0) }
+        } catch {
+            throw fail("cannot write --commit-times-file \(commitTimesFile ?? ""): \(error)")
+        }
         let storage = try await openStorage(node: node, mailboxLimits: configuration.mailboxLimits, logger: logger)
+        let mailbox = commitTimes.map { $0.timing(storage.mailbox) } ?? storage.mailbox
         let application = try ParleyServer(
-            accounts: storage.accounts, prekeys: storage.prekeys, mailbox: storage.mailbox, blocks: storage.blocks,
+            accounts: storage.accounts, prekeys: storage.prekeys, mailbox: mailbox, blocks: storage.blocks,
             accountDeletion: storage.accountDeletion,
             events: storage.events, crypto: crypto, random: random, clock: SystemWallClock(),
             configuration: configuration, logger: logger)
@@ -163,6 +177,13 @@ struct ParleyServerCommand: AsyncParsableCommand {
         try await group.run()
         await application.drain()
         await Self.offCooperativePool { storage.close() }
+        if let commitTimes {
+            do {
+                try commitTimes.write()
+            } catch {
+                logger.error("cannot write the commit times", metadata: ["path": "\(commitTimes.path)", "error": "\(error)"])
+            }
+        }
         logger.notice("stopped cleanly")
     }
 

@@ -13,10 +13,8 @@ import Testing
 struct PostgresEventBusTests {
     @Test func mailCommittedOnOneNodeReachesASubscriberOnAnother() async throws {
         try await withTestDatabase { database in
-            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
-            let busB = database.bus(storeB)
-            _ = database.bus(storeA)
-            try await eventually { busB.listenerConnections >= 1 }
+            let nodes = try await TwoNodes(database)
+            let (storeA, busB) = (nodes.storeA, nodes.busB)
             let bob = try Username("bob")
             let received = LockedValue<[MailboxEnvelope]>([])
             let subscription = busB.subscribe(bob) { event in
@@ -55,31 +53,26 @@ struct PostgresEventBusTests {
 
     @Test func sessionClaimsLowPrekeysAndDeletionsReachTheOtherNode() async throws {
         try await withTestDatabase { database in
-            let (busA, busB) = (database.bus(try database.store(nodeID: "node-a")), database.bus(try database.store(nodeID: "node-b")))
-            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            let nodes = try await TwoNodes(database)
             let alice = try Username("alice")
-            let onA = LockedValue<[AccountEvent]>([])
-            let onB = LockedValue<[AccountEvent]>([])
-            let subscriptionA = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
-            let subscriptionB = busB.subscribe(alice) { event in onB.withLock { $0.append(event) } }
-            defer { subscriptionA.cancel(); subscriptionB.cancel() }
+            let onA = EventRecorder(alice, on: nodes.busA)
+            let onB = EventRecorder(alice, on: nodes.busB)
+            defer { onA.cancel(); onB.cancel() }
             let events: [AccountEvent] = [.sessionClaimed(SessionToken(rawValue: .max)), .prekeysLow(remaining: 3), .accountDeleted]
-            for event in events { busA.publish(event, to: alice) }
-            #expect(onA.withLock { $0 } == events, "the publishing node's subscribers get them at once, and not twice")
-            try await eventually { onB.withLock { $0 } == events }
+            for event in events { nodes.busA.publish(event, to: alice) }
+            #expect(onA.events == events, "the publishing node's subscribers get them at once, and not twice")
+            try await eventually { onB.events == events }
             try await Task.sleep(for: .milliseconds(200))
-            #expect(onA.withLock { $0 } == events)
+            #expect(onA.events == events)
         }
     }
 
     @Test func afterTheListenerReconnectsSubscribedMailboxesAreRescanned() async throws {
         try await withTestDatabase { database in
-            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
-            let busB = database.bus(storeB)
-            try await eventually { busB.listenerConnections >= 1 }
+            let nodes = try await TwoNodes(database)
             let bob = try Username("bob")
             let received = LockedValue<[MailboxEnvelope]>([])
-            let subscription = busB.subscribe(bob) { event in
+            let subscription = nodes.busB.subscribe(bob) { event in
                 if case .envelopesStored(let envelopes) = event { received.withLock { $0 += envelopes } }
             }
             defer { subscription.cancel() }
@@ -90,126 +83,107 @@ struct PostgresEventBusTests {
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE application_name = 'parley-server node-b' AND datname = '\(database.url.database)'
                 """)
-            let sent = try storeA.mailbox.enqueue([
+            let sent = try nodes.storeA.mailbox.enqueue([
                 MailboxEnvelopeDraft(sender: try Username("alice"), recipient: bob, payload: [1], acceptedAt: Timestamp(millisecondsSinceEpoch: 5)),
             ]).compactMap { outcome -> MailboxEnvelope? in if case .accepted(let envelope) = outcome { envelope } else { nil } }
-            try await eventually { busB.listenerConnections >= 2 }
+            try await eventually { nodes.busB.listenerConnections >= 2 }
             try await eventually { received.withLock { $0 } == sent }
         }
     }
 
     @Test func aLoginOnAnotherNodeWhileTheListenerIsDownEndsTheSessionOnceItReconnects() async throws {
         try await withTestDatabase { database in
-            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
-            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
-            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
-            let alice = try Username("alice")
-            try storeA.accounts.create(try Self.account(alice))
-            let onA = LockedValue<[AccountEvent]>([])
-            let subscription = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
-            defer { subscription.cancel() }
+            let nodes = try await TwoNodes(database)
+            let alice = try nodes.createAccount("alice", in: nodes.storeA)
+            let onA = EventRecorder(alice, on: nodes.busA)
+            defer { onA.cancel() }
             // Alice's session on node A, as ConnectionSession announces it.
             let (onNodeA, onNodeB) = (SessionToken(rawValue: 0xA), SessionToken(rawValue: .max - 0xB))
-            busA.publish(.sessionClaimed(onNodeA), to: alice)
-            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA && !busA.hasUnwrittenClaim(for: alice) }
+            try await nodes.claimAndWaitUntilWritten(onNodeA, for: alice, onNodeA: true)
             // Node A's listener is cut and cannot come back while alice logs in on node B: the
             // claim's NOTIFY is lost for node A.
             try await withNewConnectionsRefused(database, cutting: "node-a") {
-                busB.publish(.sessionClaimed(onNodeB), to: alice)
-                try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeB }
+                nodes.busB.publish(.sessionClaimed(onNodeB), to: alice)
+                try await eventually { Self.owner(of: alice, in: nodes.storeB)?.token == onNodeB }
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(busA.listenerConnections == 1, "node A's listener stayed down")
-                #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)])
+                #expect(nodes.busA.listenerConnections == 1, "node A's listener stayed down")
+                #expect(onA.events == [.sessionClaimed(onNodeA)])
             }
-            try await eventually { busA.listenerConnections >= 2 }
+            try await eventually { nodes.busA.listenerConnections >= 2 }
             // After reconnecting, node A reads the owner: its session is claimed and ends.
-            try await eventually { onA.withLock { $0 } == [.sessionClaimed(onNodeA), .sessionClaimed(onNodeB)] }
+            try await eventually { onA.events == [.sessionClaimed(onNodeA), .sessionClaimed(onNodeB)] }
             try await Task.sleep(for: .milliseconds(300))
-            #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA), .sessionClaimed(onNodeB)], "the claim is applied once")
+            #expect(onA.events == [.sessionClaimed(onNodeA), .sessionClaimed(onNodeB)], "the claim is applied once")
         }
     }
 
     @Test func anAccountDeletedOnAnotherNodeWhileTheListenerIsDownEndsItsSessionOnceItReconnects() async throws {
         try await withTestDatabase { database in
-            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
-            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
-            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
-            let alice = try Username("alice")
-            try storeA.accounts.create(try Self.account(alice))
-            let onA = LockedValue<[AccountEvent]>([])
-            let subscription = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
-            defer { subscription.cancel() }
+            let nodes = try await TwoNodes(database)
+            let alice = try nodes.createAccount("alice", in: nodes.storeA)
+            let onA = EventRecorder(alice, on: nodes.busA)
+            defer { onA.cancel() }
             let onNodeA = SessionToken(rawValue: 7)
-            busA.publish(.sessionClaimed(onNodeA), to: alice)
-            try await eventually { Self.owner(of: alice, in: storeA)?.token == onNodeA && !busA.hasUnwrittenClaim(for: alice) }
+            try await nodes.claimAndWaitUntilWritten(onNodeA, for: alice, onNodeA: true)
             try await withNewConnectionsRefused(database, cutting: "node-a") {
                 // As the server does: delete, then announce (the NOTIFY is lost for node A).
-                #expect(try storeB.accountDeletion.deleteAccount(alice))
-                busB.publish(.accountDeleted, to: alice)
+                #expect(try nodes.storeB.accountDeletion.deleteAccount(alice))
+                nodes.busB.publish(.accountDeleted, to: alice)
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)])
+                #expect(onA.events == [.sessionClaimed(onNodeA)])
             }
-            try await eventually { busA.listenerConnections >= 2 }
-            try await eventually { onA.withLock { $0 } == [.sessionClaimed(onNodeA), .accountDeleted] }
-            #expect(Self.owner(of: alice, in: storeB).map { $0.token == nil && $0.generation == 2 } == true, "a tombstone, one generation on")
+            try await eventually { nodes.busA.listenerConnections >= 2 }
+            try await eventually { onA.events == [.sessionClaimed(onNodeA), .accountDeleted] }
+            #expect(Self.owner(of: alice, in: nodes.storeB).map { $0.token == nil && $0.generation == 2 } == true, "a tombstone, one generation on")
         }
     }
 
     @Test func aClaimThatCouldNotBeWrittenIsWrittenOnceTheDatabaseIsBackAndEndsTheOtherNodesSession() async throws {
         try await withTestDatabase { database in
-            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
-            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
-            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
-            let alice = try Username("alice")
-            try storeB.accounts.create(try Self.account(alice))
-            let onA = LockedValue<[AccountEvent]>([])
-            let onB = LockedValue<[AccountEvent]>([])
-            let subscriptionB = busB.subscribe(alice) { event in onB.withLock { $0.append(event) } }
-            defer { subscriptionB.cancel() }
+            let nodes = try await TwoNodes(database)
+            let alice = try nodes.createAccount("alice", in: nodes.storeB)
+            let onB = EventRecorder(alice, on: nodes.busB)
+            defer { onB.cancel() }
             let (onNodeA, onNodeB) = (SessionToken(rawValue: 21), SessionToken(rawValue: 22))
-            busB.publish(.sessionClaimed(onNodeB), to: alice)
-            try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeB && !busB.hasUnwrittenClaim(for: alice) }
-            let subscriptionA = busA.subscribe(alice) { event in onA.withLock { $0.append(event) } }
-            defer { subscriptionA.cancel() }
+            try await nodes.claimAndWaitUntilWritten(onNodeB, for: alice, onNodeA: false)
+            let onA = EventRecorder(alice, on: nodes.busA)
+            defer { onA.cancel() }
             // Alice logs in on node A while node A cannot reach the database: the claim holds
             // locally and cannot be written or announced yet.
             try await withNewConnectionsRefused(database, cutting: "node-a") {
-                busA.publish(.sessionClaimed(onNodeA), to: alice)
+                nodes.busA.publish(.sessionClaimed(onNodeA), to: alice)
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(busA.hasUnwrittenClaim(for: alice))
-                #expect(onB.withLock { $0 } == [.sessionClaimed(onNodeB)])
+                #expect(nodes.busA.hasUnwrittenClaim(for: alice))
+                #expect(onB.events == [.sessionClaimed(onNodeB)])
             }
             // Once node A reaches the database again, its claim is written and node B's session ends.
-            try await eventually { Self.owner(of: alice, in: storeB)?.token == onNodeA }
-            try await eventually { onB.withLock { $0 } == [.sessionClaimed(onNodeB), .sessionClaimed(onNodeA)] }
-            try await eventually { busA.listenerConnections >= 2 && !busA.hasUnwrittenClaim(for: alice) }
+            try await eventually { Self.owner(of: alice, in: nodes.storeB)?.token == onNodeA }
+            try await eventually { onB.events == [.sessionClaimed(onNodeB), .sessionClaimed(onNodeA)] }
+            try await eventually { nodes.busA.listenerConnections >= 2 && !nodes.busA.hasUnwrittenClaim(for: alice) }
             try await Task.sleep(for: .milliseconds(300))
-            #expect(onA.withLock { $0 } == [.sessionClaimed(onNodeA)], "node A's own session stays")
+            #expect(onA.events == [.sessionClaimed(onNodeA)], "node A's own session stays")
         }
     }
 
     @Test func twoLoginsOnTwoNodesAtOnceLeaveExactlyOneSession() async throws {
         try await withTestDatabase { database in
-            let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
-            let (busA, busB) = (database.bus(storeA), database.bus(storeB))
-            try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+            let nodes = try await TwoNodes(database)
+            let (busA, busB, storeA) = (nodes.busA, nodes.busB, nodes.storeA)
             for round in 0..<10 {
                 let user = try Username("user\(round)")
-                let onA = LockedValue<[AccountEvent]>([])
-                let onB = LockedValue<[AccountEvent]>([])
-                let subscriptionA = busA.subscribe(user) { event in onA.withLock { $0.append(event) } }
-                let subscriptionB = busB.subscribe(user) { event in onB.withLock { $0.append(event) } }
-                defer { subscriptionA.cancel(); subscriptionB.cancel() }
+                let onA = EventRecorder(user, on: busA)
+                let onB = EventRecorder(user, on: busB)
+                defer { onA.cancel(); onB.cancel() }
                 let (tokenA, tokenB) = (SessionToken(rawValue: UInt64(2 * round + 1)), SessionToken(rawValue: UInt64(2 * round + 2)))
                 // Each session ends when it is told of a claim by another token.
-                let endedA: @Sendable () -> Bool = { onA.withLock { $0 }.contains { $0 != .sessionClaimed(tokenA) } }
-                let endedB: @Sendable () -> Bool = { onB.withLock { $0 }.contains { $0 != .sessionClaimed(tokenB) } }
+                let endedA: @Sendable () -> Bool = { onA.events.contains { $0 != .sessionClaimed(tokenA) } }
+                let endedB: @Sendable () -> Bool = { onB.events.contains { $0 != .sessionClaimed(tokenB) } }
                 busA.publish(.sessionClaimed(tokenA), to: user)
                 busB.publish(.sessionClaimed(tokenB), to: user)
                 try await eventually { endedA() || endedB() }
                 try await eventually { Self.owner(of: user, in: storeA)?.generation == 2 }
                 try await Task.sleep(for: .milliseconds(300))
-                #expect(endedA() != endedB(), "round \(round): exactly one of the two sessions ended (A: \(onA.withLock { $0 }), B: \(onB.withLock { $0 }))")
+                #expect(endedA() != endedB(), "round \(round): exactly one of the two sessions ended (A: \(onA.events), B: \(onB.events))")
                 let survivor = endedA() ? tokenB : tokenA
                 #expect(Self.owner(of: user, in: storeA)?.token == survivor, "the survivor is the owner written last")
             }
@@ -231,6 +205,56 @@ struct PostgresEventBusTests {
             return (token.map { SessionToken(rawValue: UInt64(bitPattern: $0)) }, generation)
         }
     }
+}
+
+/// Nodes A and B on one database, as most of these tests start: a store (`--node-id node-a`,
+/// `node-b`) and an event bus each, both buses listening.
+struct TwoNodes: Sendable {
+    let storeA: PostgresServerStore
+    let storeB: PostgresServerStore
+    let busA: PostgresEventBus
+    let busB: PostgresEventBus
+
+    init(_ database: PostgresTestDatabase) async throws {
+        let (storeA, storeB) = (try database.store(nodeID: "node-a"), try database.store(nodeID: "node-b"))
+        let (busA, busB) = (database.bus(storeA), database.bus(storeB))
+        self.storeA = storeA
+        self.storeB = storeB
+        self.busA = busA
+        self.busB = busB
+        try await eventually { busA.listenerConnections >= 1 && busB.listenerConnections >= 1 }
+    }
+
+    /// Creates the account `name` through `store` (either node's: they share the database).
+    func createAccount(_ name: String, in store: PostgresServerStore) throws -> Username {
+        let user = try Username(name)
+        try store.accounts.create(try PostgresEventBusTests.account(user))
+        return user
+    }
+
+    /// A session of `user` on node A (or B), announced as ConnectionSession does, and a wait until
+    /// its claim is in `session_owners` and the bus holds no unwritten claim.
+    func claimAndWaitUntilWritten(_ token: SessionToken, for user: Username, onNodeA: Bool) async throws {
+        let (bus, store) = onNodeA ? (busA, storeA) : (busB, storeB)
+        bus.publish(.sessionClaimed(token), to: user)
+        try await eventually { PostgresEventBusTests.owner(of: user, in: store)?.token == token && !bus.hasUnwrittenClaim(for: user) }
+    }
+}
+
+/// Records every event a bus hands a subscriber of `user`, until ``cancel()``.
+final class EventRecorder: Sendable {
+    private let recorded: LockedValue<[AccountEvent]>
+    private let subscription: AccountEventHandlerSubscription
+
+    init(_ user: Username, on bus: PostgresEventBus) {
+        let recorded = LockedValue<[AccountEvent]>([])
+        self.recorded = recorded
+        subscription = bus.subscribe(user) { event in recorded.withLock { $0.append(event) } }
+    }
+
+    var events: [AccountEvent] { recorded.withLock { $0 } }
+
+    func cancel() { subscription.cancel() }
 }
 
 /// Runs `body` while `database` accepts no new connection, after terminating every connection

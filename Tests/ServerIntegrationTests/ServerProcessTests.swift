@@ -89,6 +89,54 @@ struct ServerProcessTests {
         #expect(try store.mailbox.usage(for: bob.username).count == 5)
     }
 
+    @Test("forceStop returns once the SIGKILLed server has been reaped, and its Process is then released (LeakSanitizer found them leaked)")
+    func forceStopReapsAndReleasesTheProcess() async throws {
+        let directory = try TemporaryDirectory("force-stop")
+        defer { directory.remove() }
+        let probe = try await Self.startAndForceStop(dataDirectory: directory.path)
+        try await eventually("the Process of a force-stopped server to be released", within: .seconds(10)) { probe.process == nil }
+    }
+
+    /// In a function of its own so that the `ServerProcess` is gone when it returns.
+    private static func startAndForceStop(dataDirectory: String) async throws -> WeakProcess {
+        let server = try await ServerProcess.start(dataDirectory: dataDirectory)
+        server.forceStop()
+        #expect(server.hasExited, "forceStop returned before the server had ended")
+        #expect(kill(server.pid, 0) == -1 && errno == ESRCH, "forceStop returned before the server had been reaped")
+        return server.weakProcess()
+    }
+
+    @Test("--commit-times-file: the server writes one line per mailbox commit when it stops, and refuses a path it cannot write")
+    func commitTimesFile() async throws {
+        let directory = try TemporaryDirectory("commit-times")
+        defer { directory.remove() }
+        let (alice, bob) = (try environment.account("alice"), try environment.account("bob"))
+        let file = directory.file("commit-times")
+        let server = try await ServerProcess.start(dataDirectory: directory.file("server"), arguments: ["--commit-times-file", file])
+        defer { server.forceStop() }
+        try await environment.withSession(server) { session async throws in
+            #expect(try await session.call(bob.register) == .loggedIn(pending: 0))
+        }
+        try await environment.withSession(server) { session async throws in
+            #expect(try await session.call(alice.register) == .loggedIn(pending: 0))
+            for index in 0..<3 {
+                #expect(try await acceptedID(session.call(bob.envelope(counterPayload(UInt64(index))))) != nil)
+            }
+        }
+        try await server.stop(signal: SIGTERM)
+        let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+        #expect(lines.first?.hasPrefix("# parley-server commit times v1:") == true, "file: \(lines)")
+        let commits = lines.dropFirst().map { $0.split(separator: " ").compactMap { UInt64($0) } }
+        #expect(!commits.isEmpty && commits.allSatisfy { $0.count == 4 }, "file: \(lines)")
+        #expect(commits.map { $0[2] }.reduce(0, +) == 3, "the three envelopes, in one or more commits: \(lines)")
+
+        let refused = try await Command.run(
+            try ServerBinary.url(), ["--data-dir", directory.file("other"), "--port", "0", "--commit-times-file", directory.file("missing/commit-times")],
+            within: .seconds(30))
+        #expect(refused.exit == ProcessExit(exited: true, status: 1), "stderr: \(refused.stderr)")
+        #expect(refused.stderr.contains("cannot write --commit-times-file"), "stderr: \(refused.stderr)")
+    }
+
     @Test("no plaintext and no password reaches the server's files or its trace log")
     func noPlaintextOnTheServer() async throws {
         let plaintext = "PARLEY-SECRET-PLAINTEXT-7f3a"

@@ -52,7 +52,8 @@ final class ClusterNodes: Sendable {
         return node
     }
 
-    /// SIGKILLs every node still running (by PID) and removes the directory. Synchronous, for `defer`.
+    /// SIGKILLs every node still running (by PID), waits (bounded) until each has been reaped
+    /// (``ServerProcess/forceStop()``), and removes the directory. Synchronous, for `defer`.
     func stopAll() {
         for node in started.withLock({ $0 }) { node.forceStop() }
         directory.remove()
