@@ -12,7 +12,7 @@ struct AuthenticationAttemptLimitTests {
         var configuration = ServerConfiguration()
         configuration.authenticationAttemptsPerAddress = AddressRateLimit(burst: 3, refillInterval: .seconds(60))
         let world = try TestWorld(configuration: configuration)
-        let wires = WireConnections(world: world)
+        let wires = WireConnections(world: world, requestTimeout: .seconds(20))
         defer { wires.closeAll() }
         let dave = try Registration(name: "dave", world: world)
         let setup = try wires.connect(from: SourceAddress("192.0.2.9"))

@@ -183,9 +183,14 @@ final class WireConnections: Sendable {
     private let world: TestWorld
     private let open = LockedValue<[(WireClient, [Task<Void, Never>])]>([])
     private let nextID = Atomic<UInt64>(1_000_000)
+    private let requestTimeout: Duration
 
-    init(world: TestWorld) {
+    /// - Parameter requestTimeout: how long a request may wait for its answer (the flood's 5 s by
+    ///   default; suites run with the whole main pass need more, as logins hash at a lower
+    ///   priority than everything else the loaded machine runs).
+    init(world: TestWorld, requestTimeout: Duration = .seconds(5)) {
         self.world = world
+        self.requestTimeout = requestTimeout
     }
 
     func connect(from address: SourceAddress?) throws -> WireClient {
@@ -195,7 +200,7 @@ final class WireConnections: Sendable {
             id: id, serverKey: world.serverKey.publicKey, clientKey: clientKey.publicKey, clientAddress: address)
         let server = world.server
         let serverTask = Task { await serverEnd.0.serve(server, inbound: serverEnd.1) }
-        let wire = WireClient(connection: clientEnd.0, requestTimeout: .seconds(5) * LoginFloodTests.sanitizerSlowdown)
+        let wire = WireClient(connection: clientEnd.0, requestTimeout: requestTimeout * LoginFloodTests.sanitizerSlowdown)
         let wireTask = Task { await wire.run(inbound: clientEnd.1) }
         open.withLock { $0.append((wire, [serverTask, wireTask])) }
         ShutdownRegistry.register {
