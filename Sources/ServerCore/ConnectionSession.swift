@@ -120,7 +120,15 @@ final class ConnectionSession: FrameEventReceiver, @unchecked Sendable {
         do {
             message = try WireCodec.decode(frame)
         } catch {
-            reply(0, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
+            // A frame we cannot read is answered, not fatal: the channel itself is intact.
+            logger.info("malformed request", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+            let id = WireCodec.requestID(ofUndecodable: frame) ?? 0
+            if WireCodec.isRetiredRequest(frame) {
+                // A client from before the identity binding: tell it to update, in words it can read.
+                reply(id, .error(WireError(.unsupportedVersion, "this client is too old to register here: update it")))
+                return
+            }
+            reply(id, .error(WireError(.malformedRequest, "the request could not be decoded: \(error)")))
             return
         }
         guard case .request(let request) = message else {
@@ -356,7 +364,8 @@ final class ConnectionSession: FrameEventReceiver, @unchecked Sendable {
                 body = .error(RequestHandlers.wireError(for: refusal, recipient: recipient))
             case .failure(let error):
                 logger.error("mailbox commit failed", metadata: ["error": "\(error)"])
-                body = .error(RequestHandlers.wireError(for: error))
+                // Whatever the failure, nothing of the batch was stored: worth sending again.
+                body = .error(WireError(.unavailable, "storage unavailable: the server could not store the message; try again"))
             }
             queueAnswer(Answer(frame: WireCodec.encode(.response(Response(requestID: requestID, body: body))), bytes: bytes))
         }
