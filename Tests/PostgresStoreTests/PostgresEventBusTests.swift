@@ -175,9 +175,12 @@ struct PostgresEventBusTests {
                 let onB = EventRecorder(user, on: busB)
                 defer { onA.cancel(); onB.cancel() }
                 let (tokenA, tokenB) = (SessionToken(rawValue: UInt64(2 * round + 1)), SessionToken(rawValue: UInt64(2 * round + 2)))
-                // Each session ends when it is told of a claim by another token.
-                let endedA: @Sendable () -> Bool = { onA.events.contains { $0 != .sessionClaimed(tokenA) } }
-                let endedB: @Sendable () -> Bool = { onB.events.contains { $0 != .sessionClaimed(tokenB) } }
+                // Each session ends when it is told of a claim by another token after its own (a
+                // server subscribes and claims in one step; here the test's two publishes can be
+                // far apart on a loaded machine, and a claim node B applied before its own publish
+                // would end no session it had yet).
+                let endedA: @Sendable () -> Bool = { Self.endedAfterClaiming(onA.events, tokenA) }
+                let endedB: @Sendable () -> Bool = { Self.endedAfterClaiming(onB.events, tokenB) }
                 busA.publish(.sessionClaimed(tokenA), to: user)
                 busB.publish(.sessionClaimed(tokenB), to: user)
                 try await eventually { endedA() || endedB() }
@@ -188,6 +191,12 @@ struct PostgresEventBusTests {
                 #expect(Self.owner(of: user, in: storeA)?.token == survivor, "the survivor is the owner written last")
             }
         }
+    }
+
+    /// Whether `events` hold, after the session's own claim by `token`, an event that ends it.
+    static func endedAfterClaiming(_ events: [AccountEvent], _ token: SessionToken) -> Bool {
+        guard let own = events.firstIndex(of: .sessionClaimed(token)) else { return false }
+        return events[(own + 1)...].contains { $0 != .sessionClaimed(token) }
     }
 
     static func account(_ username: Username) throws -> AccountRecord {
