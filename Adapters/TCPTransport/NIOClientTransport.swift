@@ -106,3 +106,33 @@ public struct NIOClientTransport: Sendable {
         }
     }
 }
+
+/// A client connection: the async channel, and the handshake it is still running.
+struct AcceptedConnection: Sendable {
+    let id: ConnectionID
+    let channel: NIOAsyncChannel<[UInt8], [UInt8]>
+    let handshake: EventLoopFuture<HandshakeOutcome>
+    let maxFrameBytes: Int
+
+    /// Builds the connection's pipeline: u16-framed Noise messages, the Noise handler in `role`,
+    /// and the back-pressured async wrapper. Runs on the channel's event
+    /// loop, inside the bootstrap's initialiser.
+    init(
+        configuring channel: any Channel, id: ConnectionID, role: HandshakeState.Role, localStatic: X25519KeyPair,
+        expectedRemoteStaticKey: X25519PublicKey?, crypto: any CryptoProvider, random: any RandomSource,
+        limits: ChannelLimits, logger: Logger
+    ) throws {
+        let handshake = try HandshakeState(role: role, localStatic: localStatic, crypto: crypto, random: random)
+        let noise = NoiseChannelHandler(
+            handshake: handshake, limits: limits, expectedRemoteStaticKey: expectedRemoteStaticKey,
+            eventLoop: channel.eventLoop, logger: logger)
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
+        try channel.pipeline.syncOperations.addHandler(noise)
+        self.channel = try NIOAsyncChannel<[UInt8], [UInt8]>(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: limits.inboundFrameBuffer)))
+        self.id = id
+        self.handshake = noise.handshakeFuture
+        maxFrameBytes = limits.maxFrameBytes
+    }
+}

@@ -145,6 +145,7 @@ public struct NIOServerTransport: Sendable {
 
     private func accept(_ application: FrameEventChannelHandler.Application) async throws {
         let live = LiveConnections()
+        var failure: (any Error)?
         do {
             try await listener.executeThenClose { accepted in
                 try await withTaskCancellationHandler {
@@ -161,12 +162,11 @@ public struct NIOServerTransport: Sendable {
                 }
             }
         } catch {
-            live.closeAll()
-            await live.waitUntilClosed()
-            throw ConnectionError.translating(error)
+            failure = error
         }
         live.closeAll()
         await live.waitUntilClosed()
+        if let failure { throw ConnectionError.translating(failure) }
     }
 }
 
@@ -234,41 +234,6 @@ struct ServerConnection: Sendable {
         try channel.pipeline.syncOperations.addHandler(events)
         self.channel = channel
         self.events = NIOLoopBound(events, eventLoop: channel.eventLoop)
-    }
-}
-
-/// A client connection: the async channel, and the handshake it is still running.
-struct AcceptedConnection: Sendable {
-    let id: ConnectionID
-    let channel: NIOAsyncChannel<[UInt8], [UInt8]>
-    let handshake: EventLoopFuture<HandshakeOutcome>
-    let maxFrameBytes: Int
-    /// The connection's share of the server's inbound budget; nil on a client.
-    let inboundBytes: ConnectionInboundBytes?
-    let remoteAddress: SourceAddress?
-
-    /// Builds one connection's pipeline, the same for both ends: u16-framed Noise messages, the
-    /// Noise handler in `role`, and the back-pressured async wrapper. Runs on the channel's event
-    /// loop, inside the bootstrap's initialiser.
-    init(
-        configuring channel: any Channel, id: ConnectionID, role: HandshakeState.Role, localStatic: X25519KeyPair,
-        expectedRemoteStaticKey: X25519PublicKey?, crypto: any CryptoProvider, random: any RandomSource,
-        limits: ChannelLimits, logger: Logger, inboundBytes: ConnectionInboundBytes? = nil, remoteAddress: SourceAddress? = nil
-    ) throws {
-        let handshake = try HandshakeState(role: role, localStatic: localStatic, crypto: crypto, random: random)
-        let noise = NoiseChannelHandler(
-            handshake: handshake, limits: limits, expectedRemoteStaticKey: expectedRemoteStaticKey,
-            eventLoop: channel.eventLoop, logger: logger, inboundBytes: inboundBytes)
-        self.inboundBytes = inboundBytes
-        self.remoteAddress = remoteAddress
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(NoiseMessageDecoder()))
-        try channel.pipeline.syncOperations.addHandler(noise)
-        self.channel = try NIOAsyncChannel<[UInt8], [UInt8]>(
-            wrappingChannelSynchronously: channel,
-            configuration: .init(backPressureStrategy: .init(lowWatermark: 1, highWatermark: limits.inboundFrameBuffer)))
-        self.id = id
-        self.handshake = noise.handshakeFuture
-        maxFrameBytes = limits.maxFrameBytes
     }
 }
 
