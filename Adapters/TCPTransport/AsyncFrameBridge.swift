@@ -20,11 +20,13 @@ final class AsyncFrameBridge: Sendable {
         self.handler = handler
     }
 
-    /// Starts the handler's task for `connection`. On the channel's event loop.
+    /// Starts the handler's task for `connection`. On the channel's event loop; `failure` tells,
+    /// when the connection closes, the error that ended it (nil when the peer just left).
     func accept(
-        _ connection: NIOEventConnection, channel: any Channel, maxFrameBytes: Int, maxBuffered: Int, inboundBytes: ConnectionInboundBytes?
+        _ connection: NIOEventConnection, channel: any Channel, maxFrameBytes: Int, maxBuffered: Int, inboundBytes: ConnectionInboundBytes?,
+        failure: @escaping () -> ConnectionError?
     ) -> any FrameEventReceiver {
-        let receiver = BridgeReceiver(connection: connection, maxBuffered: maxBuffered, inboundBytes: inboundBytes, channel: channel)
+        let receiver = BridgeReceiver(connection: connection, maxBuffered: maxBuffered, inboundBytes: inboundBytes, failure: failure)
         let frames = NIOFrameConnection(
             id: connection.id, remoteStaticKey: connection.remoteStaticKey, handshakeHash: connection.handshakeHash,
             maxFrameBytes: maxFrameBytes, channel: channel, remoteAddress: connection.remoteAddress)
@@ -53,17 +55,18 @@ private final class BridgeReceiver: FrameEventReceiver, @unchecked Sendable {
     private let connection: NIOEventConnection
     private let maxBuffered: Int
     private let inboundBytes: ConnectionInboundBytes?
-    private let channel: any Channel
+    /// Read on the event loop when the connection closes.
+    private let failure: () -> ConnectionError?
     private let continuation: AsyncThrowingStream<[UInt8], any Error>.Continuation
     private let stream: AsyncThrowingStream<[UInt8], any Error>
     /// Frames yielded and not taken yet (the event loop adds, the handler's task takes).
     private let buffered = NIOLockedValueBox(0)
 
-    init(connection: NIOEventConnection, maxBuffered: Int, inboundBytes: ConnectionInboundBytes?, channel: any Channel) {
+    init(connection: NIOEventConnection, maxBuffered: Int, inboundBytes: ConnectionInboundBytes?, failure: @escaping () -> ConnectionError?) {
         self.connection = connection
         self.maxBuffered = maxBuffered
         self.inboundBytes = inboundBytes
-        self.channel = channel
+        self.failure = failure
         (stream, continuation) = AsyncThrowingStream<[UInt8], any Error>.makeStream()
     }
 
@@ -81,8 +84,7 @@ private final class BridgeReceiver: FrameEventReceiver, @unchecked Sendable {
     func writabilityChanged(_ isWritable: Bool) {}
 
     func closed() {
-        let failure = try? channel.pipeline.syncOperations.handler(type: FrameEventChannelHandler.self).failure
-        if let failure { continuation.finish(throwing: failure) } else { continuation.finish() }
+        if let failure = failure() { continuation.finish(throwing: failure) } else { continuation.finish() }
     }
 
     /// The handler took `frame`: its bytes leave the budget, and the transport may hand over more.

@@ -54,7 +54,7 @@ final class FrameEventChannelHandler: ChannelDuplexHandler {
     /// back as its handler takes them).
     private var releasesOnDelivery = true
     /// The error that ended the connection, if it failed (for the bridge's inbound sequence).
-    private(set) var failure: ConnectionError?
+    private var failure: ConnectionError?
 
     init(
         id: ConnectionID, remoteAddress: SourceAddress?, noise: NoiseChannelHandler, inboundBytes: ConnectionInboundBytes?,
@@ -102,7 +102,8 @@ final class FrameEventChannelHandler: ChannelDuplexHandler {
         case .bridged(let bridge):
             releasesOnDelivery = false
             receiver = bridge.accept(
-                connection, channel: context.channel, maxFrameBytes: maxFrameBytes, maxBuffered: maxHeldFrames, inboundBytes: inboundBytes)
+                connection, channel: context.channel, maxFrameBytes: maxFrameBytes, maxBuffered: maxHeldFrames, inboundBytes: inboundBytes,
+                failure: { [unowned self] in self.failure })
         }
         deliverHeld()
         flushIfNeeded()
