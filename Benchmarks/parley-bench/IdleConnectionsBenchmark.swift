@@ -1,5 +1,6 @@
 import Accounts
 import Foundation
+import PostgresTestCluster
 import Primitives
 import SQLiteStore
 import SodiumCrypto
@@ -281,19 +282,11 @@ final class ServerProcess: Sendable {
 
     /// A port the kernel has just handed out for 127.0.0.1 (bound, then released).
     static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw BenchError.setup("socket: \(errno)") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+        do {
+            return try LoopbackPort.free()
+        } catch {
+            throw BenchError.setup(error.description)
         }
-        guard bound else { throw BenchError.setup("cannot find a free port: \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Whether a TCP connect to 127.0.0.1:`port` succeeds (the probe connection is closed at once;

@@ -205,7 +205,7 @@ public final class PostgresCluster: Sendable {
                              "--locale=C", "--no-instructions"] + (settings.durable ? [] : ["--no-sync"]), timeout: 120)
             var lastError = PostgresClusterError("no attempt")
             for _ in 0..<3 {
-                let port = try freePort()
+                let port = try LoopbackPort.free()
                 let options = options(port: port, directory: directory, settings: settings)
                 do {
                     try run(runAs + ["\(binaries)/pg_ctl", "-D", "\(directory)/data", "-o", options, "-l", "\(directory)/log",
@@ -246,21 +246,6 @@ public final class PostgresCluster: Sendable {
         _ = try? run(["/usr/bin/setsid", "-f", "/bin/sh", "-c", script], timeout: 10)
     }
 
-    private static func freePort() throws(PostgresClusterError) -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw PostgresClusterError("socket failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw PostgresClusterError("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     /// Runs `arguments`, returning its standard output; fails on a non-zero exit or after
     /// `timeout` seconds (then the child is killed by its PID).
@@ -315,4 +300,24 @@ public struct PostgresClusterError: Error, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// Free TCP ports on 127.0.0.1, for the servers tests and benchmarks start.
+public enum LoopbackPort {
+    /// A port the kernel has just handed out for 127.0.0.1 (bound, then released).
+    public static func free() throws(PostgresClusterError) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw PostgresClusterError("socket failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw PostgresClusterError("cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 }
