@@ -104,49 +104,33 @@ public struct SodiumCryptoProvider: CryptoProvider {
         _ plaintext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey
     ) throws(CryptoError) -> [UInt8] {
         try checkNonce(nonce, expected: Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
-        var out = [UInt8](repeating: 0, count: plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES))
-        var outLength: UInt64 = 0
-        _ = key.secret.withUnsafeBytes { keyBytes in
-            crypto_aead_xchacha20poly1305_ietf_encrypt(
-                &out, &outLength, plaintext, UInt64(plaintext.count),
-                associatedData, UInt64(associatedData.count), nil, nonce,
-                keyBytes.bindMemory(to: UInt8.self).baseAddress!)
+        return key.secret.withUnsafeBytes { keyBytes in
+            associatedData.withUnsafeBytes { ad in
+                Self.xChaChaSeal(plaintext, associatedData: ad, nonce: nonce, key: keyBytes.bindMemory(to: UInt8.self).baseAddress!)
+            }
         }
-        return out
     }
 
     public func xChaCha20Poly1305Open(
         _ ciphertext: [UInt8], associatedData: [UInt8], nonce: [UInt8], key: SymmetricKey
     ) throws(CryptoError) -> [UInt8] {
         try checkNonce(nonce, expected: Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES))
-        let tagLength = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        guard ciphertext.count >= tagLength else { throw CryptoError.authenticationFailed }
-        var out = [UInt8](repeating: 0, count: ciphertext.count - tagLength)
-        var outLength: UInt64 = 0
-        let status = key.secret.withUnsafeBytes { keyBytes in
-            crypto_aead_xchacha20poly1305_ietf_decrypt(
-                &out, &outLength, nil, ciphertext, UInt64(ciphertext.count),
-                associatedData, UInt64(associatedData.count), nonce,
-                keyBytes.bindMemory(to: UInt8.self).baseAddress!)
+        let opened = key.secret.withUnsafeBytes { keyBytes in
+            associatedData.withUnsafeBytes { ad in
+                Self.xChaChaOpen(ciphertext, associatedData: ad, nonce: nonce, key: keyBytes.bindMemory(to: UInt8.self).baseAddress!)
+            }
         }
-        guard status == 0 else { throw CryptoError.authenticationFailed }
-        return out
+        guard let opened else { throw CryptoError.authenticationFailed }
+        return opened
     }
 
     public func xChaCha20Poly1305Seal(
         _ plaintext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
     ) throws(CryptoError) -> [UInt8] {
         try checkKeyAndNonce(keyAndNonce)
-        let outLength = plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        return [UInt8](unsafeUninitializedCapacity: outLength) { out, initialised in
-            keyAndNonce.withUnsafeBytes { secret in
-                let key = secret.bindMemory(to: UInt8.self).baseAddress!
-                _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
-                    out.baseAddress!, nil, plaintext, UInt64(plaintext.count),
-                    associatedData.bindMemory(to: UInt8.self).baseAddress, UInt64(associatedData.count), nil,
-                    key + Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), key)
-            }
-            initialised = outLength
+        return keyAndNonce.withUnsafeBytes { secret in
+            let key = secret.bindMemory(to: UInt8.self).baseAddress!
+            return Self.xChaChaSeal(plaintext, associatedData: associatedData, nonce: key + Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), key: key)
         }
     }
 
@@ -154,23 +138,45 @@ public struct SodiumCryptoProvider: CryptoProvider {
         _ ciphertext: [UInt8], associatedData: UnsafeRawBufferPointer, keyAndNonce: SecretBytes
     ) throws(CryptoError) -> [UInt8] {
         try checkKeyAndNonce(keyAndNonce)
+        let opened = keyAndNonce.withUnsafeBytes { secret in
+            let key = secret.bindMemory(to: UInt8.self).baseAddress!
+            return Self.xChaChaOpen(ciphertext, associatedData: associatedData, nonce: key + Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), key: key)
+        }
+        guard let opened else { throw CryptoError.authenticationFailed }
+        return opened
+    }
+
+    /// XChaCha20-Poly1305-IETF over a key, a nonce and associated data lent in place (lengths
+    /// already checked): ciphertext || tag.
+    private static func xChaChaSeal(
+        _ plaintext: [UInt8], associatedData: UnsafeRawBufferPointer, nonce: UnsafePointer<UInt8>, key: UnsafePointer<UInt8>
+    ) -> [UInt8] {
+        let outLength = plaintext.count + Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+        return [UInt8](unsafeUninitializedCapacity: outLength) { out, initialised in
+            _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
+                out.baseAddress!, nil, plaintext, UInt64(plaintext.count),
+                associatedData.bindMemory(to: UInt8.self).baseAddress, UInt64(associatedData.count), nil, nonce, key)
+            initialised = outLength
+        }
+    }
+
+    /// Opens what ``xChaChaSeal(_:associatedData:nonce:key:)`` sealed; nil when it does not
+    /// authenticate (no bytes of it are handed back).
+    private static func xChaChaOpen(
+        _ ciphertext: [UInt8], associatedData: UnsafeRawBufferPointer, nonce: UnsafePointer<UInt8>, key: UnsafePointer<UInt8>
+    ) -> [UInt8]? {
         let tagLength = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
-        guard ciphertext.count >= tagLength else { throw CryptoError.authenticationFailed }
+        guard ciphertext.count >= tagLength else { return nil }
         let outLength = ciphertext.count - tagLength
         var status: Int32 = -1
         let out = [UInt8](unsafeUninitializedCapacity: max(outLength, 1)) { out, initialised in
-            keyAndNonce.withUnsafeBytes { secret in
-                let key = secret.bindMemory(to: UInt8.self).baseAddress!
-                status = crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    out.baseAddress!, nil, nil, ciphertext, UInt64(ciphertext.count),
-                    associatedData.bindMemory(to: UInt8.self).baseAddress, UInt64(associatedData.count),
-                    key + Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES), key)
-            }
+            status = crypto_aead_xchacha20poly1305_ietf_decrypt(
+                out.baseAddress!, nil, nil, ciphertext, UInt64(ciphertext.count),
+                associatedData.bindMemory(to: UInt8.self).baseAddress, UInt64(associatedData.count), nonce, key)
             // On failure libsodium has written nothing meaningful: hand back no bytes at all.
             initialised = status == 0 ? outLength : 0
         }
-        guard status == 0 else { throw CryptoError.authenticationFailed }
-        return out
+        return status == 0 ? out : nil
     }
 
     private func checkKeyAndNonce(_ keyAndNonce: SecretBytes) throws(CryptoError) {
